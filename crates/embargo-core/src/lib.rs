@@ -1,0 +1,16 @@
+//! Embargo's core: reports, programs, keys, sealing and opening — no Tauri, no HTTP server, no
+//! terminal code. The CLI, the desktop app and the intake server are thin shells around it.
+#![deny(missing_docs)]
+
+pub mod export;
+pub mod keys;
+pub mod mime;
+pub mod open;
+pub mod program;
+pub mod report;
+pub mod seal;
+
+/// `embargo <version>`, written into every report.json.
+pub const GENERATOR: &str = concat!("embargo ", env!("CARGO_PKG_VERSION"));
+
+pub use sequoia_openpgp as openpgp;

@@ -1,0 +1,360 @@
+//! Disclosure programs as data: the class taxonomy, the built-in Novu policy, and the scope check.
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::{Finding, Report};
+
+/// One vulnerability class of the taxonomy shared by every program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Class {
+    /// Stable id used in report files (`class = "xss"`).
+    pub id: &'static str,
+    /// Human name.
+    pub name: &'static str,
+    /// The CWE most reports of this class use, as a suggestion.
+    pub cwe: Option<&'static str>,
+}
+
+const fn class(id: &'static str, name: &'static str, cwe: Option<&'static str>) -> Class {
+    Class { id, name, cwe }
+}
+
+/// The class taxonomy; programs mark classes out of scope, they never invent new ones.
+pub const CLASSES: &[Class] = &[
+    class("xss", "Cross-site scripting", Some("CWE-79")),
+    class("sqli", "SQL injection", Some("CWE-89")),
+    class("idor", "Insecure direct object reference", Some("CWE-639")),
+    class("ssrf", "Server-side request forgery", Some("CWE-918")),
+    class("rce", "Remote code execution", Some("CWE-94")),
+    class("auth-bypass", "Authentication or authorization bypass", Some("CWE-287")),
+    class("csrf", "Cross-site request forgery", Some("CWE-352")),
+    class("clickjacking", "Clickjacking", Some("CWE-1021")),
+    class("open-redirect", "Open redirect", Some("CWE-601")),
+    class("info-disclosure", "Information disclosure", Some("CWE-200")),
+    class("mitm", "Attack requiring man-in-the-middle or physical access", Some("CWE-300")),
+    class("dos", "Denial of service", Some("CWE-400")),
+    class("content-spoofing", "Content spoofing or text injection", Some("CWE-451")),
+    class("email-spoofing", "Email spoofing", Some("CWE-290")),
+    class("missing-security-headers", "Missing security headers or DNS records (CSP, DNSSEC, CAA)", Some("CWE-693")),
+    class("cookie-flags", "Missing Secure or HttpOnly cookie flags", Some("CWE-614")),
+    class("broken-link", "Broken link (dead link)", None),
+    class("other", "Other", None),
+];
+
+/// Looks a class up by id.
+pub fn class_by_id(id: &str) -> Option<&'static Class> {
+    CLASSES.iter().find(|c| c.id == id)
+}
+
+/// A disclosure program: one vendor's policy, as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    /// Stable id (`novu`), used as `program = "…"` in reports and as the file name in the data dir.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Contacts as URIs: `mailto:` first for email delivery, `https:` for web forms.
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    /// Where the policy text lives.
+    #[serde(default)]
+    pub policy_url: Option<String>,
+    /// The intake server's base URL, when the team runs one.
+    #[serde(default)]
+    pub intake_url: Option<String>,
+    /// The pinned team key.
+    #[serde(default)]
+    pub team_key: Option<TeamKey>,
+    /// What the policy says is in scope, in its own words.
+    #[serde(default)]
+    pub in_scope: Vec<String>,
+    /// What the policy says a report should contain.
+    #[serde(default)]
+    pub reporting: Option<String>,
+    /// Out-of-scope entries, each pointing at a taxonomy class.
+    #[serde(default)]
+    pub out_of_scope: Vec<OutOfScope>,
+    /// Rules the researcher attests to.
+    #[serde(default)]
+    pub attestations: Vec<Attestation>,
+    /// The response promise.
+    #[serde(default)]
+    pub response: Option<ResponsePromise>,
+    /// How the program credits researchers.
+    #[serde(default)]
+    pub credit: Option<CreditPolicy>,
+    /// Other promises (safe harbour, confidentiality, updates).
+    #[serde(default)]
+    pub promises: Vec<Promise>,
+}
+
+/// The team key pinned for a program: full fingerprint and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamKey {
+    /// Full primary-key fingerprint, upper-case hex without spaces.
+    pub fingerprint: String,
+    /// Where the key came from (`file:…`, `pasted`, `wkd:…`, `security.txt:…`).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When the user confirmed it (RFC 3339).
+    #[serde(default)]
+    pub confirmed_at: Option<String>,
+}
+
+/// One out-of-scope entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutOfScope {
+    /// Taxonomy class id.
+    pub class: String,
+    /// The policy's own words.
+    pub wording: String,
+    /// When present, the class is in scope if the researcher confirms this statement.
+    #[serde(default)]
+    pub condition: Option<String>,
+}
+
+/// A rule the researcher attests to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// Stable id used in `attestations = […]`.
+    pub id: String,
+    /// The policy's own words.
+    pub wording: String,
+}
+
+/// The team's response promise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsePromise {
+    /// Business days until the first assessment.
+    pub business_days: u32,
+    /// The policy's own words.
+    pub wording: String,
+}
+
+/// How a program credits researchers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditPolicy {
+    /// `credited` (unless declined) or `none`.
+    pub default: String,
+    /// The policy's own words.
+    pub wording: String,
+}
+
+/// Any other promise the policy makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Promise {
+    /// The policy's own words.
+    pub wording: String,
+}
+
+/// Errors reading a program description.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProgramError {
+    /// The TOML does not describe a program.
+    #[error("program {name}: {message}")]
+    Parse {
+        /// File or program name.
+        name: String,
+        /// What the parser said, with the line.
+        message: String,
+    },
+    /// An out-of-scope entry or similar points at a class the taxonomy lacks.
+    #[error("program {program}: unknown class `{class}` (known: {known})")]
+    UnknownClass {
+        /// Program id.
+        program: String,
+        /// The offending class id.
+        class: String,
+        /// Known ids, comma separated.
+        known: String,
+    },
+    /// No program with this id.
+    #[error("unknown program `{0}` (built in: novu)")]
+    Unknown(String),
+}
+
+const NOVU_TOML: &str = include_str!("../programs/novu.toml");
+
+impl Program {
+    /// Parses a program from TOML and checks its class ids against the taxonomy.
+    pub fn from_toml(name: &str, text: &str) -> Result<Program, ProgramError> {
+        let program: Program = toml::from_str(text).map_err(|e| ProgramError::Parse {
+            name: name.to_owned(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        for oos in &program.out_of_scope {
+            if class_by_id(&oos.class).is_none() {
+                return Err(ProgramError::UnknownClass {
+                    program: program.id.clone(),
+                    class: oos.class.clone(),
+                    known: known_classes(),
+                });
+            }
+        }
+        Ok(program)
+    }
+
+    /// Serializes the program as TOML (the data directory's `programs/<id>.toml`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a program always serializes")
+    }
+
+    /// The built-in Novu program.
+    pub fn novu() -> Program {
+        Program::from_toml("novu (built in)", NOVU_TOML).expect("the built-in Novu program parses")
+    }
+
+    /// Built-in programs by id.
+    pub fn builtin(id: &str) -> Result<Program, ProgramError> {
+        match id {
+            "novu" => Ok(Program::novu()),
+            other => Err(ProgramError::Unknown(other.to_owned())),
+        }
+    }
+
+    /// The first `mailto:` contact's address.
+    pub fn email(&self) -> Option<&str> {
+        self.contacts.iter().find_map(|c| c.strip_prefix("mailto:"))
+    }
+
+    /// The out-of-scope entry for a class, if any.
+    pub fn out_of_scope_entry(&self, class: &str) -> Option<&OutOfScope> {
+        self.out_of_scope.iter().find(|o| o.class == class)
+    }
+
+    /// Checks a (structurally valid) report against this program's scope and rules.
+    ///
+    /// Returns one finding per problem; an empty list means the report is clean.
+    pub fn check(&self, report: &Report) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let line = |field: &str| report.line_of(field);
+        if report.program != self.id {
+            findings.push(Finding::new(
+                "program",
+                line("program"),
+                format!("report is for program `{}`, checked against `{}`", report.program, self.id),
+            ));
+        }
+        if let Some(oos) = self.out_of_scope_entry(&report.class) {
+            let confirmed = report.scope_confirmations.iter().any(|c| c == &oos.class);
+            match (&oos.condition, confirmed) {
+                (None, _) => findings.push(
+                    Finding::new(
+                        "class",
+                        line("class"),
+                        format!("class `{}` is out of scope for {}: \"{}\"", oos.class, self.name, oos.wording),
+                    )
+                    .hint("the program will not accept this class; pick another class only if it describes the issue better"),
+                ),
+                (Some(condition), false) => findings.push(
+                    Finding::new(
+                        "class",
+                        line("class"),
+                        format!(
+                            "class `{}` is out of scope for {} unless confirmed: \"{}\"",
+                            oos.class, self.name, oos.wording
+                        ),
+                    )
+                    .hint(format!(
+                        "if this holds — {condition} — add \"{}\" to scope_confirmations",
+                        oos.class
+                    )),
+                ),
+                (Some(_), true) => {}
+            }
+        }
+        for confirmation in &report.scope_confirmations {
+            let conditional = self
+                .out_of_scope_entry(confirmation)
+                .is_some_and(|o| o.condition.is_some());
+            if !conditional {
+                findings.push(Finding::new(
+                    "scope_confirmations",
+                    line("scope_confirmations"),
+                    format!("`{confirmation}` is not a conditional out-of-scope class of {}; nothing to confirm", self.name),
+                ));
+            }
+        }
+        for attestation in &self.attestations {
+            if !report.attestations.iter().any(|a| a == &attestation.id) {
+                findings.push(
+                    Finding::new(
+                        "attestations",
+                        line("attestations"),
+                        format!("missing attestation `{}`: \"{}\"", attestation.id, attestation.wording),
+                    )
+                    .hint(format!("add \"{}\" to attestations once it holds", attestation.id)),
+                );
+            }
+        }
+        for given in &report.attestations {
+            if !self.attestations.iter().any(|a| &a.id == given) {
+                let known: Vec<&str> = self.attestations.iter().map(|a| a.id.as_str()).collect();
+                findings.push(Finding::new(
+                    "attestations",
+                    line("attestations"),
+                    format!("unknown attestation `{given}` for {} (known: {})", self.name, known.join(", ")),
+                ));
+            }
+        }
+        findings
+    }
+}
+
+/// Comma-separated taxonomy ids, for error messages.
+pub fn known_classes() -> String {
+    CLASSES.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn novu_program_matches_its_policy() {
+        let novu = Program::novu();
+        assert_eq!(novu.email(), Some("security@novu.co"));
+        assert_eq!(novu.response.as_ref().unwrap().business_days, 3);
+        let ids: Vec<&str> = novu.attestations.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["no-automated-scanning", "no-exploitation", "confidential-until-fixed", "no-social-engineering-or-dos"]
+        );
+        let policy = include_str!("../programs/novu-SECURITY.md");
+        for oos in &novu.out_of_scope {
+            assert!(policy.contains(&oos.wording), "wording not from the policy: {}", oos.wording);
+        }
+        for a in &novu.attestations {
+            assert!(policy.contains(&a.wording), "wording not from the policy: {}", a.wording);
+        }
+        assert!(novu.out_of_scope_entry("clickjacking").unwrap().condition.is_some());
+        assert!(novu.out_of_scope_entry("dos").unwrap().condition.is_none());
+        assert_eq!(Program::from_toml("round trip", &novu.to_toml()).unwrap(), novu);
+    }
+
+    #[test]
+    fn taxonomy_has_the_required_ids() {
+        for id in [
+            "xss", "sqli", "idor", "ssrf", "rce", "auth-bypass", "csrf", "clickjacking", "open-redirect",
+            "info-disclosure", "mitm", "dos", "content-spoofing", "email-spoofing",
+            "missing-security-headers", "cookie-flags", "broken-link", "other",
+        ] {
+            assert!(class_by_id(id).is_some(), "{id}");
+        }
+    }
+
+    #[test]
+    fn program_with_unknown_class_is_refused() {
+        let err = Program::from_toml("x", "id = \"x\"\nname = \"X\"\n[[out_of_scope]]\nclass = \"nope\"\nwording = \"w\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown class `nope`"), "{err}");
+    }
+}
