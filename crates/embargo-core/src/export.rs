@@ -15,7 +15,9 @@ pub struct EmailEnvelope {
 pub const OUTER_SUBJECT: &str = "Encrypted vulnerability report";
 
 fn domain_of(addr: &str) -> Option<&str> {
-    addr.rsplit_once('@').map(|(_, d)| d.trim_end_matches('>')).filter(|d| !d.is_empty() && d.is_ascii())
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>'))
+        .filter(|d| !d.is_empty() && d.is_ascii())
 }
 
 /// Headers, the version part and the opening of the encrypted part.
@@ -23,7 +25,11 @@ pub fn write_email_head(w: &mut dyn Write, env: &EmailEnvelope, boundary: &str) 
     let now = chrono::Utc::now();
     let id: [u8; 16] = rand::random();
     let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let domain = env.from.as_deref().and_then(domain_of).unwrap_or("embargo.invalid");
+    let domain = env
+        .from
+        .as_deref()
+        .and_then(domain_of)
+        .unwrap_or("embargo.invalid");
     let mut head = String::new();
     head += "MIME-Version: 1.0\r\n";
     head += &format!("Date: {}\r\n", now.format("%a, %d %b %Y %H:%M:%S +0000"));
@@ -64,7 +70,11 @@ pub struct CrlfWriter<W> {
 impl<W: Write> CrlfWriter<W> {
     /// Wraps a writer.
     pub fn new(inner: W, enabled: bool) -> Self {
-        CrlfWriter { inner, enabled, scratch: Vec::new() }
+        CrlfWriter {
+            inner,
+            enabled,
+            scratch: Vec::new(),
+        }
     }
 }
 
@@ -104,7 +114,12 @@ pub fn mailto(to: &str, armored: &str, max_len: usize) -> Option<String> {
             })
             .collect()
     };
-    let url = format!("mailto:{}?subject={}&body={}", enc(to).replace("%40", "@"), enc(OUTER_SUBJECT), enc(armored));
+    let url = format!(
+        "mailto:{}?subject={}&body={}",
+        enc(to).replace("%40", "@"),
+        enc(OUTER_SUBJECT),
+        enc(armored)
+    );
     (url.len() <= max_len).then_some(url)
 }
 
@@ -115,7 +130,9 @@ mod tests {
     #[test]
     fn crlf_writer_converts_only_when_enabled() {
         let mut out = Vec::new();
-        CrlfWriter::new(&mut out, true).write_all(b"a\nb\r\nc").unwrap();
+        CrlfWriter::new(&mut out, true)
+            .write_all(b"a\nb\r\nc")
+            .unwrap();
         assert_eq!(out, b"a\r\nb\r\nc");
         let mut out = Vec::new();
         CrlfWriter::new(&mut out, false).write_all(b"a\nb").unwrap();
@@ -124,7 +141,12 @@ mod tests {
 
     #[test]
     fn mailto_fits_or_not() {
-        let url = mailto("security@novu.co", "-----BEGIN PGP MESSAGE-----\nabc\n", 2000).unwrap();
+        let url = mailto(
+            "security@novu.co",
+            "-----BEGIN PGP MESSAGE-----\nabc\n",
+            2000,
+        )
+        .unwrap();
         assert!(url.starts_with("mailto:security@novu.co?subject=Encrypted%20vulnerability%20report&body=-----BEGIN%20PGP"));
         assert!(mailto("a@b", &"x".repeat(3000), 2000).is_none());
     }

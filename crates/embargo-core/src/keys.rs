@@ -147,13 +147,22 @@ impl KeyError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
-            KeyError::Revoked { .. } | KeyError::Expired { .. } | KeyError::NoEncryptionSubkey { .. } | KeyError::PolicyRejected { .. } => {
+            KeyError::Revoked { .. }
+            | KeyError::Expired { .. }
+            | KeyError::NoEncryptionSubkey { .. }
+            | KeyError::PolicyRejected { .. } => {
                 "ask the team for their current key (security.txt, WKD or their policy page)"
             }
-            KeyError::AeadUnsupported { .. } => "seal without --aead; SEIPDv1 is what the key asks for",
+            KeyError::AeadUnsupported { .. } => {
+                "seal without --aead; SEIPDv1 is what the key asks for"
+            }
             KeyError::MixedFormats { .. } => "seal one message per recipient",
-            KeyError::PassphraseRequired { .. } => "give --passphrase-file or run in a terminal to be asked",
-            KeyError::WrongPassphrase { .. } => "check the passphrase file (its first line is the passphrase)",
+            KeyError::PassphraseRequired { .. } => {
+                "give --passphrase-file or run in a terminal to be asked"
+            }
+            KeyError::WrongPassphrase { .. } => {
+                "check the passphrase file (its first line is the passphrase)"
+            }
             _ => return None,
         })
     }
@@ -162,29 +171,43 @@ impl KeyError {
 /// Upper-case hex fingerprint in groups of four (`ABCD 1234 …`), as people compare them.
 pub fn grouped(fp: &Fingerprint) -> String {
     let hex = fp.to_hex();
-    hex.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or("")).collect::<Vec<_>>().join(" ")
+    hex.as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn date(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
 }
 
 /// Parses every certificate in armored or binary bytes.
 pub fn parse_certs(bytes: &[u8], what: &str) -> Result<Vec<Cert>, KeyError> {
-    let parse_err = |e: anyhow::Error| KeyError::Parse { what: what.to_owned(), message: format!("{e:#}") };
+    let parse_err = |e: anyhow::Error| KeyError::Parse {
+        what: what.to_owned(),
+        message: format!("{e:#}"),
+    };
     let certs: Vec<Cert> = openpgp::cert::CertParser::from_bytes(bytes)
         .map_err(parse_err)?
         .collect::<openpgp::Result<Vec<Cert>>>()
         .map_err(parse_err)?;
     if certs.is_empty() {
-        return Err(KeyError::Empty { what: what.to_owned() });
+        return Err(KeyError::Empty {
+            what: what.to_owned(),
+        });
     }
     Ok(certs)
 }
 
 /// Reads every certificate in a key file (armored or binary).
 pub fn read_certs(path: &Path) -> Result<Vec<Cert>, KeyError> {
-    let bytes = std::fs::read(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_certs(&bytes, &path.display().to_string())
 }
 
@@ -192,15 +215,32 @@ pub fn read_certs(path: &Path) -> Result<Vec<Cert>, KeyError> {
 pub fn read_secret_key(path: &Path) -> Result<Cert, KeyError> {
     let cert = read_certs(path)?.remove(0);
     if !cert.is_tsk() {
-        return Err(KeyError::NotSecret { fingerprint: cert.fingerprint().to_hex() });
+        return Err(KeyError::NotSecret {
+            fingerprint: cert.fingerprint().to_hex(),
+        });
     }
     Ok(cert)
 }
 
 /// Armored public certificate (secret parts stripped).
 pub fn armored_public(cert: &Cert) -> String {
-    String::from_utf8(cert.armored().to_vec().expect("serializing a cert to memory cannot fail"))
-        .expect("armor is ASCII")
+    String::from_utf8(
+        cert.armored()
+            .to_vec()
+            .expect("serializing a cert to memory cannot fail"),
+    )
+    .expect("armor is ASCII")
+}
+
+/// Armored secret key (TSK); wiped from memory when dropped.
+pub fn armored_secret(cert: &Cert) -> zeroize::Zeroizing<String> {
+    let bytes = zeroize::Zeroizing::new(
+        cert.as_tsk()
+            .armored()
+            .to_vec()
+            .expect("serializing a key to memory cannot fail"),
+    );
+    zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The key's version (4 or 6).
@@ -225,27 +265,48 @@ pub fn format_for(cert: &Cert, aead: bool) -> Result<Format, KeyError> {
     if advertises {
         Ok(Format::SeipdV2)
     } else {
-        Err(KeyError::AeadUnsupported { fingerprint: cert.fingerprint().to_hex() })
+        Err(KeyError::AeadUnsupported {
+            fingerprint: cert.fingerprint().to_hex(),
+        })
     }
 }
 
 fn encryption_flags() -> KeyFlags {
-    KeyFlags::empty().set_transport_encryption().set_storage_encryption()
+    KeyFlags::empty()
+        .set_transport_encryption()
+        .set_storage_encryption()
 }
 
 /// Every valid, live, encryption-capable subkey of a cert, or the specific reason there is none.
-pub fn encryption_keys<'a>(cert: &'a Cert, p: &'a dyn Policy) -> Result<Vec<Key<PublicParts, UnspecifiedRole>>, KeyError> {
+pub fn encryption_keys<'a>(
+    cert: &'a Cert,
+    p: &'a dyn Policy,
+) -> Result<Vec<Key<PublicParts, UnspecifiedRole>>, KeyError> {
     let fingerprint = cert.fingerprint().to_hex();
     let vc = cert
         .with_policy(p, None)
-        .map_err(|e| KeyError::PolicyRejected { fingerprint: fingerprint.clone(), reason: format!("{e:#}") })?;
+        .map_err(|e| KeyError::PolicyRejected {
+            fingerprint: fingerprint.clone(),
+            reason: format!("{e:#}"),
+        })?;
     // sequoia's `revoked(false)` filter does not look at the cert's own revocation.
     if let RevocationStatus::Revoked(sigs) = vc.revocation_status() {
-        return Err(KeyError::Revoked { fingerprint, reason: revocation_reason(&sigs) });
+        return Err(KeyError::Revoked {
+            fingerprint,
+            reason: revocation_reason(&sigs),
+        });
     }
     if vc.alive().is_err() {
-        let at = vc.primary_key().key_expiration_time().map(date).unwrap_or_else(|| "an unknown date".into());
-        return Err(KeyError::Expired { fingerprint, at, detail: String::new() });
+        let at = vc
+            .primary_key()
+            .key_expiration_time()
+            .map(date)
+            .unwrap_or_else(|| "an unknown date".into());
+        return Err(KeyError::Expired {
+            fingerprint,
+            at,
+            detail: String::new(),
+        });
     }
     let usable: Vec<_> = vc
         .keys()
@@ -260,21 +321,41 @@ pub fn encryption_keys<'a>(cert: &'a Cert, p: &'a dyn Policy) -> Result<Vec<Key<
     }
     // Say why not: the most specific reason wins.
     let flagged: Vec<_> = vc.keys().key_flags(encryption_flags()).collect();
-    if let Some(ka) = flagged.iter().find(|ka| matches!(ka.revocation_status(), RevocationStatus::Revoked(_))) {
+    if let Some(ka) = flagged
+        .iter()
+        .find(|ka| matches!(ka.revocation_status(), RevocationStatus::Revoked(_)))
+    {
         if let RevocationStatus::Revoked(sigs) = ka.revocation_status() {
             return Err(KeyError::Revoked {
                 fingerprint,
-                reason: format!("encryption subkey {} revoked: {}", ka.key().fingerprint(), revocation_reason(&sigs)),
+                reason: format!(
+                    "encryption subkey {} revoked: {}",
+                    ka.key().fingerprint(),
+                    revocation_reason(&sigs)
+                ),
             });
         }
     }
-    if let Some(at) = flagged.iter().filter(|ka| ka.alive().is_err()).filter_map(|ka| ka.key_expiration_time()).max() {
-        return Err(KeyError::Expired { fingerprint, at: date(at), detail: " (its encryption subkey)".into() });
+    if let Some(at) = flagged
+        .iter()
+        .filter(|ka| ka.alive().is_err())
+        .filter_map(|ka| ka.key_expiration_time())
+        .max()
+    {
+        return Err(KeyError::Expired {
+            fingerprint,
+            at: date(at),
+            detail: " (its encryption subkey)".into(),
+        });
     }
     if let Some(ka) = flagged.first() {
         return Err(KeyError::PolicyRejected {
             fingerprint,
-            reason: format!("encryption subkey {} uses unsupported algorithm {}", ka.key().fingerprint(), ka.key().pk_algo()),
+            reason: format!(
+                "encryption subkey {} uses unsupported algorithm {}",
+                ka.key().fingerprint(),
+                ka.key().pk_algo()
+            ),
         });
     }
     // Subkeys the policy rejected entirely do not appear in `vc.keys()`.
@@ -307,10 +388,21 @@ pub fn encryption_keys<'a>(cert: &'a Cert, p: &'a dyn Policy) -> Result<Vec<Key<
             if f.for_authentication() {
                 c.push("authenticate");
             }
-            format!("{} ({})", ka.key().fingerprint(), if c.is_empty() { "no usage".into() } else { c.join(", ") })
+            format!(
+                "{} ({})",
+                ka.key().fingerprint(),
+                if c.is_empty() {
+                    "no usage".into()
+                } else {
+                    c.join(", ")
+                }
+            )
         })
         .collect();
-    Err(KeyError::NoEncryptionSubkey { fingerprint, detail: format!("; its keys are: {}", caps.join("; ")) })
+    Err(KeyError::NoEncryptionSubkey {
+        fingerprint,
+        detail: format!("; its keys are: {}", caps.join("; ")),
+    })
 }
 
 fn revocation_reason(sigs: &[&openpgp::packet::Signature]) -> String {
@@ -338,7 +430,11 @@ pub struct RecipientSet<'a> {
 }
 
 /// Validates recipient certs (DESIGN.md "OpenPGP profile") and picks one format for all.
-pub fn recipients<'a>(certs: &'a [Cert], keys: &'a [Vec<Key<PublicParts, UnspecifiedRole>>], aead: bool) -> Result<RecipientSet<'a>, KeyError> {
+pub fn recipients<'a>(
+    certs: &'a [Cert],
+    keys: &'a [Vec<Key<PublicParts, UnspecifiedRole>>],
+    aead: bool,
+) -> Result<RecipientSet<'a>, KeyError> {
     let mut formats = Vec::new();
     for cert in certs {
         formats.push((cert, format_for(cert, aead)?));
@@ -346,9 +442,16 @@ pub fn recipients<'a>(certs: &'a [Cert], keys: &'a [Vec<Key<PublicParts, Unspeci
     let v2 = formats.iter().find(|(_, f)| *f == Format::SeipdV2);
     let v1 = formats.iter().find(|(_, f)| *f == Format::SeipdV1);
     if let (Some((c6, _)), Some((c4, _))) = (v2, v1) {
-        return Err(KeyError::MixedFormats { v6: c6.fingerprint().to_hex(), v4: c4.fingerprint().to_hex() });
+        return Err(KeyError::MixedFormats {
+            v6: c6.fingerprint().to_hex(),
+            v4: c4.fingerprint().to_hex(),
+        });
     }
-    let format = if v2.is_some() { Format::SeipdV2 } else { Format::SeipdV1 };
+    let format = if v2.is_some() {
+        Format::SeipdV2
+    } else {
+        Format::SeipdV1
+    };
     let features = match format {
         Format::SeipdV1 => Features::empty().set_seipdv1(),
         Format::SeipdV2 => Features::empty().set_seipdv1().set_seipdv2(),
@@ -364,7 +467,11 @@ pub fn recipients<'a>(certs: &'a [Cert], keys: &'a [Vec<Key<PublicParts, Unspeci
         }
         let _ = cert;
     }
-    Ok(RecipientSet { recipients, format, fingerprints: certs.iter().map(|c| c.fingerprint().to_hex()).collect() })
+    Ok(RecipientSet {
+        recipients,
+        format,
+        fingerprints: certs.iter().map(|c| c.fingerprint().to_hex()).collect(),
+    })
 }
 
 /// What a person sees before trusting a key.
@@ -397,19 +504,38 @@ pub fn describe(cert: &Cert) -> KeyInfo {
     let p = policy();
     let vc = cert.with_policy(&p, None).ok();
     let user_ids: Vec<String> = match &vc {
-        Some(vc) => vc.userids().map(|u| String::from_utf8_lossy(u.userid().value()).into_owned()).collect(),
-        None => cert.userids().map(|u| String::from_utf8_lossy(u.userid().value()).into_owned()).collect(),
+        Some(vc) => vc
+            .userids()
+            .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+            .collect(),
+        None => cert
+            .userids()
+            .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+            .collect(),
     };
-    let expires = vc.as_ref().and_then(|vc| vc.primary_key().key_expiration_time()).map(date);
+    let expires = vc
+        .as_ref()
+        .and_then(|vc| vc.primary_key().key_expiration_time())
+        .map(date);
     let (encryption_subkeys, problem) = match encryption_keys(cert, &p) {
-        Ok(keys) => (keys.iter().map(|k| format!("{} {}", k.fingerprint(), algorithm(k))).collect(), None),
+        Ok(keys) => (
+            keys.iter()
+                .map(|k| format!("{} {}", k.fingerprint(), algorithm(k)))
+                .collect(),
+            None,
+        ),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     KeyInfo {
         fingerprint: cert.fingerprint().to_hex(),
         fingerprint_grouped: grouped(&cert.fingerprint()),
         user_ids,
-        algorithm: algorithm(cert.primary_key().key().parts_as_public().role_as_unspecified()),
+        algorithm: algorithm(
+            cert.primary_key()
+                .key()
+                .parts_as_public()
+                .role_as_unspecified(),
+        ),
         encryption_subkeys,
         created: date(cert.primary_key().key().creation_time()),
         expires,
@@ -423,12 +549,19 @@ pub fn describe(cert: &Cert) -> KeyInfo {
 pub fn algorithm(key: &Key<PublicParts, UnspecifiedRole>) -> String {
     use openpgp::crypto::mpi::PublicKey as M;
     let curve = match key.mpis() {
-        M::EdDSA { curve, .. } | M::ECDSA { curve, .. } | M::ECDH { curve, .. } => Some(curve.to_string()),
+        M::EdDSA { curve, .. } | M::ECDSA { curve, .. } | M::ECDH { curve, .. } => {
+            Some(curve.to_string())
+        }
         _ => None,
     };
     match (curve, key.mpis().bits()) {
         (Some(c), _) => format!("{} {c}", key.pk_algo()),
-        (None, Some(bits)) if matches!(key.mpis(), M::RSA { .. } | M::DSA { .. } | M::ElGamal { .. }) => {
+        (None, Some(bits))
+            if matches!(
+                key.mpis(),
+                M::RSA { .. } | M::DSA { .. } | M::ElGamal { .. }
+            ) =>
+        {
             format!("{} {bits}", key.pk_algo())
         }
         _ => key.pk_algo().to_string(),
@@ -445,15 +578,26 @@ pub fn unlock(
     passphrase: &mut PassphraseFn<'_>,
 ) -> Result<KeyPair, KeyError> {
     let fingerprint = key.fingerprint().to_hex();
-    let key = if key.has_unencrypted_secret() {
-        key
-    } else {
-        let uid = cert.userids().next().map(|u| String::from_utf8_lossy(u.userid().value()).into_owned()).unwrap_or_default();
-        let password = passphrase(&format!("{} {uid}", grouped(&key.fingerprint())))
-            .ok_or_else(|| KeyError::PassphraseRequired { fingerprint: fingerprint.clone() })?;
-        key.decrypt_secret(&password).map_err(|_| KeyError::WrongPassphrase { fingerprint: fingerprint.clone() })?
-    };
-    key.into_keypair().map_err(|_| KeyError::NotSecret { fingerprint })
+    let key =
+        if key.has_unencrypted_secret() {
+            key
+        } else {
+            let uid = cert
+                .userids()
+                .next()
+                .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+                .unwrap_or_default();
+            let password = passphrase(&format!("{} {uid}", grouped(&key.fingerprint())))
+                .ok_or_else(|| KeyError::PassphraseRequired {
+                    fingerprint: fingerprint.clone(),
+                })?;
+            key.decrypt_secret(&password)
+                .map_err(|_| KeyError::WrongPassphrase {
+                    fingerprint: fingerprint.clone(),
+                })?
+        };
+    key.into_keypair()
+        .map_err(|_| KeyError::NotSecret { fingerprint })
 }
 
 /// The researcher's signing key, unlocked, with the public cert that travels in the bundle.
@@ -466,7 +610,9 @@ pub struct Signer {
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signer").field("cert", &self.cert.fingerprint()).finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("cert", &self.cert.fingerprint())
+            .finish_non_exhaustive()
     }
 }
 
@@ -477,13 +623,27 @@ impl Signer {
         let fingerprint = tsk.fingerprint().to_hex();
         let vc = tsk
             .with_policy(&p, None)
-            .map_err(|e| KeyError::PolicyRejected { fingerprint: fingerprint.clone(), reason: format!("{e:#}") })?;
+            .map_err(|e| KeyError::PolicyRejected {
+                fingerprint: fingerprint.clone(),
+                reason: format!("{e:#}"),
+            })?;
         if let RevocationStatus::Revoked(sigs) = vc.revocation_status() {
-            return Err(KeyError::Revoked { fingerprint, reason: revocation_reason(&sigs) });
+            return Err(KeyError::Revoked {
+                fingerprint,
+                reason: revocation_reason(&sigs),
+            });
         }
         if vc.alive().is_err() {
-            let at = vc.primary_key().key_expiration_time().map(date).unwrap_or_default();
-            return Err(KeyError::Expired { fingerprint, at, detail: String::new() });
+            let at = vc
+                .primary_key()
+                .key_expiration_time()
+                .map(date)
+                .unwrap_or_default();
+            return Err(KeyError::Expired {
+                fingerprint,
+                at,
+                detail: String::new(),
+            });
         }
         if !tsk.is_tsk() {
             return Err(KeyError::NotSecret { fingerprint });
@@ -496,10 +656,15 @@ impl Signer {
             .for_signing()
             .secret()
             .next()
-            .ok_or_else(|| KeyError::NoSigningKey { fingerprint: fingerprint.clone() })?;
+            .ok_or_else(|| KeyError::NoSigningKey {
+                fingerprint: fingerprint.clone(),
+            })?;
         let key = ka.key().clone().role_into_unspecified();
         let keypair = unlock(key, tsk, passphrase)?;
-        Ok(Signer { keypair, cert: tsk.clone().strip_secret_key_material() })
+        Ok(Signer {
+            keypair,
+            cert: tsk.clone().strip_secret_key_material(),
+        })
     }
 }
 
@@ -509,7 +674,11 @@ mod tests {
     use std::time::Duration;
 
     fn cert(builder: CertBuilder<'_>) -> Cert {
-        builder.add_userid("Team <security@example.org>").generate().unwrap().0
+        builder
+            .add_userid("Team <security@example.org>")
+            .generate()
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -535,9 +704,19 @@ mod tests {
         assert!(e.to_string().contains("(sign)"), "{e}");
 
         let (revokable, rev) = CertBuilder::general_purpose(Some("r")).generate().unwrap();
-        let mut signer = revokable.primary_key().key().clone().parts_into_secret().unwrap().into_keypair().unwrap();
+        let mut signer = revokable
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
         let sig = CertRevocationBuilder::new()
-            .set_reason_for_revocation(openpgp::types::ReasonForRevocation::KeyCompromised, b"leaked on a laptop")
+            .set_reason_for_revocation(
+                openpgp::types::ReasonForRevocation::KeyCompromised,
+                b"leaked on a laptop",
+            )
             .unwrap()
             .build(&mut signer, &revokable, None)
             .unwrap();

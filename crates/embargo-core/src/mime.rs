@@ -14,12 +14,18 @@ const CHUNK: usize = 64 * 1024;
 /// A random boundary: 128 bits, so it cannot occur in binary parts by chance.
 pub fn boundary() -> String {
     let bytes: [u8; 16] = rand::random();
-    format!("embargo-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "embargo-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 /// A header value: as-is when it is printable ASCII, else RFC 2047 encoded words.
 pub fn encode_header(value: &str) -> String {
-    let value: String = value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let value: String = value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if value.is_ascii() {
         return value;
     }
@@ -35,14 +41,21 @@ pub fn encode_header(value: &str) -> String {
     words.push(chunk);
     words
         .iter()
-        .map(|w| format!("=?utf-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(w)))
+        .map(|w| {
+            format!(
+                "=?utf-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w)
+            )
+        })
         .collect::<Vec<_>>()
         .join("\r\n ")
 }
 
 /// `name="…"` style parameter; RFC 2231 `name*=utf-8''…` when not plain ASCII.
 pub fn param(key: &str, value: &str) -> String {
-    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    let plain = value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
     if plain {
         format!("{key}=\"{value}\"")
     } else {
@@ -84,7 +97,10 @@ pub struct Headers(pub Vec<(String, String)>);
 impl Headers {
     /// First value of a header.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `Content-Type` main value (lower case) and parameters.
@@ -94,13 +110,19 @@ impl Headers {
 
     /// The file name, from `Content-Disposition` or else `Content-Type`'s `name`.
     pub fn filename(&self) -> Option<String> {
-        let from_disp = self.get("content-disposition").map(parse_params).and_then(|(_, p)| p.get("filename").cloned());
+        let from_disp = self
+            .get("content-disposition")
+            .map(parse_params)
+            .and_then(|(_, p)| p.get("filename").cloned());
         from_disp.or_else(|| self.content_type().1.get("name").cloned())
     }
 
     /// `Content-Transfer-Encoding`, lower case, `7bit` when absent.
     pub fn transfer_encoding(&self) -> String {
-        self.get("content-transfer-encoding").unwrap_or("7bit").trim().to_ascii_lowercase()
+        self.get("content-transfer-encoding")
+            .unwrap_or("7bit")
+            .trim()
+            .to_ascii_lowercase()
     }
 }
 
@@ -110,7 +132,9 @@ pub fn parse_params(value: &str) -> (String, BTreeMap<String, String>) {
     let main = parts.remove(0).trim().to_ascii_lowercase();
     let mut params = BTreeMap::new();
     for p in parts {
-        let Some((k, v)) = p.split_once('=') else { continue };
+        let Some((k, v)) = p.split_once('=') else {
+            continue;
+        };
         let k = k.trim().to_ascii_lowercase();
         let v = v.trim();
         if let Some(k) = k.strip_suffix('*') {
@@ -118,8 +142,17 @@ pub fn parse_params(value: &str) -> (String, BTreeMap<String, String>) {
             let enc = v.splitn(3, '\'').nth(2).unwrap_or(v);
             params.insert(k.to_owned(), percent_decode(enc));
         } else {
-            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).map(|v| v.replace("\\\"", "\"").replace("\\\\", "\\"));
-            params.entry(k).or_insert_with(|| v.unwrap_or_else(|| p.split_once('=').map(|x| x.1.trim().to_owned()).unwrap_or_default()));
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .map(|v| v.replace("\\\"", "\"").replace("\\\\", "\\"));
+            params.entry(k).or_insert_with(|| {
+                v.unwrap_or_else(|| {
+                    p.split_once('=')
+                        .map(|x| x.1.trim().to_owned())
+                        .unwrap_or_default()
+                })
+            });
         }
     }
     (main, params)
@@ -151,7 +184,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+            if let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+            {
                 out.push(v);
                 i += 3;
                 continue;
@@ -282,12 +317,18 @@ impl<R: Read> MimeReader<R> {
                         v.push(' ');
                         v.push_str(line.trim());
                     }
-                    None => return Err(MimeError::BadHeader(format!("continuation without header: {line:.60}"))),
+                    None => {
+                        return Err(MimeError::BadHeader(format!(
+                            "continuation without header: {line:.60}"
+                        )))
+                    }
                 }
                 continue;
             }
             let Some((name, value)) = line.split_once(':') else {
-                return Err(MimeError::BadHeader(format!("not a header line: {line:.60}")));
+                return Err(MimeError::BadHeader(format!(
+                    "not a header line: {line:.60}"
+                )));
             };
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(MimeError::BadHeader(format!("bad header name: {name:.60}")));
@@ -331,7 +372,10 @@ impl<R: Read> MimeReader<R> {
     }
 
     /// Streams the current part's raw body to `sink`, up to (not including) the next delimiter.
-    pub fn stream_body(&mut self, sink: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> Result<(), MimeError> {
+    pub fn stream_body(
+        &mut self,
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<(), MimeError> {
         let keep = self.delimiter.len() + 1;
         loop {
             if let Some(i) = self.finder.find(&self.buf[self.start..self.end]) {
@@ -355,7 +399,11 @@ impl<R: Read> MimeReader<R> {
     }
 
     /// Streams the current part decoded by its transfer encoding.
-    pub fn stream_decoded(&mut self, encoding: &str, sink: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> Result<(), MimeError> {
+    pub fn stream_decoded(
+        &mut self,
+        encoding: &str,
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<(), MimeError> {
         if encoding != "base64" {
             return self.stream_body(sink);
         }
@@ -392,17 +440,22 @@ struct Base64Stream {
 
 impl Base64Stream {
     fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, String> {
-        self.pending.extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        self.pending
+            .extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
         let whole = self.pending.len() / 4 * 4;
         // Keep the last quantum back: it may carry padding that must be last.
         let cut = whole.saturating_sub(4);
-        let out = base64::engine::general_purpose::STANDARD.decode(&self.pending[..cut]).map_err(|e| e.to_string())?;
+        let out = base64::engine::general_purpose::STANDARD
+            .decode(&self.pending[..cut])
+            .map_err(|e| e.to_string())?;
         self.pending.drain(..cut);
         Ok(out)
     }
 
     fn finish(self) -> Result<Vec<u8>, String> {
-        base64::engine::general_purpose::STANDARD.decode(&self.pending).map_err(|e| e.to_string())
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.pending)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -440,12 +493,19 @@ mod tests {
 
     #[test]
     fn multipart_round_trip_in_any_chunking() {
-        let binary: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 251) as u8).chain(*b"\r\n--embargo-\r\n").collect();
+        let binary: Vec<u8> = (0..70_000u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .chain(*b"\r\n--embargo-\r\n")
+            .collect();
         let b64 = base64::engine::general_purpose::STANDARD.encode(b"hello base64 world");
         let mut msg = b"Content-Type: multipart/mixed;\r\n boundary=\"embargo-x\"\r\n\r\n--embargo-x\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--embargo-x\r\nContent-Type: application/octet-stream; name*=utf-8''%C3%A9t%C3%A9.bin\r\nContent-Transfer-Encoding: binary\r\n\r\n".to_vec();
         msg.extend(&binary);
         msg.extend(b"\r\n--embargo-x  \r\nContent-Transfer-Encoding: base64\r\n\r\n");
-        msg.extend(b64.as_bytes().chunks(5).flat_map(|c| c.iter().copied().chain(*b"\r\n")));
+        msg.extend(
+            b64.as_bytes()
+                .chunks(5)
+                .flat_map(|c| c.iter().copied().chain(*b"\r\n")),
+        );
         msg.extend(b"\r\n--embargo-x--\r\nepilogue");
         for chunk in [1, 3, 17, 4096, 1 << 20] {
             let p = parts(&msg, chunk);
@@ -464,7 +524,10 @@ mod tests {
         r.read_headers().unwrap();
         r.begin_multipart("b").unwrap();
         r.next_part().unwrap().unwrap();
-        assert!(matches!(r.stream_body(&mut |_| Ok(())), Err(MimeError::Truncated)));
+        assert!(matches!(
+            r.stream_body(&mut |_| Ok(())),
+            Err(MimeError::Truncated)
+        ));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use openpgp::cert::prelude::*;
 use openpgp::crypto::{KeyPair, SessionKey};
 use openpgp::packet::{Signature, PKESK, SKESK};
 use openpgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
+    DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationError,
+    VerificationHelper,
 };
 use openpgp::parse::{PacketParser, Parse};
 use openpgp::types::{DataFormat, SymmetricAlgorithm};
@@ -172,9 +173,15 @@ impl OpenError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
-            OpenError::NoMatchingKey { .. } => "pass the secret key of the team key this report was sealed to",
-            OpenError::Signature(SignatureStatus::Bad { .. }) => "do not trust this report's content; ask the researcher to send it again",
-            OpenError::Signature(_) => "pass the researcher's certificate with --verify-with, or drop --require-signature",
+            OpenError::NoMatchingKey { .. } => {
+                "pass the secret key of the team key this report was sealed to"
+            }
+            OpenError::Signature(SignatureStatus::Bad { .. }) => {
+                "do not trust this report's content; ask the researcher to send it again"
+            }
+            OpenError::Signature(_) => {
+                "pass the researcher's certificate with --verify-with, or drop --require-signature"
+            }
             OpenError::TooLarge { .. } => "raise --max-size if you expect a report this large",
             OpenError::OutputDir { .. } => "choose a new or empty directory",
             OpenError::Key(k) => return k.hint(),
@@ -229,7 +236,9 @@ struct Helper<'a, 'p> {
 }
 
 fn first_uid(cert: &Cert) -> Option<String> {
-    cert.userids().next().map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+    cert.userids()
+        .next()
+        .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
 }
 
 impl VerificationHelper for Helper<'_, '_> {
@@ -250,20 +259,32 @@ impl VerificationHelper for Helper<'_, '_> {
         for layer in structure {
             match layer {
                 MessageLayer::Encryption { aead_algo, .. } => {
-                    self.format = Some(if aead_algo.is_some() { Format::SeipdV2 } else { Format::SeipdV1 });
+                    self.format = Some(if aead_algo.is_some() {
+                        Format::SeipdV2
+                    } else {
+                        Format::SeipdV1
+                    });
                 }
                 MessageLayer::Compression { .. } => {}
                 MessageLayer::SignatureGroup { results } => {
                     for r in results {
                         match r {
-                            Ok(good) => self.good.push((good.ka.cert().fingerprint().to_hex(), first_uid(good.ka.cert()))),
-                            Err(VerificationError::MissingKey { sig }) => self.missing.push(sig.clone()),
+                            Ok(good) => self.good.push((
+                                good.ka.cert().fingerprint().to_hex(),
+                                first_uid(good.ka.cert()),
+                            )),
+                            Err(VerificationError::MissingKey { sig }) => {
+                                self.missing.push(sig.clone())
+                            }
                             Err(e) => {
                                 let signer = match &e {
-                                    VerificationError::BadKey { ka, .. } | VerificationError::BadSignature { ka, .. } => {
+                                    VerificationError::BadKey { ka, .. }
+                                    | VerificationError::BadSignature { ka, .. } => {
                                         ka.cert().fingerprint().to_hex()
                                     }
-                                    VerificationError::UnboundKey { cert, .. } => cert.fingerprint().to_hex(),
+                                    VerificationError::UnboundKey { cert, .. } => {
+                                        cert.fingerprint().to_hex()
+                                    }
                                     _ => "an unknown signer".into(),
                                 };
                                 self.bad.push((signer, e.to_string()));
@@ -302,7 +323,11 @@ impl DecryptionHelper for Helper<'_, '_> {
                     let handle = ka.key().key_handle();
                     let idx = match unlocked.iter().position(|(h, _)| h.aliases(&handle)) {
                         Some(i) => i,
-                        None => match keys::unlock(ka.key().clone().role_into_unspecified(), cert, self.passphrase) {
+                        None => match keys::unlock(
+                            ka.key().clone().role_into_unspecified(),
+                            cert,
+                            self.passphrase,
+                        ) {
                             Ok(pair) => {
                                 unlocked.push((handle, pair));
                                 unlocked.len() - 1
@@ -324,7 +349,11 @@ impl DecryptionHelper for Helper<'_, '_> {
         }
         let recipients = pkesks
             .iter()
-            .map(|p| p.recipient().map(|h| h.to_hex()).unwrap_or_else(|| "a hidden recipient".into()))
+            .map(|p| {
+                p.recipient()
+                    .map(|h| h.to_hex())
+                    .unwrap_or_else(|| "a hidden recipient".into())
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let ours = self
@@ -333,7 +362,12 @@ impl DecryptionHelper for Helper<'_, '_> {
             .flat_map(|c| c.keys().map(|k| k.key().fingerprint().to_hex()))
             .collect::<Vec<_>>()
             .join(", ");
-        Err(NoKey { recipients, ours, unlock: self.unlock_error.take() }.into())
+        Err(NoKey {
+            recipients,
+            ours,
+            unlock: self.unlock_error.take(),
+        }
+        .into())
     }
 }
 
@@ -370,12 +404,19 @@ struct Staging {
 
 impl Staging {
     fn new(out: &Path) -> Result<Staging, OpenError> {
-        let bad = |reason: String| OpenError::OutputDir { path: out.display().to_string(), reason };
+        let bad = |reason: String| OpenError::OutputDir {
+            path: out.display().to_string(),
+            reason,
+        };
         let created_out = if out.exists() {
             if !out.is_dir() {
                 return Err(bad("exists and is not a directory".into()));
             }
-            if fs::read_dir(out).map_err(|e| bad(e.to_string()))?.next().is_some() {
+            if fs::read_dir(out)
+                .map_err(|e| bad(e.to_string()))?
+                .next()
+                .is_some()
+            {
                 return Err(bad("is not empty; Embargo never overwrites files".into()));
             }
             false
@@ -386,7 +427,12 @@ impl Staging {
         let suffix: [u8; 8] = rand::random();
         let dir = out.join(format!(".embargo-partial-{}", hex(&suffix)));
         create_private_dir(&dir).map_err(|e| bad(e.to_string()))?;
-        Ok(Staging { out: out.to_owned(), dir, created_out, committed: false })
+        Ok(Staging {
+            out: out.to_owned(),
+            dir,
+            created_out,
+            committed: false,
+        })
     }
 
     fn file(&self, name: &str) -> Result<File, OpenError> {
@@ -403,7 +449,10 @@ impl Staging {
                 }
             }
             if dest.exists() {
-                return Err(OpenError::OutputDir { path: dest.display().to_string(), reason: "already exists".into() });
+                return Err(OpenError::OutputDir {
+                    path: dest.display().to_string(),
+                    reason: "already exists".into(),
+                });
             }
             fs::rename(self.dir.join(staged), &dest).map_err(OpenError::Output)?;
         }
@@ -453,7 +502,10 @@ fn private_file(path: &Path) -> io::Result<File> {
 /// and armor at the start pass through untouched.
 fn position_at_message<R: Read>(input: R) -> Result<BufReader<R>, OpenError> {
     let mut r = BufReader::with_capacity(IO_CHUNK, input);
-    let head = r.fill_buf().map_err(|source| OpenError::Read { what: "the message".into(), source })?;
+    let head = r.fill_buf().map_err(|source| OpenError::Read {
+        what: "the message".into(),
+        source,
+    })?;
     if head.is_empty() {
         return Err(OpenError::NotOpenPgp("the input is empty".into()));
     }
@@ -470,9 +522,19 @@ fn sanitize(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
-        .map(|c| if c.is_control() || "<>:\"|?*".contains(c) { '_' } else { c })
+        .map(|c| {
+            if c.is_control() || "<>:\"|?*".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim_end_matches(['.', ' ']).to_owned();
+    let cleaned = cleaned
+        .trim()
+        .trim_start_matches('.')
+        .trim_end_matches(['.', ' '])
+        .to_owned();
     let mut out = String::new();
     for c in cleaned.chars() {
         if out.len() + c.len_utf8() > 200 {
@@ -499,7 +561,12 @@ fn unique(name: String, taken: &mut Vec<String>) -> String {
 }
 
 enum Body {
-    Bundle { json: Vec<u8>, report: ReportJson, attachments: Vec<(String, String)>, researcher: Option<Vec<u8>> },
+    Bundle {
+        json: Vec<u8>,
+        report: ReportJson,
+        attachments: Vec<(String, String)>,
+        researcher: Option<Vec<u8>>,
+    },
     Single,
 }
 
@@ -527,13 +594,22 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
         .with_policy(&p, None, helper)
         .map_err(|e| match e.downcast::<NoKey>() {
             // The unlock error, when there was one, is more useful than "no key".
-            Ok(NoKey { unlock: Some(k), .. }) => OpenError::Key(k),
-            Ok(NoKey { recipients, ours, .. }) => OpenError::NoMatchingKey { recipients, ours },
+            Ok(NoKey {
+                unlock: Some(k), ..
+            }) => OpenError::Key(k),
+            Ok(NoKey {
+                recipients, ours, ..
+            }) => OpenError::NoMatchingKey { recipients, ours },
             Err(e) => classify_start_error(e),
         })?;
 
     let tee_name = "message.part".to_owned();
-    let source = Source { inner: decryptor, tee: Some(staging.file(&tee_name)?), count: 0, max: req.max_size };
+    let source = Source {
+        inner: decryptor,
+        tee: Some(staging.file(&tee_name)?),
+        count: 0,
+        max: req.max_size,
+    };
     let mut mr = MimeReader::new(source);
     let mut moves: Vec<(String, PathBuf)> = Vec::new();
 
@@ -544,7 +620,8 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
         Err(e) => return Err(classify_stream_error(e, req.max_size)),
     };
     // Reading to the end makes the decryptor check the MDC/AEAD tags and the signatures.
-    mr.drain().map_err(|e| classify_stream_error(MimeError::Io(e), req.max_size))?;
+    mr.drain()
+        .map_err(|e| classify_stream_error(MimeError::Io(e), req.max_size))?;
     let source = mr.into_inner();
     if let Some(tee) = source.tee {
         tee.sync_all().map_err(OpenError::Output)?;
@@ -556,7 +633,12 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
     let mut title = None;
     let mut single_file = None;
     let researcher_cert = match &body {
-        Body::Bundle { researcher: Some(bytes), .. } => keys::parse_certs(bytes, "researcher.asc").ok().map(|mut v| v.remove(0)),
+        Body::Bundle {
+            researcher: Some(bytes),
+            ..
+        } => keys::parse_certs(bytes, "researcher.asc")
+            .ok()
+            .map(|mut v| v.remove(0)),
         _ => None,
     };
     let signature = signature_status(&helper, researcher_cert.as_ref(), &p);
@@ -569,12 +651,18 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
     }
 
     match body {
-        Body::Bundle { json, report, attachments, researcher } => {
+        Body::Bundle {
+            json,
+            report,
+            attachments,
+            researcher,
+        } => {
             let mut f = staging.file("report.json")?;
             f.write_all(&json).map_err(OpenError::Output)?;
             f.sync_all().map_err(OpenError::Output)?;
             let mut f = staging.file("report.md")?;
-            f.write_all(report.to_report().to_markdown().as_bytes()).map_err(OpenError::Output)?;
+            f.write_all(report.to_report().to_markdown().as_bytes())
+                .map_err(OpenError::Output)?;
             f.sync_all().map_err(OpenError::Output)?;
             moves.push(("report.md".into(), "report.md".into()));
             moves.push(("report.json".into(), "report.json".into()));
@@ -599,8 +687,12 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
                 .map(str::to_owned)
                 .unwrap_or_else(|| {
                     let mut head = vec![0u8; 8192];
-                    let n = File::open(staging.dir.join(&tee_name)).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
-                    let text = helper.literal_format.is_some_and(|f| matches!(u8::from(f), b't' | b'u'))
+                    let n = File::open(staging.dir.join(&tee_name))
+                        .and_then(|mut f| f.read(&mut head))
+                        .unwrap_or(0);
+                    let text = helper
+                        .literal_format
+                        .is_some_and(|f| matches!(u8::from(f), b't' | b'u'))
                         || crate::mime::sniff(&head[..n]) == "text/plain";
                     if text { "message.txt" } else { "message.bin" }.to_owned()
                 });
@@ -623,7 +715,9 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
 fn classify_start_error(e: anyhow::Error) -> OpenError {
     let text = format!("{e:#}");
     match e.downcast_ref::<openpgp::Error>() {
-        Some(openpgp::Error::ManipulatedMessage) | Some(openpgp::Error::MissingSessionKey(_)) => OpenError::Integrity(text),
+        Some(openpgp::Error::ManipulatedMessage) | Some(openpgp::Error::MissingSessionKey(_)) => {
+            OpenError::Integrity(text)
+        }
         _ if text.contains("No session key") => OpenError::Integrity(text),
         _ => OpenError::NotOpenPgp(text),
     }
@@ -636,8 +730,14 @@ fn classify_stream_error(e: MimeError, limit: u64) -> OpenError {
                 return OpenError::TooLarge { limit };
             }
             if io.get_ref().is_some_and(|r| r.is::<OutputFailure>()) {
-                let inner = io.into_inner().and_then(|b| b.downcast::<OutputFailure>().ok());
-                return OpenError::Output(inner.map(|o| o.0).unwrap_or_else(|| io::Error::other("write failed")));
+                let inner = io
+                    .into_inner()
+                    .and_then(|b| b.downcast::<OutputFailure>().ok());
+                return OpenError::Output(
+                    inner
+                        .map(|o| o.0)
+                        .unwrap_or_else(|| io::Error::other("write failed")),
+                );
             }
             OpenError::Integrity(io.to_string())
         }
@@ -646,14 +746,20 @@ fn classify_stream_error(e: MimeError, limit: u64) -> OpenError {
 }
 
 /// Reads a bundle; `Ok(None)` when the plaintext is not one (the tee then holds it whole).
-fn read_bundle<R: Read>(mr: &mut MimeReader<Source<R>>, staging: &Staging) -> Result<Option<Body>, MimeError> {
+fn read_bundle<R: Read>(
+    mr: &mut MimeReader<Source<R>>,
+    staging: &Staging,
+) -> Result<Option<Body>, MimeError> {
     let top = match mr.read_headers() {
         Ok(h) => h,
         Err(MimeError::Io(e)) => return Err(MimeError::Io(e)),
         Err(_) => return Ok(None),
     };
     let (ctype, params) = top.content_type();
-    let Some(boundary) = params.get("boundary").filter(|_| ctype == "multipart/mixed") else {
+    let Some(boundary) = params
+        .get("boundary")
+        .filter(|_| ctype == "multipart/mixed")
+    else {
         return Ok(None);
     };
     let boundary = boundary.clone();
@@ -668,19 +774,26 @@ fn read_bundle<R: Read>(mr: &mut MimeReader<Source<R>>, staging: &Staging) -> Re
             _ => Ok(None),
         };
     }
-    let Some(first) = soft(mr.next_part())? else { return Ok(None) };
+    let Some(first) = soft(mr.next_part())? else {
+        return Ok(None);
+    };
     if first.content_type().0 != "text/plain" {
         return Ok(None);
     }
     mr.stream_body(&mut |_| Ok(()))?;
-    let Some(second) = soft(mr.next_part())? else { return Ok(None) };
-    if second.content_type().0 != "application/json" || second.filename().as_deref() != Some("report.json") {
+    let Some(second) = soft(mr.next_part())? else {
+        return Ok(None);
+    };
+    if second.content_type().0 != "application/json"
+        || second.filename().as_deref() != Some("report.json")
+    {
         return Ok(None);
     }
     // It is a bundle: stop copying the raw stream, parse from here on.
     mr.get_mut().tee = None;
     let json = read_small(mr, &second)?;
-    let report: ReportJson = serde_json::from_slice(&json).map_err(|e| MimeError::BadHeader(format!("report.json does not parse: {e}")))?;
+    let report: ReportJson = serde_json::from_slice(&json)
+        .map_err(|e| MimeError::BadHeader(format!("report.json does not parse: {e}")))?;
 
     let mut attachments: Vec<(String, String)> = Vec::new();
     let mut taken: Vec<String> = Vec::new();
@@ -693,13 +806,20 @@ fn read_bundle<R: Read>(mr: &mut MimeReader<Source<R>>, staging: &Staging) -> Re
             continue;
         }
         let Some(meta) = report.attachments.get(index) else {
-            return Err(MimeError::BadHeader(format!("attachment `{raw_name}` is not listed in report.json")));
+            return Err(MimeError::BadHeader(format!(
+                "attachment `{raw_name}` is not listed in report.json"
+            )));
         };
         if meta.name != raw_name {
-            return Err(MimeError::BadHeader(format!("attachment `{raw_name}` is listed as `{}` in report.json", meta.name)));
+            return Err(MimeError::BadHeader(format!(
+                "attachment `{raw_name}` is listed as `{}` in report.json",
+                meta.name
+            )));
         }
         let staged = format!("attachment-{index}");
-        let mut file = staging.file(&staged).map_err(|e| MimeError::Io(out_err(io::Error::other(e.to_string()))))?;
+        let mut file = staging
+            .file(&staged)
+            .map_err(|e| MimeError::Io(out_err(io::Error::other(e.to_string()))))?;
         let mut hash = Sha256::new();
         let mut size = 0u64;
         mr.stream_decoded(&part.transfer_encoding(), &mut |bytes| {
@@ -726,10 +846,18 @@ fn read_bundle<R: Read>(mr: &mut MimeReader<Source<R>>, staging: &Staging) -> Re
             report.attachments.len()
         )));
     }
-    Ok(Some(Body::Bundle { json, report, attachments, researcher }))
+    Ok(Some(Body::Bundle {
+        json,
+        report,
+        attachments,
+        researcher,
+    }))
 }
 
-fn read_small<R: Read>(mr: &mut MimeReader<Source<R>>, part: &Headers) -> Result<Vec<u8>, MimeError> {
+fn read_small<R: Read>(
+    mr: &mut MimeReader<Source<R>>,
+    part: &Headers,
+) -> Result<Vec<u8>, MimeError> {
     let mut out = Vec::new();
     mr.stream_decoded(&part.transfer_encoding(), &mut |b| {
         if out.len() + b.len() > MAX_SMALL_PART {
@@ -741,17 +869,31 @@ fn read_small<R: Read>(mr: &mut MimeReader<Source<R>>, part: &Headers) -> Result
     Ok(out)
 }
 
-fn signature_status(helper: &Helper<'_, '_>, researcher: Option<&Cert>, p: &dyn openpgp::policy::Policy) -> SignatureStatus {
+fn signature_status(
+    helper: &Helper<'_, '_>,
+    researcher: Option<&Cert>,
+    p: &dyn openpgp::policy::Policy,
+) -> SignatureStatus {
     if let Some((signer, reason)) = helper.bad.first() {
-        return SignatureStatus::Bad { signer: signer.clone(), reason: reason.clone() };
+        return SignatureStatus::Bad {
+            signer: signer.clone(),
+            reason: reason.clone(),
+        };
     }
     if let Some((fingerprint, user_id)) = helper.good.first() {
-        return SignatureStatus::Good { fingerprint: fingerprint.clone(), user_id: user_id.clone() };
+        return SignatureStatus::Good {
+            fingerprint: fingerprint.clone(),
+            user_id: user_id.clone(),
+        };
     }
     let Some(sig) = helper.missing.first() else {
         return SignatureStatus::None;
     };
-    let issuer = sig.get_issuers().first().map(|h| h.to_hex()).unwrap_or_else(|| "an unnamed key".into());
+    let issuer = sig
+        .get_issuers()
+        .first()
+        .map(|h| h.to_hex())
+        .unwrap_or_else(|| "an unnamed key".into());
     let Some(cert) = researcher else {
         return SignatureStatus::Unknown { issuer };
     };
@@ -762,14 +904,28 @@ fn signature_status(helper: &Helper<'_, '_>, researcher: Option<&Cert>, p: &dyn 
     for ka in cert.keys().key_handles(sig.get_issuers()) {
         let valid = match ka.with_policy(p, sig_time) {
             Ok(v) => v,
-            Err(e) => return SignatureStatus::Bad { signer: cert.fingerprint().to_hex(), reason: format!("{e:#}") },
+            Err(e) => {
+                return SignatureStatus::Bad {
+                    signer: cert.fingerprint().to_hex(),
+                    reason: format!("{e:#}"),
+                }
+            }
         };
         if !valid.for_signing() {
-            return SignatureStatus::Bad { signer: cert.fingerprint().to_hex(), reason: "key is not signing capable".into() };
+            return SignatureStatus::Bad {
+                signer: cert.fingerprint().to_hex(),
+                reason: "key is not signing capable".into(),
+            };
         }
         return match sig.verify_digest(valid.key(), digest) {
-            Ok(()) => SignatureStatus::SelfSigned { fingerprint: cert.fingerprint().to_hex(), user_id: first_uid(cert) },
-            Err(e) => SignatureStatus::Bad { signer: cert.fingerprint().to_hex(), reason: format!("{e:#}") },
+            Ok(()) => SignatureStatus::SelfSigned {
+                fingerprint: cert.fingerprint().to_hex(),
+                user_id: first_uid(cert),
+            },
+            Err(e) => SignatureStatus::Bad {
+                signer: cert.fingerprint().to_hex(),
+                reason: format!("{e:#}"),
+            },
         };
     }
     SignatureStatus::Unknown { issuer }

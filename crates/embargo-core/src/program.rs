@@ -26,17 +26,37 @@ pub const CLASSES: &[Class] = &[
     class("idor", "Insecure direct object reference", Some("CWE-639")),
     class("ssrf", "Server-side request forgery", Some("CWE-918")),
     class("rce", "Remote code execution", Some("CWE-94")),
-    class("auth-bypass", "Authentication or authorization bypass", Some("CWE-287")),
+    class(
+        "auth-bypass",
+        "Authentication or authorization bypass",
+        Some("CWE-287"),
+    ),
     class("csrf", "Cross-site request forgery", Some("CWE-352")),
     class("clickjacking", "Clickjacking", Some("CWE-1021")),
     class("open-redirect", "Open redirect", Some("CWE-601")),
     class("info-disclosure", "Information disclosure", Some("CWE-200")),
-    class("mitm", "Attack requiring man-in-the-middle or physical access", Some("CWE-300")),
+    class(
+        "mitm",
+        "Attack requiring man-in-the-middle or physical access",
+        Some("CWE-300"),
+    ),
     class("dos", "Denial of service", Some("CWE-400")),
-    class("content-spoofing", "Content spoofing or text injection", Some("CWE-451")),
+    class(
+        "content-spoofing",
+        "Content spoofing or text injection",
+        Some("CWE-451"),
+    ),
     class("email-spoofing", "Email spoofing", Some("CWE-290")),
-    class("missing-security-headers", "Missing security headers or DNS records (CSP, DNSSEC, CAA)", Some("CWE-693")),
-    class("cookie-flags", "Missing Secure or HttpOnly cookie flags", Some("CWE-614")),
+    class(
+        "missing-security-headers",
+        "Missing security headers or DNS records (CSP, DNSSEC, CAA)",
+        Some("CWE-693"),
+    ),
+    class(
+        "cookie-flags",
+        "Missing Secure or HttpOnly cookie flags",
+        Some("CWE-614"),
+    ),
     class("broken-link", "Broken link (dead link)", None),
     class("other", "Other", None),
 ];
@@ -240,7 +260,10 @@ impl Program {
             findings.push(Finding::new(
                 "program",
                 line("program"),
-                format!("report is for program `{}`, checked against `{}`", report.program, self.id),
+                format!(
+                    "report is for program `{}`, checked against `{}`",
+                    report.program, self.id
+                ),
             ));
         }
         if let Some(oos) = self.out_of_scope_entry(&report.class) {
@@ -289,9 +312,15 @@ impl Program {
                     Finding::new(
                         "attestations",
                         line("attestations"),
-                        format!("missing attestation `{}`: \"{}\"", attestation.id, attestation.wording),
+                        format!(
+                            "missing attestation `{}`: \"{}\"",
+                            attestation.id, attestation.wording
+                        ),
                     )
-                    .hint(format!("add \"{}\" to attestations once it holds", attestation.id)),
+                    .hint(format!(
+                        "add \"{}\" to attestations once it holds",
+                        attestation.id
+                    )),
                 );
             }
         }
@@ -301,7 +330,11 @@ impl Program {
                 findings.push(Finding::new(
                     "attestations",
                     line("attestations"),
-                    format!("unknown attestation `{given}` for {} (known: {})", self.name, known.join(", ")),
+                    format!(
+                        "unknown attestation `{given}` for {} (known: {})",
+                        self.name,
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -326,26 +359,61 @@ mod tests {
         let ids: Vec<&str> = novu.attestations.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["no-automated-scanning", "no-exploitation", "confidential-until-fixed", "no-social-engineering-or-dos"]
+            [
+                "no-automated-scanning",
+                "no-exploitation",
+                "confidential-until-fixed",
+                "no-social-engineering-or-dos"
+            ]
         );
         let policy = include_str!("../programs/novu-SECURITY.md");
         for oos in &novu.out_of_scope {
-            assert!(policy.contains(&oos.wording), "wording not from the policy: {}", oos.wording);
+            assert!(
+                policy.contains(&oos.wording),
+                "wording not from the policy: {}",
+                oos.wording
+            );
         }
         for a in &novu.attestations {
-            assert!(policy.contains(&a.wording), "wording not from the policy: {}", a.wording);
+            assert!(
+                policy.contains(&a.wording),
+                "wording not from the policy: {}",
+                a.wording
+            );
         }
-        assert!(novu.out_of_scope_entry("clickjacking").unwrap().condition.is_some());
+        assert!(novu
+            .out_of_scope_entry("clickjacking")
+            .unwrap()
+            .condition
+            .is_some());
         assert!(novu.out_of_scope_entry("dos").unwrap().condition.is_none());
-        assert_eq!(Program::from_toml("round trip", &novu.to_toml()).unwrap(), novu);
+        assert_eq!(
+            Program::from_toml("round trip", &novu.to_toml()).unwrap(),
+            novu
+        );
     }
 
     #[test]
     fn taxonomy_has_the_required_ids() {
         for id in [
-            "xss", "sqli", "idor", "ssrf", "rce", "auth-bypass", "csrf", "clickjacking", "open-redirect",
-            "info-disclosure", "mitm", "dos", "content-spoofing", "email-spoofing",
-            "missing-security-headers", "cookie-flags", "broken-link", "other",
+            "xss",
+            "sqli",
+            "idor",
+            "ssrf",
+            "rce",
+            "auth-bypass",
+            "csrf",
+            "clickjacking",
+            "open-redirect",
+            "info-disclosure",
+            "mitm",
+            "dos",
+            "content-spoofing",
+            "email-spoofing",
+            "missing-security-headers",
+            "cookie-flags",
+            "broken-link",
+            "other",
         ] {
             assert!(class_by_id(id).is_some(), "{id}");
         }
@@ -353,8 +421,11 @@ mod tests {
 
     #[test]
     fn program_with_unknown_class_is_refused() {
-        let err = Program::from_toml("x", "id = \"x\"\nname = \"X\"\n[[out_of_scope]]\nclass = \"nope\"\nwording = \"w\"\n")
-            .unwrap_err();
+        let err = Program::from_toml(
+            "x",
+            "id = \"x\"\nname = \"X\"\n[[out_of_scope]]\nclass = \"nope\"\nwording = \"w\"\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("unknown class `nope`"), "{err}");
     }
 }

@@ -88,7 +88,11 @@ impl Serialize for Credit {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Credit::Anonymous => CreditRepr::Word("anonymous".into()).serialize(s),
-            Credit::Named { name, handle } => CreditRepr::Named { name: name.clone(), handle: handle.clone() }.serialize(s),
+            Credit::Named { name, handle } => CreditRepr::Named {
+                name: name.clone(),
+                handle: handle.clone(),
+            }
+            .serialize(s),
         }
     }
 }
@@ -109,7 +113,10 @@ impl fmt::Display for Credit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credit::Anonymous => f.write_str("anonymous"),
-            Credit::Named { name, handle: Some(h) } => write!(f, "{name} ({h})"),
+            Credit::Named {
+                name,
+                handle: Some(h),
+            } => write!(f, "{name} ({h})"),
             Credit::Named { name, handle: None } => f.write_str(name),
         }
     }
@@ -131,7 +138,12 @@ pub struct Finding {
 impl Finding {
     /// A finding without a hint.
     pub fn new(field: &str, line: Option<usize>, message: impl Into<String>) -> Finding {
-        Finding { field: field.to_owned(), line, message: message.into(), hint: None }
+        Finding {
+            field: field.to_owned(),
+            line,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Adds the remedy.
@@ -209,25 +221,33 @@ impl Report {
         let body = &text[first.len() + front_len + close_len..];
         let line_at = |offset: usize| 2 + front[..offset.min(front.len())].matches('\n').count();
 
-        let table: BTreeMap<String, toml::Spanned<toml::Value>> = toml::from_str(front).map_err(|e| {
-            ReportError::Toml {
+        let table: BTreeMap<String, toml::Spanned<toml::Value>> =
+            toml::from_str(front).map_err(|e| ReportError::Toml {
                 line: e.span().map(|s| line_at(s.start)).unwrap_or(2),
                 message: e.message().trim().to_owned(),
-            }
-        })?;
+            })?;
 
-        let mut report = Report { body: body.to_owned(), ..Report::default() };
+        let mut report = Report {
+            body: body.to_owned(),
+            ..Report::default()
+        };
         let mut findings = Vec::new();
         // Missing keys are reported at the closing `+++`, where they would be added.
         report.lines.insert("+++".into(), line_no);
         for (key, value) in &table {
-            report.lines.insert(key.clone(), line_at(value.span().start));
+            report
+                .lines
+                .insert(key.clone(), line_at(value.span().start));
         }
         for (key, value) in table {
             let line = report.lines.get(&key).copied();
             let value = value.into_inner();
             let type_error = |expected: &str| {
-                Finding::new(&key, line, format!("expected {expected}, found {}", value.type_str()))
+                Finding::new(
+                    &key,
+                    line,
+                    format!("expected {expected}, found {}", value.type_str()),
+                )
             };
             match key.as_str() {
                 "schema" => match value.as_integer() {
@@ -238,7 +258,8 @@ impl Report {
                     ),
                     None => findings.push(type_error("an integer")),
                 },
-                "program" | "title" | "class" | "cwe" | "cvss" | "severity" => match value.as_str() {
+                "program" | "title" | "class" | "cwe" | "cvss" | "severity" => match value.as_str()
+                {
                     Some(s) => {
                         let s = s.to_owned();
                         match key.as_str() {
@@ -262,10 +283,13 @@ impl Report {
                 },
                 "credit" => match Credit::deserialize(value.clone()) {
                     Ok(credit) => report.credit = Some(credit),
-                    Err(e) => findings.push(Finding::new(&key, line, e.to_string().trim().to_owned())),
+                    Err(e) => {
+                        findings.push(Finding::new(&key, line, e.to_string().trim().to_owned()))
+                    }
                 },
                 _ => {
-                    let mut f = Finding::new(&key, line, format!("unknown front-matter key `{key}`"));
+                    let mut f =
+                        Finding::new(&key, line, format!("unknown front-matter key `{key}`"));
                     f = match closest_key(&key) {
                         Some(k) => f.hint(format!("did you mean `{k}`?")),
                         None => f.hint(format!("known keys: {}", KEYS.join(", "))),
@@ -275,14 +299,21 @@ impl Report {
             }
         }
         if !table_has(&report.lines, "schema") {
-            findings.push(Finding::new("schema", report.line_of("schema"), "missing `schema = 1`"));
+            findings.push(Finding::new(
+                "schema",
+                report.line_of("schema"),
+                "missing `schema = 1`",
+            ));
         }
         Ok((report, findings))
     }
 
     /// The line a key was read from, if the report came from a file.
     pub fn line_of(&self, key: &str) -> Option<usize> {
-        self.lines.get(key).or_else(|| self.lines.get("+++")).copied()
+        self.lines
+            .get(key)
+            .or_else(|| self.lines.get("+++"))
+            .copied()
     }
 
     /// Checks every field's own shape (not the program's scope rules).
@@ -290,17 +321,31 @@ impl Report {
         let mut out = Vec::new();
         let line = |k: &str| self.line_of(k);
         if self.program.trim().is_empty() {
-            out.push(Finding::new("program", line("program"), "missing program").hint("set program = \"novu\""));
+            out.push(
+                Finding::new("program", line("program"), "missing program")
+                    .hint("set program = \"novu\""),
+            );
         }
         if self.title.trim().is_empty() {
-            out.push(Finding::new("title", line("title"), "missing title").hint("one line saying what is broken where"));
+            out.push(
+                Finding::new("title", line("title"), "missing title")
+                    .hint("one line saying what is broken where"),
+            );
         } else if self.title.contains(['\n', '\r']) {
-            out.push(Finding::new("title", line("title"), "title must be one line"));
+            out.push(Finding::new(
+                "title",
+                line("title"),
+                "title must be one line",
+            ));
         }
         if self.assets.is_empty() {
             out.push(
-                Finding::new("assets", line("assets"), "missing asset: name at least one affected URL, host, IP or CIDR")
-                    .hint("assets = [\"https://web.example.com/page\"]"),
+                Finding::new(
+                    "assets",
+                    line("assets"),
+                    "missing asset: name at least one affected URL, host, IP or CIDR",
+                )
+                .hint("assets = [\"https://web.example.com/page\"]"),
             );
         }
         for asset in &self.assets {
@@ -309,17 +354,25 @@ impl Report {
             }
         }
         if self.class.is_empty() {
-            out.push(Finding::new("class", line("class"), "missing class").hint(format!("one of: {}", known_classes())));
+            out.push(
+                Finding::new("class", line("class"), "missing class")
+                    .hint(format!("one of: {}", known_classes())),
+            );
         } else if class_by_id(&self.class).is_none() {
             out.push(
-                Finding::new("class", line("class"), format!("unknown class `{}`", self.class))
-                    .hint(format!("one of: {}", known_classes())),
+                Finding::new(
+                    "class",
+                    line("class"),
+                    format!("unknown class `{}`", self.class),
+                )
+                .hint(format!("one of: {}", known_classes())),
             );
         }
         if let Some(cwe) = &self.cwe {
             if !is_cwe(cwe) {
                 out.push(
-                    Finding::new("cwe", line("cwe"), format!("malformed CWE id `{cwe}`")).hint("write it as CWE-<number>, e.g. CWE-79"),
+                    Finding::new("cwe", line("cwe"), format!("malformed CWE id `{cwe}`"))
+                        .hint("write it as CWE-<number>, e.g. CWE-79"),
                 );
             }
         }
@@ -330,12 +383,22 @@ impl Report {
         }
         if let Some(sev) = &self.severity {
             if !SEVERITIES.contains(&sev.as_str()) {
-                out.push(Finding::new("severity", line("severity"), format!("unknown severity `{sev}`")).hint(format!("one of: {}", SEVERITIES.join(", "))));
+                out.push(
+                    Finding::new(
+                        "severity",
+                        line("severity"),
+                        format!("unknown severity `{sev}`"),
+                    )
+                    .hint(format!("one of: {}", SEVERITIES.join(", "))),
+                );
             }
         }
         if let Some(Credit::Named { name, .. }) = &self.credit {
             if name.trim().is_empty() {
-                out.push(Finding::new("credit", line("credit"), "credit name is empty").hint("give a name or write credit = \"anonymous\""));
+                out.push(
+                    Finding::new("credit", line("credit"), "credit name is empty")
+                        .hint("give a name or write credit = \"anonymous\""),
+                );
             }
         }
         out
@@ -352,10 +415,16 @@ impl Report {
             );
         }
         if self.body.trim().is_empty() {
-            out.push(Finding::new("body", None, "the report has no description").hint("describe the problem below the front matter"));
+            out.push(
+                Finding::new("body", None, "the report has no description")
+                    .hint("describe the problem below the front matter"),
+            );
         }
         if !self.has_section("steps to reproduce") {
-            out.push(Finding::new("body", None, "missing \"Steps to reproduce\" section").hint("add a `## Steps to reproduce` heading with numbered steps"));
+            out.push(
+                Finding::new("body", None, "missing \"Steps to reproduce\" section")
+                    .hint("add a `## Steps to reproduce` heading with numbered steps"),
+            );
         }
         out.extend(program.check(self));
         out
@@ -365,15 +434,22 @@ impl Report {
     pub fn has_section(&self, words: &str) -> bool {
         self.body.lines().any(|l| {
             let t = l.trim_start();
-            t.starts_with('#') && t.trim_start_matches('#').trim().to_lowercase().starts_with(words)
+            t.starts_with('#')
+                && t.trim_start_matches('#')
+                    .trim()
+                    .to_lowercase()
+                    .starts_with(words)
         })
     }
 
     /// Severity as given, else derived from the CVSS vector.
     pub fn effective_severity(&self) -> Option<String> {
-        self.severity
-            .clone()
-            .or_else(|| self.cvss.as_deref().and_then(|v| parse_cvss(v).ok()).map(|c| c.severity))
+        self.severity.clone().or_else(|| {
+            self.cvss
+                .as_deref()
+                .and_then(|v| parse_cvss(v).ok())
+                .map(|c| c.severity)
+        })
     }
 
     /// Whether the researcher chose anonymity, or has not chosen (which Embargo treats the same).
@@ -384,14 +460,30 @@ impl Report {
     /// Writes the report file: front matter in schema order, then the body verbatim.
     pub fn to_markdown(&self) -> String {
         let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
-        let list = |l: &[String]| format!("[{}]", l.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
+        let list = |l: &[String]| {
+            format!(
+                "[{}]",
+                l.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+            )
+        };
         let mut out = String::from("+++\n");
-        out += &format!("schema = {}\n", if self.schema == 0 { SCHEMA } else { self.schema });
+        out += &format!(
+            "schema = {}\n",
+            if self.schema == 0 {
+                SCHEMA
+            } else {
+                self.schema
+            }
+        );
         out += &format!("program = {}\n", q(&self.program));
         out += &format!("title = {}\n", q(&self.title));
         out += &format!("assets = {}\n", list(&self.assets));
         out += &format!("class = {}\n", q(&self.class));
-        for (k, v) in [("cwe", &self.cwe), ("cvss", &self.cvss), ("severity", &self.severity)] {
+        for (k, v) in [
+            ("cwe", &self.cwe),
+            ("cvss", &self.cvss),
+            ("severity", &self.severity),
+        ] {
             if let Some(v) = v {
                 out += &format!("{k} = {}\n", q(v));
             }
@@ -408,7 +500,10 @@ impl Report {
             None => {}
         }
         out += &format!("attestations = {}\n", list(&self.attestations));
-        out += &format!("scope_confirmations = {}\n", list(&self.scope_confirmations));
+        out += &format!(
+            "scope_confirmations = {}\n",
+            list(&self.scope_confirmations)
+        );
         out += "+++\n";
         out += &self.body;
         out
@@ -424,8 +519,15 @@ impl Report {
         out += "assets = []\n";
         out += &format!("# One of: {}\n", known_classes());
         for oos in &program.out_of_scope {
-            let cond = if oos.condition.is_some() { " (unless confirmed: see scope_confirmations)" } else { "" };
-            out += &format!("#   out of scope for {}: {} — \"{}\"{cond}\n", program.name, oos.class, oos.wording);
+            let cond = if oos.condition.is_some() {
+                " (unless confirmed: see scope_confirmations)"
+            } else {
+                ""
+            };
+            out += &format!(
+                "#   out of scope for {}: {} — \"{}\"{cond}\n",
+                program.name, oos.class, oos.wording
+            );
         }
         out += "class = \"other\"\n";
         out += "# Optional: cwe = \"CWE-79\", cvss = \"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N\" or a CVSS:4.0 vector,\n";
@@ -452,7 +554,10 @@ fn table_has(lines: &BTreeMap<String, usize>, key: &str) -> bool {
 }
 
 fn string_list(v: &toml::Value) -> Option<Vec<String>> {
-    v.as_array()?.iter().map(|x| x.as_str().map(str::to_owned)).collect()
+    v.as_array()?
+        .iter()
+        .map(|x| x.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn closest_key(key: &str) -> Option<&'static str> {
@@ -469,7 +574,11 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -477,8 +586,12 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 fn is_cwe(s: &str) -> bool {
-    s.strip_prefix("CWE-")
-        .is_some_and(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0'))
+    s.strip_prefix("CWE-").is_some_and(|n| {
+        !n.is_empty()
+            && n.len() <= 6
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && !n.starts_with('0')
+    })
 }
 
 /// A parsed CVSS vector with its base score and severity.
@@ -500,15 +613,27 @@ pub fn parse_cvss(vector: &str) -> Result<CvssScore, String> {
     let version = match parsed {
         cvss::Cvss::CvssV31(_) => "3.1",
         cvss::Cvss::CvssV40(_) => "4.0",
-        _ => return Err(format!("CVSS vector `{vector}`: only versions 3.1 and 4.0 are accepted")),
+        _ => {
+            return Err(format!(
+                "CVSS vector `{vector}`: only versions 3.1 and 4.0 are accepted"
+            ))
+        }
     };
-    Ok(CvssScore { version: version.into(), score: parsed.score(), severity: parsed.severity().as_str().into() })
+    Ok(CvssScore {
+        version: version.into(),
+        score: parsed.score(),
+        severity: parsed.severity().as_str().into(),
+    })
 }
 
 /// Checks one asset: an absolute URL, a host name (wildcard allowed), an IP address or a CIDR
 /// range, each with an optional port.
 pub fn validate_asset(asset: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("asset `{asset}` is not a URL, host, IP or CIDR: {why}"));
+    let bad = |why: &str| {
+        Err(format!(
+            "asset `{asset}` is not a URL, host, IP or CIDR: {why}"
+        ))
+    };
     let a = asset.trim();
     if a.is_empty() {
         return bad("it is empty");
@@ -523,7 +648,10 @@ pub fn validate_asset(asset: &str) -> Result<(), String> {
             Err(e) => bad(&format!("URL does not parse ({e})")),
         };
     }
-    if a.parse::<IpAddr>().is_ok() || a.parse::<SocketAddr>().is_ok() || a.parse::<ipnet::IpNet>().is_ok() {
+    if a.parse::<IpAddr>().is_ok()
+        || a.parse::<SocketAddr>().is_ok()
+        || a.parse::<ipnet::IpNet>().is_ok()
+    {
         return Ok(());
     }
     if let Some((ip, prefix)) = a.split_once('/') {
@@ -550,7 +678,12 @@ pub fn validate_asset(asset: &str) -> Result<(), String> {
         if label.is_empty() || label.len() > 63 {
             return bad("empty or over-long label in host name");
         }
-        if label.starts_with('-') || label.ends_with('-') || !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if label.starts_with('-')
+            || label.ends_with('-')
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return bad(&format!("`{label}` is not a valid host name label"));
         }
     }
@@ -606,14 +739,29 @@ Bad.
         assert_eq!(r.effective_severity().as_deref(), Some("medium"));
         let (again, f) = Report::parse(&r.to_markdown()).unwrap();
         assert!(f.is_empty());
-        assert_eq!(Report { lines: BTreeMap::new(), ..again }, Report { lines: BTreeMap::new(), ..r });
+        assert_eq!(
+            Report {
+                lines: BTreeMap::new(),
+                ..again
+            },
+            Report {
+                lines: BTreeMap::new(),
+                ..r
+            }
+        );
     }
 
     #[test]
     fn field_errors_name_field_and_line() {
         let text = GOOD
-            .replace("title = \"Stored XSS in the workflow editor\"", "titel = \"x\"")
-            .replace("[\"https://web.novu.co/workflows\"]", "[\"web novu\", \"10.0.0.0/33\", \"ftp:/x\"]")
+            .replace(
+                "title = \"Stored XSS in the workflow editor\"",
+                "titel = \"x\"",
+            )
+            .replace(
+                "[\"https://web.novu.co/workflows\"]",
+                "[\"web novu\", \"10.0.0.0/33\", \"ftp:/x\"]",
+            )
             .replace("\"xss\"", "\"xxs\"")
             .replace("CWE-79", "79")
             .replace("S:C/C:L", "S:Q/C:L");
@@ -648,15 +796,26 @@ Bad.
         );
         let conditional = GOOD.replace("\"xss\"", "\"clickjacking\"");
         assert!(findings(&conditional).contains("out of scope for Novu unless confirmed"));
-        let confirmed = conditional.replace("scope_confirmations = []", "scope_confirmations = [\"clickjacking\"]");
+        let confirmed = conditional.replace(
+            "scope_confirmations = []",
+            "scope_confirmations = [\"clickjacking\"]",
+        );
         check(&confirmed, expect![[""]]);
     }
 
     #[test]
     fn unparsable_input_is_an_error() {
         check("# no front matter\n", expect!["error: line 1: a report starts with a `+++` line, then TOML front matter, then `+++`"]);
-        check("+++\ntitle = \"x\"\n", expect!["error: line 2: the front matter opened on line 1 is never closed with `+++`"]);
-        check("+++\nschema = 1\ntitle = \n+++\n", expect![[r#"error: line 3: front matter is not valid TOML: string values must be quoted, expected literal string"#]]);
+        check(
+            "+++\ntitle = \"x\"\n",
+            expect!["error: line 2: the front matter opened on line 1 is never closed with `+++`"],
+        );
+        check(
+            "+++\nschema = 1\ntitle = \n+++\n",
+            expect![[
+                r#"error: line 3: front matter is not valid TOML: string values must be quoted, expected literal string"#
+            ]],
+        );
     }
 
     #[test]
@@ -676,17 +835,34 @@ Bad.
         ] {
             assert_eq!(validate_asset(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "https://", "999.1.1.1", "host:99999", "-bad.example", "a..b", "exa mple.com", "/path"] {
+        for bad in [
+            "",
+            "https://",
+            "999.1.1.1",
+            "host:99999",
+            "-bad.example",
+            "a..b",
+            "exa mple.com",
+            "/path",
+        ] {
             assert!(validate_asset(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn cvss_versions() {
-        assert_eq!(parse_cvss("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").unwrap().severity, "critical");
-        let v4 = parse_cvss("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").unwrap();
+        assert_eq!(
+            parse_cvss("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+                .unwrap()
+                .severity,
+            "critical"
+        );
+        let v4 =
+            parse_cvss("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").unwrap();
         assert_eq!((v4.version.as_str(), v4.score), ("4.0", 9.3));
-        assert!(parse_cvss("CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").unwrap_err().contains("only versions 3.1 and 4.0"));
+        assert!(parse_cvss("CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+            .unwrap_err()
+            .contains("only versions 3.1 and 4.0"));
         assert!(parse_cvss("AV:N/AC:L/Au:N/C:P/I:P/A:P").is_err());
     }
 
@@ -696,6 +872,11 @@ Bad.
         assert!(f.is_empty(), "{f:?}");
         let out = r.check(&Program::novu());
         let fields: Vec<&str> = out.iter().map(|f| f.field.as_str()).collect();
-        assert!(fields.contains(&"title") && fields.contains(&"assets") && fields.contains(&"attestations"), "{fields:?}");
+        assert!(
+            fields.contains(&"title")
+                && fields.contains(&"assets")
+                && fields.contains(&"attestations"),
+            "{fields:?}"
+        );
     }
 }

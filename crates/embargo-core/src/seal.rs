@@ -4,7 +4,9 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer as StreamSigner};
+use openpgp::serialize::stream::{
+    Armorer, Encryptor, LiteralWriter, Message, Signer as StreamSigner,
+};
 use openpgp::types::DataFormat;
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
@@ -206,8 +208,12 @@ impl SealError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            SealError::InvalidReport(_) => Some("fix the fields above (`embargo check` lists everything)"),
-            SealError::AnonymousSigning => Some("drop --sign-with, or pass --sign-anyway with a separate pseudonymous key"),
+            SealError::InvalidReport(_) => {
+                Some("fix the fields above (`embargo check` lists everything)")
+            }
+            SealError::AnonymousSigning => {
+                Some("drop --sign-with, or pass --sign-anyway with a separate pseudonymous key")
+            }
             SealError::Key(k) => k.hint(),
             _ => None,
         }
@@ -227,7 +233,11 @@ pub type ProgressFn<'a> = dyn FnMut(u64, u64) -> bool + 'a;
 
 /// Seals a report: bundle, optional signature, encryption to every recipient, streaming into
 /// `sink`. On error the sink holds garbage; callers write to a temporary file and rename it.
-pub fn seal<W: Write + Send + Sync>(req: &SealRequest<'_>, sink: W, progress: &mut ProgressFn<'_>) -> Result<Sealed, SealError> {
+pub fn seal<W: Write + Send + Sync>(
+    req: &SealRequest<'_>,
+    sink: W,
+    progress: &mut ProgressFn<'_>,
+) -> Result<Sealed, SealError> {
     let findings = req.report.validate();
     if !findings.is_empty() {
         return Err(SealError::InvalidReport(findings));
@@ -245,10 +255,17 @@ pub fn seal<W: Write + Send + Sync>(req: &SealRequest<'_>, sink: W, progress: &m
             certs.push(s.cert.clone());
         }
     }
-    let subkeys = certs.iter().map(|c| keys::encryption_keys(c, &p)).collect::<Result<Vec<_>, _>>()?;
+    let subkeys = certs
+        .iter()
+        .map(|c| keys::encryption_keys(c, &p))
+        .collect::<Result<Vec<_>, _>>()?;
     let set = keys::recipients(&certs, &subkeys, req.aead)?;
 
-    let attachments = req.attachments.iter().map(|p| inspect_attachment(p)).collect::<Result<Vec<_>, _>>()?;
+    let attachments = req
+        .attachments
+        .iter()
+        .map(|p| inspect_attachment(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let json = ReportJson::new(req.report, attachments.clone());
     let text = render_text(req.report, req.program, &attachments);
 
@@ -267,7 +284,9 @@ pub fn seal<W: Write + Send + Sync>(req: &SealRequest<'_>, sink: W, progress: &m
         if req.output != OutputFormat::Binary {
             message = Armorer::new(message).build().map_err(pgp)?;
         }
-        let message = Encryptor::for_recipients(message, set.recipients).build().map_err(pgp)?;
+        let message = Encryptor::for_recipients(message, set.recipients)
+            .build()
+            .map_err(pgp)?;
         let message = match req.signer {
             Some(s) => {
                 let mut signer = StreamSigner::new(message, s.keypair.clone()).map_err(pgp)?;
@@ -278,9 +297,23 @@ pub fn seal<W: Write + Send + Sync>(req: &SealRequest<'_>, sink: W, progress: &m
             }
             None => message,
         };
-        let literal = LiteralWriter::new(message).format(DataFormat::Binary).build().map_err(pgp)?;
-        let mut out = CountingWriter { inner: literal, count: 0 };
-        write_bundle(&mut out, &boundary, req, &text, &json, &attachments, progress)?;
+        let literal = LiteralWriter::new(message)
+            .format(DataFormat::Binary)
+            .build()
+            .map_err(pgp)?;
+        let mut out = CountingWriter {
+            inner: literal,
+            count: 0,
+        };
+        write_bundle(
+            &mut out,
+            &boundary,
+            req,
+            &text,
+            &json,
+            &attachments,
+            progress,
+        )?;
         let count = out.count;
         out.inner.finalize().map_err(pgp)?;
         count
@@ -343,7 +376,9 @@ fn write_bundle(
              Content-Disposition: inline\r\n\r\n{text}\r\n"
         ),
     )?;
-    let json_text = serde_json::to_string_pretty(json).expect("report.json serializes").replace('\n', "\r\n");
+    let json_text = serde_json::to_string_pretty(json)
+        .expect("report.json serializes")
+        .replace('\n', "\r\n");
     w(
         out,
         &format!(
@@ -370,7 +405,10 @@ fn write_bundle(
                 mime::param("filename", &meta.name),
             ),
         )?;
-        let attachment_err = |source| SealError::Attachment { path: path.display().to_string(), source };
+        let attachment_err = |source| SealError::Attachment {
+            path: path.display().to_string(),
+            source,
+        };
         let mut file = File::open(path).map_err(attachment_err)?;
         let mut hash = Sha256::new();
         let mut size = 0u64;
@@ -390,7 +428,9 @@ fn write_bundle(
             }
         }
         if size != meta.size || hex(&hash.finalize()) != meta.sha256 {
-            return Err(SealError::AttachmentChanged { path: path.display().to_string() });
+            return Err(SealError::AttachmentChanged {
+                path: path.display().to_string(),
+            });
         }
         w(out, "\r\n")?;
     }
@@ -413,10 +453,16 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Name, size, SHA-256 and sniffed type of a file, read once in chunks.
 pub fn inspect_attachment(path: &Path) -> Result<AttachmentMeta, SealError> {
-    let err = |source| SealError::Attachment { path: path.display().to_string(), source };
+    let err = |source| SealError::Attachment {
+        path: path.display().to_string(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(err)?;
     if !meta.is_file() {
-        return Err(err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+        return Err(err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
     }
     let name = path
         .file_name()
@@ -441,11 +487,20 @@ pub fn inspect_attachment(path: &Path) -> Result<AttachmentMeta, SealError> {
         hash.update(&buf[..n]);
         size += n as u64;
     }
-    Ok(AttachmentMeta { name, size, sha256: hex(&hash.finalize()), content_type: mime::sniff(&head) })
+    Ok(AttachmentMeta {
+        name,
+        size,
+        sha256: hex(&hash.finalize()),
+        content_type: mime::sniff(&head),
+    })
 }
 
 /// The readable first part: a header block, then the Markdown body verbatim (CRLF line ends).
-pub fn render_text(report: &Report, program: Option<&Program>, attachments: &[AttachmentMeta]) -> String {
+pub fn render_text(
+    report: &Report,
+    program: Option<&Program>,
+    attachments: &[AttachmentMeta],
+) -> String {
     let mut rows: Vec<(&str, String)> = vec![("Title", report.title.clone())];
     let program_name = match program {
         Some(p) if p.id == report.program => format!("{} ({})", p.name, p.id),
@@ -464,20 +519,39 @@ pub fn render_text(report: &Report, program: Option<&Program>, attachments: &[At
         rows.push(("CWE", cwe.clone()));
     }
     if let Some(vector) = &report.cvss {
-        let scored = parse_cvss(vector).map(|s| format!(" ({:.1} {})", s.score, s.severity)).unwrap_or_default();
+        let scored = parse_cvss(vector)
+            .map(|s| format!(" ({:.1} {})", s.score, s.severity))
+            .unwrap_or_default();
         rows.push(("CVSS", format!("{vector}{scored}")));
     }
     if let Some(sev) = report.effective_severity() {
         rows.push(("Severity", sev));
     }
-    rows.push(("Credit", report.credit.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "not chosen (treated as anonymous)".into())));
+    rows.push((
+        "Credit",
+        report
+            .credit
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "not chosen (treated as anonymous)".into()),
+    ));
     for (i, a) in attachments.iter().enumerate() {
-        rows.push((if i == 0 { "Attachments" } else { "" }, format!("{} ({} bytes, {}, sha256 {})", a.name, a.size, a.content_type, a.sha256)));
+        rows.push((
+            if i == 0 { "Attachments" } else { "" },
+            format!(
+                "{} ({} bytes, {}, sha256 {})",
+                a.name, a.size, a.content_type, a.sha256
+            ),
+        ));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     let mut out = String::new();
     for (k, v) in rows {
-        let label = if k.is_empty() { String::new() } else { format!("{k}:") };
+        let label = if k.is_empty() {
+            String::new()
+        } else {
+            format!("{k}:")
+        };
         out += &format!("{label:width$} {v}\n");
     }
     out += "\n";
@@ -487,5 +561,7 @@ pub fn render_text(report: &Report, program: Option<&Program>, attachments: &[At
 
 /// Every line ending as CRLF.
 pub(crate) fn normalize_crlf(s: &str) -> String {
-    s.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n")
+    s.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
 }
