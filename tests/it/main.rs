@@ -1,1 +1,5 @@
+//! End-to-end tests: the `embargo` CLI as a user runs it, against real OpenPGP peers.
 
+mod cli;
+mod interop;
+mod support;

@@ -432,6 +432,58 @@ impl<R: Read> MimeReader<R> {
     }
 }
 
+/// Incremental base64 encoder writing 76-character lines ending in CRLF (RFC 2045).
+#[derive(Default)]
+pub struct Base64Lines {
+    pending: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl Base64Lines {
+    const LINE_IN: usize = 57;
+
+    /// Encodes what makes whole lines; keeps the rest for the next call.
+    pub fn push(&mut self, mut input: &[u8]) -> &[u8] {
+        self.out.clear();
+        if !self.pending.is_empty() {
+            let take = (Self::LINE_IN - self.pending.len()).min(input.len());
+            self.pending.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if self.pending.len() == Self::LINE_IN {
+                let line = std::mem::take(&mut self.pending);
+                self.line(&line);
+            }
+        }
+        let whole = input.len() / Self::LINE_IN * Self::LINE_IN;
+        self.out.reserve(whole / Self::LINE_IN * 78);
+        for line in input[..whole].chunks_exact(Self::LINE_IN) {
+            self.line(line);
+        }
+        self.pending.extend_from_slice(&input[whole..]);
+        &self.out
+    }
+
+    /// Encodes the rest, padded, and ends the part's body with a line break.
+    pub fn finish(&mut self) -> &[u8] {
+        self.out.clear();
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.line(&rest);
+        }
+        &self.out
+    }
+
+    fn line(&mut self, bytes: &[u8]) {
+        let start = self.out.len();
+        self.out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(bytes, &mut self.out[start..])
+            .expect("buffer sized for the encoding");
+        self.out.truncate(start + n);
+        self.out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Incremental base64 decoder that ignores line breaks.
 #[derive(Default)]
 struct Base64Stream {
@@ -514,6 +566,32 @@ mod tests {
             assert_eq!(p[1].0.filename().as_deref(), Some("été.bin"));
             assert_eq!(p[1].1, binary, "chunk {chunk}");
             assert_eq!(p[2].1, b"hello base64 world");
+        }
+    }
+
+    #[test]
+    fn base64_lines_match_one_shot_encoding_in_any_chunking() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 256) as u8).collect();
+        for chunk in [1, 56, 57, 58, 4096] {
+            let mut enc = Base64Lines::default();
+            let mut out = Vec::new();
+            for c in data.chunks(chunk) {
+                out.extend_from_slice(enc.push(c));
+            }
+            out.extend_from_slice(enc.finish());
+            assert!(out.split(|&b| b == b'\n').all(|l| l.len() <= 77));
+            let joined: Vec<u8> = out
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            assert_eq!(
+                joined,
+                base64::engine::general_purpose::STANDARD
+                    .encode(&data)
+                    .into_bytes(),
+                "chunk {chunk}"
+            );
         }
     }
 

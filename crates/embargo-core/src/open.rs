@@ -617,7 +617,15 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
     let body = match read_result {
         Ok(Some(b)) => b,
         Ok(None) => Body::Single,
-        Err(e) => return Err(classify_stream_error(e, req.max_size)),
+        Err(e @ MimeError::Io(_)) => return Err(classify_stream_error(e, req.max_size)),
+        Err(e) => {
+            // A bundle that does not parse may be a tampered one: the integrity check at the end
+            // of the stream says which, and takes precedence.
+            mr.get_mut().tee = None;
+            mr.drain()
+                .map_err(|io| classify_stream_error(MimeError::Io(io), req.max_size))?;
+            return Err(classify_stream_error(e, req.max_size));
+        }
     };
     // Reading to the end makes the decryptor check the MDC/AEAD tags and the signatures.
     mr.drain()

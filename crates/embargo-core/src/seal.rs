@@ -393,13 +393,14 @@ fn write_bundle(
     }
     let mut buf = vec![0u8; IO_CHUNK];
     for (path, meta) in req.attachments.iter().zip(attachments) {
-        // `binary` transfer encoding: gpg, sq and Python's email read it (tests/it/interop.rs),
-        // and it saves base64's 37 % on the encryption path.
+        // base64, not `binary`: measured, Python's `email.message_from_binary_file` (the
+        // documented way to parse a file) turns CR/LF inside binary parts into newlines and
+        // corrupts them; gpg and sq only see the whole bundle and are indifferent. See README.
         w(
             out,
             &format!(
                 "--{boundary}\r\nContent-Type: {}; {}\r\nContent-Disposition: attachment; {}\r\n\
-                 Content-Transfer-Encoding: binary\r\n\r\n",
+                 Content-Transfer-Encoding: base64\r\n\r\n",
                 meta.content_type,
                 mime::param("name", &meta.name),
                 mime::param("filename", &meta.name),
@@ -412,6 +413,7 @@ fn write_bundle(
         let mut file = File::open(path).map_err(attachment_err)?;
         let mut hash = Sha256::new();
         let mut size = 0u64;
+        let mut b64 = mime::Base64Lines::default();
         loop {
             let n = match file.read(&mut buf) {
                 Ok(0) => break,
@@ -420,19 +422,20 @@ fn write_bundle(
                 Err(e) => return Err(attachment_err(e)),
             };
             hash.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(SealError::Output)?;
+            out.write_all(b64.push(&buf[..n]))
+                .map_err(SealError::Output)?;
             size += n as u64;
             done += n as u64;
             if !progress(done, total) {
                 return Err(SealError::Cancelled);
             }
         }
+        out.write_all(b64.finish()).map_err(SealError::Output)?;
         if size != meta.size || hex(&hash.finalize()) != meta.sha256 {
             return Err(SealError::AttachmentChanged {
                 path: path.display().to_string(),
             });
         }
-        w(out, "\r\n")?;
     }
     if let Some(signer) = req.signer {
         let armored = keys::armored_public(&signer.cert).replace('\n', "\r\n");

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): seal and open one large attachment with embargo, gpg and sq, and print
+# a Markdown table of throughput and peak RSS.
+#
+#   bench/seal-open.sh [SIZE...]          sizes as `head -c` takes them (default: 10M 100M 1G)
+#   BENCH_SIZES="10M 100M" bench/seal-open.sh
+#   BENCH_RUNS=5 bench/seal-open.sh       runs per measurement (default 3; the fastest is kept)
+#
+# Every tool encrypts to the same gpg-made Ed25519/Cv25519 key and writes binary (unarmored)
+# output; `embargo --aead` needs a key advertising SEIPDv2, which gpg/sq 0.27 cannot read, so it
+# uses a key from `embargo key generate` and only embargo is timed for that row.
+# MB = 10^6 bytes; MB/s is computed from the attachment's size. Wall time is taken with a
+# nanosecond clock around `/usr/bin/time -f '%e %M'` (whose %e has only 10 ms resolution);
+# peak RSS is time's %M. Note that embargo fsyncs what it writes (seal output, opened files);
+# gpg and sq do not, so their times exclude write-back to disk.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${BENCH_RUNS:-3}
+if (($#)); then SIZES=("$@"); else read -r -a SIZES <<<"${BENCH_SIZES:-10M 100M 1G}"; fi
+((${#SIZES[@]})) || { echo "error: no sizes given" >&2; exit 1; }
+
+die() { echo "error: $*" >&2; exit 1; }
+log() { echo "# $*" >&2; }
+for t in gpg gpgconf sq cargo head cmp awk stat; do
+    command -v "$t" >/dev/null || die "missing tool: $t"
+done
+[[ -x /usr/bin/time ]] || die "GNU time missing at /usr/bin/time (apt-get install -y time)"
+
+log "building embargo (release)"
+(cd "$ROOT" && cargo build --release --quiet -p embargo-cli) || die "cargo build failed"
+EMBARGO=${CARGO_TARGET_DIR:-$ROOT/target}/release/embargo
+[[ -x $EMBARGO ]] || die "no binary at $EMBARGO"
+
+WORK=$(mktemp -d /var/tmp/embargo-bench.XXXXXX)
+export GNUPGHOME=$WORK/gnupg
+cleanup() {
+    gpgconf --kill all 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -m 700 "$GNUPGHOME"
+cd "$WORK"
+
+echo "## embargo seal/open benchmark"
+echo
+echo "- $(gpg --version | head -1)"
+echo "- $(sq --version)"
+echo "- $("$EMBARGO" --version)"
+echo "- $(nproc) CPUs, $(uname -sr), best of $RUNS runs"
+echo
+
+# --- keys and report -------------------------------------------------------------------------
+log "generating keys"
+G=(gpg --batch --yes --quiet --passphrase '' --pinentry-mode loopback)
+"${G[@]}" --quick-gen-key 'Bench <bench@example.org>' ed25519 cert,sign never 2>/dev/null
+FPR=$(gpg --batch --with-colons --list-keys bench@example.org | awk -F: '/^fpr/ {print $10; exit}')
+[[ -n $FPR ]] || die "gpg key generation failed"
+"${G[@]}" --quick-add-key "$FPR" cv25519 encr never 2>/dev/null
+gpg --batch --armor --export "$FPR" >team.asc
+gpg --batch --armor --export-secret-keys "$FPR" >team-secret.asc
+gpg --batch --export "$FPR" >team.pgp
+gpg --batch --export-secret-keys "$FPR" >team-secret.pgp
+"$EMBARGO" key generate --userid 'Bench <b@example.org>' -o aead-secret.asc --public aead.asc 2>/dev/null
+
+"$EMBARGO" new -o report.md 2>/dev/null
+sed -i 's/^title = ""/title = "Benchmark"/; s#^assets = \[\]#assets = ["https://example.org"]#' report.md
+
+# --- measuring -------------------------------------------------------------------------------
+# SECS/RSS["size|tool|op"]: best wall seconds and that run's peak RSS (KiB); BYTES[size]: input size
+declare -A SECS RSS BYTES
+
+# measure KEY OUTPUT CMD...: runs CMD $RUNS times, deleting OUTPUT (file or dir) before each run.
+measure() {
+    local key=$1 out=$2 best='' rss='' t0 t1 ns e m
+    shift 2
+    for ((i = 0; i < RUNS; i++)); do
+        rm -rf "$out"
+        t0=$(date +%s%N)
+        if ! /usr/bin/time -f '%e %M' -o time.txt "$@" >/dev/null 2>stderr.txt; then
+            cat stderr.txt time.txt >&2
+            die "failed ($key): $*"
+        fi
+        t1=$(date +%s%N)
+        ns=$((t1 - t0))
+        read -r e m < <(tail -1 time.txt)
+        if [[ -z $best ]] || ((ns < best)); then best=$ns rss=$m; fi
+    done
+    SECS[$key]=$(awk -v n="$best" 'BEGIN { printf "%.4f", n / 1e9 }')
+    RSS[$key]=$rss
+    log "$key: ${SECS[$key]} s, ${rss} KiB"
+}
+
+same() { cmp -s "$1" "$2" || die "$3: opened output differs from the input"; }
+
+# sq's default `--compression pad` wraps the data in a (level-0) deflate packet: "sq" is the
+# default, "sq -c none" the like-for-like counterpart of `gpg -z 0` and embargo (no compression).
+TOOLS=("gpg (default)" "gpg -z 0" "sq" "sq -c none" "embargo" "embargo --aead")
+for size in "${SIZES[@]}"; do
+    in=attachment-$size.bin
+    log "size $size: writing $in"
+    head -c "$size" /dev/urandom >"$in"
+    [[ -s $in ]] || die "could not make a $size input"
+    BYTES[$size]=$(stat -c %s "$in")
+
+    measure "$size|gpg (default)|seal" s.gpg gpg --batch --yes -e -r "$FPR" -o s.gpg "$in"
+    measure "$size|gpg (default)|open" out gpg --batch --yes -d -o out s.gpg
+    same out "$in" "gpg (default)"
+    measure "$size|gpg -z 0|seal" s.gpgz0 gpg --batch --yes -z 0 -e -r "$FPR" -o s.gpgz0 "$in"
+    measure "$size|gpg -z 0|open" out gpg --batch --yes -d -o out s.gpgz0
+    same out "$in" "gpg -z 0"
+
+    measure "$size|sq|seal" s.sq sq encrypt --binary --recipient-cert team.pgp -o s.sq "$in"
+    measure "$size|sq|open" out sq decrypt --recipient-key team-secret.pgp -o out s.sq
+    same out "$in" sq
+    measure "$size|sq -c none|seal" s.sqn \
+        sq encrypt --binary --compression none --recipient-cert team.pgp -o s.sqn "$in"
+    measure "$size|sq -c none|open" out sq decrypt --recipient-key team-secret.pgp -o out s.sqn
+    same out "$in" "sq -c none"
+
+    measure "$size|embargo|seal" s.emb \
+        "$EMBARGO" seal report.md --to team.asc --attach "$in" --format binary --force -o s.emb
+    measure "$size|embargo|open" out "$EMBARGO" open s.emb --key team-secret.asc -o out
+    same "out/attachments/$in" "$in" embargo
+
+    measure "$size|embargo --aead|seal" s.aead \
+        "$EMBARGO" seal report.md --to aead.asc --attach "$in" --format binary --aead --force -o s.aead
+    grep -q 'using SEIPDv2' stderr.txt || die "embargo --aead did not produce SEIPDv2"
+    measure "$size|embargo --aead|open" out "$EMBARGO" open s.aead --key aead-secret.asc -o out
+    same "out/attachments/$in" "$in" "embargo --aead"
+
+    rm -rf "$in" s.* out
+done
+
+# --- report ----------------------------------------------------------------------------------
+mbps() { awk -v b="${BYTES[$1]}" -v s="${SECS[$1|$2|$3]}" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
+rssmb() { awk -v k="${RSS[$1|$2|$3]}" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
+# speed A/B for the same size and op: > 1 means A is faster.
+speedup() { awk -v a="${SECS[$1|$2|$4]}" -v b="${SECS[$1|$3|$4]}" 'BEGIN { printf "%.2f×", b / a }'; }
+rssratio() { awk -v a="${RSS[$1|$2|$4]}" -v b="${RSS[$1|$3|$4]}" 'BEGIN { printf "%.2f×", a / b }'; }
+
+echo "| size | tool | seal MB/s | seal peak RSS MB | open MB/s | open peak RSS MB |"
+echo "|---|---|--:|--:|--:|--:|"
+for size in "${SIZES[@]}"; do
+    for t in "${TOOLS[@]}"; do
+        echo "| $size | $t | $(mbps "$size" "$t" seal) | $(rssmb "$size" "$t" seal)" \
+            "| $(mbps "$size" "$t" open) | $(rssmb "$size" "$t" open) |"
+    done
+done
+echo
+echo "Ratios (speed: > 1× means embargo is faster; RSS: embargo's peak RSS / sq's; sq = default):"
+echo
+echo "| size | op | embargo vs gpg default | embargo vs sq | embargo RSS / sq RSS | embargo --aead vs gpg -z 0 |"
+echo "|---|---|--:|--:|--:|--:|"
+for size in "${SIZES[@]}"; do
+    for op in seal open; do
+        echo "| $size | $op | $(speedup "$size" embargo "gpg (default)" $op)" \
+            "| $(speedup "$size" embargo sq $op) | $(rssratio "$size" embargo sq $op)" \
+            "| $(speedup "$size" "embargo --aead" "gpg -z 0" $op) |"
+    done
+done
+echo
+echo "Sizes are \`head -c\` sizes (M = 2^20 bytes, G = 2^30); MB = 10^6 bytes."
