@@ -48,7 +48,8 @@ echo
 echo "- $(gpg --version | head -1)"
 echo "- $(sq --version)"
 echo "- $("$EMBARGO" --version)"
-echo "- $(nproc) CPUs, $(uname -sr), best of $RUNS runs"
+echo "- $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'no git'), $(nproc) CPUs," \
+    "$(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at start, best of $RUNS runs"
 echo
 
 # --- keys and report -------------------------------------------------------------------------

@@ -562,3 +562,110 @@ fn bad_signature_exits_4_and_writes_nothing() {
     );
     assert!(!d.join("out").exists());
 }
+
+#[test]
+fn a_pinned_team_key_is_used_when_no_to_is_given() {
+    let t = team();
+    let d = t.dir.path();
+    let out = embargo(d, ["seal", "anon.md", "-o", "x.asc"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("has no confirmed team key"),
+        "{}",
+        stderr(&out)
+    );
+    let out = embargo(
+        d,
+        [
+            "program",
+            "pin",
+            "--program",
+            "novu",
+            "--key",
+            "team.asc",
+            "--fingerprint",
+            "0000",
+        ],
+    );
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("has fingerprint"), "{}", stderr(&out));
+    let grouped: Vec<String> = t
+        .fpr
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    expect_code(
+        &embargo(
+            d,
+            [
+                "program",
+                "pin",
+                "--program",
+                "novu",
+                "--key",
+                "team.asc",
+                "--fingerprint",
+                &grouped.join(" "),
+            ],
+        ),
+        0,
+    );
+    let out = embargo(d, ["program", "list"]);
+    assert!(
+        stdout(&out).contains(&format!("novu\tNovu\tsecurity@novu.co\t{}", t.fpr)),
+        "{}",
+        stdout(&out)
+    );
+    let out = embargo(d, ["seal", "anon.md", "-o", "x.asc"]);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!("encrypted to {}", t.fpr)),
+        "{}",
+        stderr(&out)
+    );
+    // A different key for the same program is refused without --replace.
+    expect_code(
+        &embargo(
+            d,
+            [
+                "key",
+                "generate",
+                "--userid",
+                "Other <o@example.org>",
+                "-o",
+                "o.asc",
+                "--public",
+                "o-pub.asc",
+            ],
+        ),
+        0,
+    );
+    let show = stdout(&embargo(d, ["key", "show", "o-pub.asc"]));
+    let fp = show
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("fingerprint:")
+        .trim()
+        .to_owned();
+    let out = embargo(
+        d,
+        [
+            "program",
+            "pin",
+            "--program",
+            "novu",
+            "--key",
+            "o-pub.asc",
+            "--fingerprint",
+            &fp,
+        ],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("is a different key"),
+        "{}",
+        stderr(&out)
+    );
+}

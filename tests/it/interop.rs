@@ -222,7 +222,7 @@ fn eml_is_pgp_mime_and_its_second_part_decrypts_with_gpg() {
     );
     assert!(header("Message-ID").is_some() && header("Date").is_some());
     assert!(
-        !String::from_utf8_lossy(&raw).contains("IDOR"),
+        !String::from_utf8_lossy(&raw).contains("IDOR in the workflow API"),
         "no plaintext in the email"
     );
     assert_eq!(mail.subparts.len(), 2);

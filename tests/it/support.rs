@@ -28,6 +28,8 @@ where
     Command::new(embargo_bin())
         .args(args)
         .current_dir(dir)
+        // Each test gets its own data directory, never the user's.
+        .env("EMBARGO_HOME", dir.join(".embargo-home"))
         .stdin(Stdio::null())
         .output()
         .expect("run embargo")

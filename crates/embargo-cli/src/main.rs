@@ -10,9 +10,9 @@ use embargo_core::export::EmailEnvelope;
 use embargo_core::keys::{self, KeyError, Signer};
 use embargo_core::open::{self, OpenError, OpenRequest, SignatureStatus};
 use embargo_core::openpgp::crypto::Password;
-use embargo_core::program::Program;
 use embargo_core::report::Report;
 use embargo_core::seal::{self, OutputFormat, SealRequest};
+use embargo_core::store::Store;
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -48,8 +48,9 @@ enum Command {
     Seal {
         /// The report file.
         report: PathBuf,
-        /// Team certificate file (armored or binary); repeat for several.
-        #[arg(long = "to", required = true, value_name = "CERT_FILE")]
+        /// Team certificate file (armored or binary); repeat for several. Default: the key pinned
+        /// for the report's program in the data directory.
+        #[arg(long = "to", value_name = "CERT_FILE")]
         to: Vec<PathBuf>,
         /// File to attach; repeat for several.
         #[arg(long = "attach", value_name = "FILE")]
@@ -114,6 +115,30 @@ enum Command {
     /// Inspect or make keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Programs in the data directory (shared with the desktop app).
+    #[command(subcommand)]
+    Program(ProgramCommand),
+}
+
+#[derive(Subcommand)]
+enum ProgramCommand {
+    /// List programs and their pinned team keys.
+    List,
+    /// Pin a program's team key after comparing its fingerprint with one the team published.
+    Pin {
+        /// Program id.
+        #[arg(long)]
+        program: String,
+        /// The team's certificate file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The full fingerprint you compared (spaces allowed): the confirmation.
+        #[arg(long)]
+        fingerprint: String,
+        /// Replace a pinned key whose primary key differs.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -221,10 +246,29 @@ fn run(command: Command) -> Result<u8, Failure> {
         } => {
             let report_path = report;
             let (report, _) = read_report(&report_path).map_err(|f| Failure { code: 1, ..f })?;
-            let program = Program::builtin(&report.program).ok();
+            let store = store()?;
+            let program = store.program(&report.program).ok();
             let mut recipients = Vec::new();
             for path in &to {
                 recipients.extend(keys::read_certs(path).map_err(key_failure)?);
+            }
+            if to.is_empty() {
+                let pinned = program
+                    .as_ref()
+                    .map(|p| store.team_cert(p))
+                    .transpose()
+                    .map_err(|e| Failure::new(1, e, None))?
+                    .flatten();
+                recipients.push(pinned.ok_or_else(|| {
+                    Failure::new(
+                        1,
+                        format!(
+                            "no --to given and program `{}` has no confirmed team key",
+                            report.program
+                        ),
+                        Some("pass --to TEAM_CERT, or pin one with `embargo program pin`"),
+                    )
+                })?);
             }
             let signer = match &sign_with {
                 Some(path) => {
@@ -359,6 +403,60 @@ fn run(command: Command) -> Result<u8, Failure> {
                 }
             }
         }
+        Command::Program(ProgramCommand::List) => {
+            for p in store()?.programs().map_err(|e| Failure::new(1, e, None))? {
+                let key = p
+                    .team_key
+                    .as_ref()
+                    .map(|k| k.fingerprint.as_str())
+                    .unwrap_or("no team key");
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    p.id,
+                    p.name,
+                    p.email().unwrap_or("-"),
+                    key
+                );
+            }
+            Ok(0)
+        }
+        Command::Program(ProgramCommand::Pin {
+            program,
+            key,
+            fingerprint,
+            replace,
+        }) => {
+            let cert = keys::read_certs(&key).map_err(key_failure)?.remove(0);
+            let given: String = fingerprint
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_uppercase();
+            if given != cert.fingerprint().to_hex() {
+                return Err(Failure::new(
+                    1,
+                    format!("{} has fingerprint {}, not {given}", key.display(), keys::grouped(&cert.fingerprint())),
+                    Some("compare the fingerprint with the one the team published; do not pin a key you have not verified"),
+                ));
+            }
+            keys::encryption_keys(&cert, &keys::policy()).map_err(key_failure)?;
+            let source = format!("file:{}", key.display());
+            let p = store()?
+                .pin_team_key(&program, &cert, &source, replace)
+                .map_err(|e| {
+                    Failure::new(
+                        1,
+                        e,
+                        Some("pass --replace if the team really changed its key"),
+                    )
+                })?;
+            eprintln!(
+                "pinned {} for {}",
+                keys::grouped(&cert.fingerprint()),
+                p.name
+            );
+            Ok(0)
+        }
         Command::Key(KeyCommand::Show { file }) => {
             for cert in keys::read_certs(&file).map_err(key_failure)? {
                 let info = keys::describe(&cert);
@@ -409,8 +507,14 @@ fn run(command: Command) -> Result<u8, Failure> {
     }
 }
 
+fn store() -> Result<Store, Failure> {
+    Store::open_default().map_err(|e| Failure::new(1, e, None))
+}
+
 fn cmd_new(program: &str, output: Option<&Path>) -> Result<u8, Failure> {
-    let program = Program::builtin(program).map_err(|e| Failure::new(1, e, None))?;
+    let program = store()?
+        .program(program)
+        .map_err(|e| Failure::new(1, e, None))?;
     let text = Report::template(&program);
     match output {
         None => {
@@ -460,7 +564,10 @@ fn cmd_check(path: &Path) -> Result<u8, Failure> {
         .map_err(|e| Failure::new(2, format!("{}: not UTF-8 text: {e}", path.display()), None))?;
     let (report, mut findings) = Report::parse(&text)
         .map_err(|e| Failure::new(2, format!("{}: {e}", path.display()), None))?;
-    match Program::builtin(&report.program) {
+    match store()
+        .map_err(|f| Failure { code: 2, ..f })?
+        .program(&report.program)
+    {
         Ok(program) => findings.extend(report.check(&program)),
         Err(e) => {
             findings.extend(report.validate());
@@ -489,9 +596,7 @@ fn key_failure(e: KeyError) -> Failure {
 }
 
 /// Passphrases come from the file's first line, else from the terminal, else not at all.
-fn passphrase_source(
-    file: Option<&Path>,
-) -> Result<Box<dyn FnMut(&str) -> Option<Password>>, Failure> {
+fn passphrase_source(file: Option<&Path>) -> Result<Box<keys::PassphraseFn<'static>>, Failure> {
     match file {
         Some(path) => {
             let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| {

@@ -9,6 +9,7 @@ pub mod open;
 pub mod program;
 pub mod report;
 pub mod seal;
+pub mod store;
 
 /// `embargo <version>`, written into every report.json.
 pub const GENERATOR: &str = concat!("embargo ", env!("CARGO_PKG_VERSION"));

@@ -563,7 +563,7 @@ fn unique(name: String, taken: &mut Vec<String>) -> String {
 enum Body {
     Bundle {
         json: Vec<u8>,
-        report: ReportJson,
+        report: Box<ReportJson>,
         attachments: Vec<(String, String)>,
         researcher: Option<Vec<u8>>,
     },
@@ -856,7 +856,7 @@ fn read_bundle<R: Read>(
     }
     Ok(Some(Body::Bundle {
         json,
-        report,
+        report: Box::new(report),
         attachments,
         researcher,
     }))
@@ -909,7 +909,7 @@ fn signature_status(
         return SignatureStatus::Unknown { issuer };
     };
     let sig_time = sig.signature_creation_time();
-    for ka in cert.keys().key_handles(sig.get_issuers()) {
+    if let Some(ka) = cert.keys().key_handles(sig.get_issuers()).next() {
         let valid = match ka.with_policy(p, sig_time) {
             Ok(v) => v,
             Err(e) => {

@@ -1,0 +1,411 @@
+//! The data directory shared by the app and the CLI: programs, confirmed team keys, settings.
+//! Every write is atomic (temp file, fsync, rename) with mode 0600 in 0700 directories.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use openpgp::Cert;
+use sequoia_openpgp as openpgp;
+use serde::{Deserialize, Serialize};
+
+use crate::keys;
+use crate::program::{Program, ProgramError, TeamKey};
+
+/// Why the data directory could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No home directory to put the data directory in.
+    #[error("no data directory: set EMBARGO_HOME or HOME")]
+    NoHome,
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A program file is broken.
+    #[error(transparent)]
+    Program(#[from] ProgramError),
+    /// A stored key is broken or missing.
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    /// A later import has a different primary key than the one pinned.
+    #[error("program {program} has pinned key {pinned}; {offered} is a different key")]
+    KeyChanged {
+        /// Program id.
+        program: String,
+        /// The pinned fingerprint.
+        pinned: String,
+        /// The new fingerprint.
+        offered: String,
+    },
+    /// A program id is taken.
+    #[error("a program with id `{0}` already exists")]
+    Exists(String),
+    /// Settings do not parse.
+    #[error("settings file {path}: {message}")]
+    Settings {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// User preferences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `light`, `dark` or `system`.
+    #[serde(default = "system")]
+    pub theme: String,
+}
+
+fn system() -> String {
+    "system".into()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { theme: system() }
+    }
+}
+
+/// The data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// `EMBARGO_HOME`, else the XDG data directory's `embargo/`.
+    pub fn open_default() -> Result<Store, StoreError> {
+        if let Some(home) = std::env::var_os("EMBARGO_HOME").filter(|h| !h.is_empty()) {
+            return Ok(Store::at(PathBuf::from(home)));
+        }
+        let dirs = directories::ProjectDirs::from("", "", "embargo").ok_or(StoreError::NoHome)?;
+        Ok(Store::at(dirs.data_dir().to_owned()))
+    }
+
+    /// A store rooted at a directory (created on first write).
+    pub fn at(root: PathBuf) -> Store {
+        Store { root }
+    }
+
+    /// Where the data lives.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn program_path(&self, id: &str) -> PathBuf {
+        self.root.join("programs").join(format!("{id}.toml"))
+    }
+
+    /// Every program: the built-in ones (as saved, when the user pinned a key) and the user's.
+    pub fn programs(&self) -> Result<Vec<Program>, StoreError> {
+        let mut out = vec![self.program("novu")?];
+        let dir = self.root.join("programs");
+        let mut paths: Vec<PathBuf> = match fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        paths.sort();
+        for path in paths {
+            let id = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if id != "novu" {
+                out.push(self.program(&id)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One program by id: the saved file, else the built-in.
+    pub fn program(&self, id: &str) -> Result<Program, StoreError> {
+        let path = self.program_path(id);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Program::from_toml(&path.display().to_string(), &text)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Program::builtin(id)?),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Saves a program.
+    pub fn save_program(&self, program: &Program) -> Result<(), StoreError> {
+        atomic_write(
+            &self.program_path(&program.id),
+            program.to_toml().as_bytes(),
+        )
+    }
+
+    /// Adds a program made by hand; its id is derived from the name.
+    pub fn add_program(
+        &self,
+        name: &str,
+        contact: &str,
+        intake_url: Option<&str>,
+    ) -> Result<Program, StoreError> {
+        let id: String = name
+            .trim()
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        if id.is_empty() {
+            return Err(StoreError::Program(ProgramError::Parse {
+                name: name.into(),
+                message: "a program needs a name".into(),
+            }));
+        }
+        if self.program_path(&id).exists() || Program::builtin(&id).is_ok() {
+            return Err(StoreError::Exists(id));
+        }
+        let contact = contact.trim();
+        let contacts = if contact.is_empty() {
+            Vec::new()
+        } else if contact.contains(':') {
+            vec![contact.to_owned()]
+        } else {
+            vec![format!("mailto:{contact}")]
+        };
+        let program = Program {
+            id,
+            name: name.trim().to_owned(),
+            contacts,
+            policy_url: None,
+            intake_url: intake_url
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
+            team_key: None,
+            in_scope: Vec::new(),
+            reporting: None,
+            out_of_scope: Vec::new(),
+            attestations: Vec::new(),
+            response: None,
+            credit: None,
+            promises: Vec::new(),
+        };
+        self.save_program(&program)?;
+        Ok(program)
+    }
+
+    /// Pins a confirmed team key to a program: stores the cert as `keys/<FP>.asc` and the full
+    /// fingerprint in the program. A key whose primary differs from the pinned one is refused
+    /// unless `replace` says the user saw the warning and chose it.
+    pub fn pin_team_key(
+        &self,
+        program_id: &str,
+        cert: &Cert,
+        source: &str,
+        replace: bool,
+    ) -> Result<Program, StoreError> {
+        let mut program = self.program(program_id)?;
+        let fingerprint = cert.fingerprint().to_hex();
+        if let Some(pinned) = &program.team_key {
+            if pinned.fingerprint != fingerprint && !replace {
+                return Err(StoreError::KeyChanged {
+                    program: program.id.clone(),
+                    pinned: pinned.fingerprint.clone(),
+                    offered: fingerprint,
+                });
+            }
+        }
+        self.save_cert(cert)?;
+        program.team_key = Some(TeamKey {
+            fingerprint,
+            source: Some(source.to_owned()),
+            confirmed_at: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+        });
+        self.save_program(&program)?;
+        Ok(program)
+    }
+
+    /// Saves a (public) certificate under its fingerprint; an update merges into the stored one.
+    pub fn save_cert(&self, cert: &Cert) -> Result<PathBuf, StoreError> {
+        let path = self
+            .root
+            .join("keys")
+            .join(format!("{}.asc", cert.fingerprint().to_hex()));
+        let merged = match self.cert(&cert.fingerprint().to_hex()) {
+            Ok(old) => old
+                .merge_public(cert.clone())
+                .unwrap_or_else(|_| cert.clone()),
+            Err(_) => cert.clone(),
+        };
+        atomic_write(&path, keys::armored_public(&merged).as_bytes())?;
+        Ok(path)
+    }
+
+    /// A stored certificate by full fingerprint.
+    pub fn cert(&self, fingerprint: &str) -> Result<Cert, StoreError> {
+        let path = self.root.join("keys").join(format!("{fingerprint}.asc"));
+        Ok(keys::read_certs(&path)?.remove(0))
+    }
+
+    /// The program's pinned team certificate, if any.
+    pub fn team_cert(&self, program: &Program) -> Result<Option<Cert>, StoreError> {
+        match &program.team_key {
+            Some(k) => Ok(Some(self.cert(&k.fingerprint)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// User settings (defaults when none are saved).
+    pub fn settings(&self) -> Result<Settings, StoreError> {
+        let path = self.root.join("settings.toml");
+        match fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| StoreError::Settings {
+                path: path.display().to_string(),
+                message: e.message().to_owned(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Saves settings.
+    pub fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        let text = toml::to_string(settings).expect("settings serialize");
+        atomic_write(&self.root.join("settings.toml"), text.as_bytes())
+    }
+}
+
+/// Writes a file atomically: a temporary file in the same directory, fsync, rename, fsync the
+/// directory. Directories are created 0700, files 0600.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(io_err(dir))?;
+    let suffix: u64 = rand::random();
+    let tmp = dir.join(format!(
+        ".{}.{suffix:016x}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = o.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::cert::CertBuilder;
+
+    #[test]
+    fn pinning_survives_reload_and_a_different_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("data"));
+        assert_eq!(store.programs().unwrap().len(), 1);
+        let (a, _) = CertBuilder::general_purpose(Some("a")).generate().unwrap();
+        let (b, _) = CertBuilder::general_purpose(Some("b")).generate().unwrap();
+        store.pin_team_key("novu", &a, "pasted", false).unwrap();
+        let again = Store::at(dir.path().join("data"));
+        let novu = again.program("novu").unwrap();
+        assert_eq!(
+            novu.team_key.as_ref().unwrap().fingerprint,
+            a.fingerprint().to_hex()
+        );
+        assert_eq!(
+            again.team_cert(&novu).unwrap().unwrap().fingerprint(),
+            a.fingerprint()
+        );
+        let err = again.pin_team_key("novu", &b, "pasted", false).unwrap_err();
+        assert!(matches!(err, StoreError::KeyChanged { .. }), "{err}");
+        again.pin_team_key("novu", &b, "file:b.asc", true).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("data/programs/novu.toml"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let mode = fs::metadata(dir.path().join("data/keys"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+    }
+
+    #[test]
+    fn programs_added_by_hand_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().to_owned());
+        let p = store
+            .add_program(
+                "Acme Corp",
+                "security@acme.example",
+                Some("https://intake.acme.example"),
+            )
+            .unwrap();
+        assert_eq!(p.id, "acme-corp");
+        assert_eq!(p.email(), Some("security@acme.example"));
+        let ids: Vec<String> = store
+            .programs()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, ["novu", "acme-corp"]);
+        assert!(matches!(
+            store.add_program("ACME corp", "x@y", None),
+            Err(StoreError::Exists(_))
+        ));
+        assert_eq!(store.settings().unwrap().theme, "system");
+        store
+            .save_settings(&Settings {
+                theme: "dark".into(),
+            })
+            .unwrap();
+        assert_eq!(store.settings().unwrap().theme, "dark");
+    }
+}
