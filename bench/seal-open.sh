@@ -54,19 +54,25 @@ echo
 
 # --- keys and report -------------------------------------------------------------------------
 log "generating keys"
+# quietly CMD...: runs CMD with its stderr kept aside, shown only if it fails.
+quietly() { "$@" 2>stderr.txt || { cat stderr.txt >&2; die "failed: $*"; }; }
 G=(gpg --batch --yes --quiet --passphrase '' --pinentry-mode loopback)
-"${G[@]}" --quick-gen-key 'Bench <bench@example.org>' ed25519 cert,sign never 2>/dev/null
-FPR=$(gpg --batch --with-colons --list-keys bench@example.org | awk -F: '/^fpr/ {print $10; exit}')
+quietly "${G[@]}" --quick-gen-key 'Bench <bench@example.org>' ed25519 cert,sign never
+FPR=$(quietly gpg --batch --with-colons --list-keys bench@example.org | awk -F: '/^fpr/ {print $10; exit}')
 [[ -n $FPR ]] || die "gpg key generation failed"
-"${G[@]}" --quick-add-key "$FPR" cv25519 encr never 2>/dev/null
-gpg --batch --armor --export "$FPR" >team.asc
-gpg --batch --armor --export-secret-keys "$FPR" >team-secret.asc
-gpg --batch --export "$FPR" >team.pgp
-gpg --batch --export-secret-keys "$FPR" >team-secret.pgp
-"$EMBARGO" key generate --userid 'Bench <b@example.org>' -o aead-secret.asc --public aead.asc 2>/dev/null
+quietly "${G[@]}" --quick-add-key "$FPR" cv25519 encr never
+quietly gpg --batch --armor --export "$FPR" >team.asc
+quietly gpg --batch --armor --export-secret-keys "$FPR" >team-secret.asc
+quietly gpg --batch --export "$FPR" >team.pgp
+quietly gpg --batch --export-secret-keys "$FPR" >team-secret.pgp
+# Absolute paths for embargo's outputs: some versions fail on a bare file name (no parent dir).
+quietly "$EMBARGO" key generate --userid 'Bench <b@example.org>' \
+    -o "$WORK/aead-secret.asc" --public "$WORK/aead.asc"
 
-"$EMBARGO" new -o report.md 2>/dev/null
+quietly "$EMBARGO" new -o "$WORK/report.md"
 sed -i 's/^title = ""/title = "Benchmark"/; s#^assets = \[\]#assets = ["https://example.org"]#' report.md
+grep -q '^title = "Benchmark"' report.md && grep -q '^assets = \["https' report.md ||
+    die "the report template changed: cannot fill in title/assets"
 
 # --- measuring -------------------------------------------------------------------------------
 # SECS/RSS["size|tool|op"]: best wall seconds and that run's peak RSS (KiB); BYTES[size]: input size
@@ -162,4 +168,5 @@ for size in "${SIZES[@]}"; do
     done
 done
 echo
-echo "Sizes are \`head -c\` sizes (M = 2^20 bytes, G = 2^30); MB = 10^6 bytes."
+echo "Sizes are \`head -c\` sizes (M = 2^20 bytes, G = 2^30); MB = 10^6 bytes." \
+    "Load average at end: $(cut -d' ' -f1-3 /proc/loadavg) (on a busy machine the times mean little)."

@@ -1,7 +1,7 @@
 //! The `embargo` command: argument parsing and printing around embargo-core.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -313,14 +313,8 @@ fn run(command: Command) -> Result<u8, Failure> {
                 aead,
                 output: output_format,
             };
-            let sealed = write_atomically(&output, force, |file| {
-                seal::seal(
-                    &req,
-                    BufWriter::with_capacity(256 * 1024, file),
-                    &mut |_, _| true,
-                )
-                .map_err(|e| Failure::new(1, &e, e.hint()))
-            })?;
+            let sealed = seal::seal_to_file(&req, &output, force, &mut |_, _| true)
+                .map_err(|e| Failure::new(1, &e, e.hint()))?;
             for fp in &sealed.recipients {
                 eprintln!("encrypted to {fp} using {}", sealed.format);
             }
@@ -490,16 +484,10 @@ fn run(command: Command) -> Result<u8, Failure> {
                     .generate()
                     .map_err(|e| Failure::new(1, format!("key generation failed: {e:#}"), None))?;
             let secret = keys::armored_secret(&cert);
-            write_atomically(&output, false, |f| {
-                f.write_all(secret.as_bytes())
-                    .map_err(|e| Failure::new(1, e, None))
-            })?;
+            write_new(&output, secret.as_bytes())?;
             if let Some(public) = public {
                 let text = keys::armored_public(&cert);
-                write_atomically(&public, false, |f| {
-                    f.write_all(text.as_bytes())
-                        .map_err(|e| Failure::new(1, e, None))
-                })?;
+                write_new(&public, text.as_bytes())?;
             }
             eprintln!("generated {}", keys::grouped(&cert.fingerprint()));
             Ok(0)
@@ -522,10 +510,7 @@ fn cmd_new(program: &str, output: Option<&Path>) -> Result<u8, Failure> {
             Ok(0)
         }
         Some(path) => {
-            write_atomically(path, false, |f| {
-                f.write_all(text.as_bytes())
-                    .map_err(|e| Failure::new(1, e, None))
-            })?;
+            write_new(path, text.as_bytes())?;
             eprintln!(
                 "wrote {}; fill it in, then run `embargo check {}`",
                 path.display(),
@@ -623,53 +608,10 @@ fn passphrase_source(file: Option<&Path>) -> Result<Box<keys::PassphraseFn<'stat
     }
 }
 
-/// Writes through a temporary file next to `path` and renames it into place on success, so a
-/// failed or interrupted write leaves nothing (and never a half-written file).
-fn write_atomically<T>(
-    path: &Path,
-    force: bool,
-    write: impl FnOnce(&mut File) -> Result<T, Failure>,
-) -> Result<T, Failure> {
-    if path.exists() && !force {
-        return Err(Failure::new(
-            1,
-            format!("{} already exists", path.display()),
-            Some("choose another name or pass --force where offered"),
-        ));
+/// Writes a new file atomically; never replaces an existing one.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    if path.exists() {
+        return Err(Failure::new(1, format!("{} already exists", path.display()), Some("choose another name")));
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
-    let suffix: u64 = std::process::id() as u64
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{suffix:x}.partial"));
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut file = opts
-        .open(&tmp)
-        .map_err(|e| Failure::new(1, format!("cannot create {}: {e}", tmp.display()), None))?;
-    let result = write(&mut file).and_then(|v| {
-        file.sync_all()
-            .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display()), None))?;
-        fs::rename(&tmp, path)
-            .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display()), None))?;
-        Ok(v)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    embargo_core::store::atomic_write(path, bytes).map_err(|e| Failure::new(1, e, None))
 }

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod mime;
 pub mod open;
 pub mod program;
+pub mod render;
 pub mod report;
 pub mod seal;
 pub mod store;

@@ -333,6 +333,40 @@ pub fn seal<W: Write + Send + Sync>(
     })
 }
 
+/// Seals into a file: written to a temporary file beside it, fsynced, and renamed into place only
+/// when sealing succeeded, so a failure or a cancel leaves no partial output. An existing file is
+/// replaced only with `overwrite`.
+pub fn seal_to_file(req: &SealRequest<'_>, path: &Path, overwrite: bool, progress: &mut ProgressFn<'_>) -> Result<Sealed, SealError> {
+    if path.exists() && !overwrite {
+        return Err(SealError::Output(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", path.display()))));
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "sealed".into());
+    let suffix: u64 = rand::random();
+    let tmp = dir.join(format!(".{name}.{suffix:016x}.partial"));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(&tmp).map_err(SealError::Output)?;
+    let result = (|| {
+        let mut writer = io::BufWriter::with_capacity(256 * 1024, &file);
+        let sealed = seal(req, &mut writer, progress)?;
+        writer.flush().map_err(SealError::Output)?;
+        drop(writer);
+        file.sync_all().map_err(SealError::Output)?;
+        std::fs::rename(&tmp, path).map_err(SealError::Output)?;
+        Ok(sealed)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 struct CountingWriter<W> {
     inner: W,
     count: u64,

@@ -1,0 +1,34 @@
+//! Declares the app's commands so that permissions are generated for them and the capability in
+//! `capabilities/main.json` really gates them (without a manifest every window may call every
+//! command).
+
+/// Every command the frontend may call; kept in step with `generate_handler!` in lib.rs by a test.
+const COMMANDS: &[&str] = &[
+    "list_programs",
+    "get_program",
+    "add_program",
+    "inspect_team_key",
+    "confirm_team_key",
+    "list_classes",
+    "get_draft",
+    "update_draft",
+    "cvss_score",
+    "render_markdown",
+    "add_attachment",
+    "remove_attachment",
+    "list_attachments",
+    "import_signing_key",
+    "clear_signing_key",
+    "preview_seal",
+    "export_report",
+    "armored_report",
+    "open_mail_client",
+    "cancel_seal",
+    "get_settings",
+    "set_theme",
+];
+
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)))
+        .expect("tauri-build");
+}

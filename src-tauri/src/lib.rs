@@ -1,0 +1,90 @@
+//! Embargo's desktop app: a thin Tauri shell over embargo-core. `run_app` takes the builder so
+//! tests run the same app on `tauri::test::mock_builder()`.
+
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod state;
+
+use embargo_core::store::Store;
+use tauri::{App, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+
+pub use state::AppState;
+
+/// The builder with Embargo's plugins, state and commands (the list `build.rs` declares).
+pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::list_programs,
+            commands::get_program,
+            commands::add_program,
+            commands::inspect_team_key,
+            commands::confirm_team_key,
+            commands::list_classes,
+            commands::get_draft,
+            commands::update_draft,
+            commands::cvss_score,
+            commands::render_markdown,
+            commands::add_attachment,
+            commands::remove_attachment,
+            commands::list_attachments,
+            commands::import_signing_key,
+            commands::clear_signing_key,
+            commands::preview_seal,
+            commands::export_report,
+            commands::armored_report,
+            commands::open_mail_client,
+            commands::cancel_seal,
+            commands::get_settings,
+            commands::set_theme,
+        ])
+}
+
+/// Only the bundled app may be shown: no navigation to anything else, ever.
+pub fn is_app_url(url: &Url) -> bool {
+    match url.scheme() {
+        "tauri" => url.host_str() == Some("localhost"),
+        "http" | "https" => {
+            url.host_str() == Some("tauri.localhost") || (cfg!(not(feature = "custom-protocol")) && url.host_str() == Some("localhost") && url.port() == Some(5173))
+        }
+        _ => false,
+    }
+}
+
+/// Creates the main window with navigation locked to the app.
+pub fn main_window<R: Runtime, M: tauri::Manager<R>>(manager: &M) -> tauri::Result<WebviewWindow<R>> {
+    WebviewWindowBuilder::new(manager, "main", WebviewUrl::App("index.html".into()))
+        .title("Embargo")
+        .inner_size(1200.0, 820.0)
+        .min_inner_size(1000.0, 700.0)
+        .on_navigation(|url| is_app_url(url))
+        .build()
+}
+
+/// Builds the app over a data directory and runs it; `setup` runs once the window exists.
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, store: Store, setup: impl FnOnce(&App<R>) + Send + 'static) {
+    let app = self::builder(builder, AppState::new(store))
+        .setup(move |app| {
+            main_window(app)?;
+            setup(app);
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("the Embargo app builds");
+    app.run(|_, _| {});
+}
+
+/// The desktop app's entry point.
+pub fn run() {
+    let store = match Store::open_default() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    run_app(tauri::Builder::default(), store, |_| {});
+}

@@ -1,0 +1,350 @@
+// @vitest-environment jsdom
+// Mounts the whole app against an in-memory fake of the backend (ipc.ts mocked) and drives it
+// the way the WebDriver test will, through the data-testid hooks.
+import { flushSync, mount, unmount } from "svelte";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { AttachmentView } from "./bindings/AttachmentView";
+import type { DraftStatus } from "./bindings/DraftStatus";
+import type { KeyView } from "./bindings/KeyView";
+import type { ProgramView } from "./bindings/ProgramView";
+import type { ReportDraft } from "./bindings/ReportDraft";
+
+const backend = vi.hoisted(() => {
+  const FP = "0123456789ABCDEF0123456789ABCDEF01234567";
+  const key = {
+    fingerprint: FP,
+    fingerprintGrouped: "0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567",
+    userIds: ["Novu Security <security@novu.co>"],
+    algorithm: "EdDSA/ECDH (Curve25519)",
+    encryptionSubkeys: ["89ABCDEF01234567"],
+    created: "2024-01-02T03:04:05Z",
+    expires: null,
+    version: 4,
+    format: "SEIPDv1" as const,
+    problem: null,
+  };
+  const state = {
+    calls: [] as [string, unknown][],
+    attachmentListeners: [] as ((l: unknown) => void)[],
+    attachments: [] as { id: number; name: string; size: number; contentType: string; sha256: string }[],
+    pinned: false,
+    draft: {
+      program: "novu",
+      title: "",
+      assets: [] as string[],
+      class: "",
+      cwe: null as string | null,
+      cvss: null as string | null,
+      severity: null as string | null,
+      credit: { kind: "unset" } as { kind: string },
+      attestations: [] as string[],
+      scopeConfirmations: [] as string[],
+      body: "",
+    },
+  };
+  return { FP, key, state };
+});
+
+function program(): ProgramView {
+  return {
+    id: "novu",
+    name: "Novu",
+    contacts: ["mailto:security@novu.co"],
+    email: "security@novu.co",
+    policyUrl: "https://github.com/novuhq/novu/blob/next/SECURITY.md",
+    intakeUrl: null,
+    inScope: ["Any security issues that might put at risk the confidentiality, integrity, or accessibility of our systems or data."],
+    reporting: "Please share enough details.",
+    outOfScope: [
+      {
+        class: "clickjacking",
+        className: "Clickjacking",
+        wording: "Clickjacking on pages with no sensitive actions.",
+        condition: "The affected page has sensitive actions (clickjacking there is in scope).",
+      },
+      { class: "dos", className: "Denial of service", wording: "Any activity that could lead to the disruption of our service (DoS).", condition: null },
+    ],
+    attestations: [
+      { id: "no-exploitation", wording: "Please do not exploit the vulnerability." },
+      { id: "confidential-until-fixed", wording: "Please keep the issue confidential until we've fixed it." },
+    ],
+    response: "We'll get back to you within 3 business days.",
+    responseBusinessDays: 3,
+    credit: "We'll credit you as the discoverer of the issue.",
+    promises: ["We will not take any legal action against you."],
+    builtin: true,
+    teamKey: backend.state.pinned ? (backend.key as KeyView) : null,
+    teamKeySource: backend.state.pinned ? "pasted" : null,
+  };
+}
+
+function status(): DraftStatus {
+  const d = backend.state.draft as ReportDraft;
+  const findings = [];
+  if (d.title.trim() === "") findings.push({ field: "title", line: null, message: "missing title", hint: "one line saying what is broken where" });
+  if (d.body.trim() === "") findings.push({ field: "body", line: null, message: "the report has no description", hint: null });
+  findings.push({ field: "schema", line: 1, message: "missing `schema = 1`", hint: null });
+  return { draft: structuredClone(d), findings, cvss: null, severity: null, readyToSeal: false };
+}
+
+vi.mock("./ipc", async (importOriginal) => {
+  const real = await importOriginal<typeof import("./ipc")>();
+  const { state, key } = backend;
+  const log = (name: string, args?: unknown) => state.calls.push([name, args]);
+  const emitAttachments = () => state.attachmentListeners.forEach((l) => l(structuredClone(state.attachments)));
+  return {
+    isCommandError: real.isCommandError,
+    errorText: real.errorText,
+    ERROR_CODES: real.ERROR_CODES,
+    listPrograms: async () => [
+      { id: "novu", name: "Novu", contact: "mailto:security@novu.co", intakeUrl: null, builtin: true, teamKeyFingerprint: state.pinned ? key.fingerprint : null },
+    ],
+    getProgram: async (id: string) => (log("get_program", { id }), program()),
+    addProgram: async () => program(),
+    inspectTeamKey: async (programId: string, armored: string | null, path: string | null) => {
+      log("inspect_team_key", { programId, armored, path });
+      return { key, pinned: null, differsFromPinned: false };
+    },
+    confirmTeamKey: async (programId: string, fingerprint: string) => {
+      log("confirm_team_key", { programId, fingerprint });
+      state.pinned = true;
+      return program();
+    },
+    listClasses: async () => [
+      { id: "xss", name: "Cross-site scripting", cwe: "CWE-79" },
+      { id: "clickjacking", name: "Clickjacking", cwe: "CWE-1021" },
+      { id: "dos", name: "Denial of service", cwe: "CWE-400" },
+    ],
+    getDraft: async () => status(),
+    updateDraft: async (draft: ReportDraft) => {
+      log("update_draft", { draft });
+      state.draft = structuredClone(draft) as typeof state.draft;
+      return status();
+    },
+    cvssScore: async (vector: string) => (log("cvss_score", { vector }), { version: "3.1", score: 9.8, severity: "critical" }),
+    renderMarkdown: async (markdown: string) => `<p>${markdown.replace(/[<>&]/g, "")}</p>`,
+    addAttachment: async (path: string) => {
+      const name = path.split("/").pop() ?? path;
+      state.attachments.push({ id: state.attachments.length + 1, name, size: 2048, contentType: "text/plain", sha256: "00" });
+      emitAttachments();
+      return structuredClone(state.attachments);
+    },
+    removeAttachment: async (id: number) => {
+      state.attachments = state.attachments.filter((a) => a.id !== id);
+      emitAttachments();
+      return structuredClone(state.attachments);
+    },
+    listAttachments: async () => structuredClone(state.attachments),
+    importSigningKey: async () => ({ fingerprint: "AAAA", fingerprintGrouped: "AAAA", userIds: [], protected: true }),
+    clearSigningKey: async () => null,
+    previewSeal: async () => ({
+      text: "Title: x\n\nBody",
+      bodyHtml: "<p>Body</p>",
+      recipients: [{ fingerprint: key.fingerprint, fingerprintGrouped: key.fingerprintGrouped, userIds: key.userIds, format: "SEIPDv1" }],
+      format: "SEIPDv1",
+      signer: null,
+      anonymous: state.draft.credit.kind === "anonymous",
+      attachments: structuredClone(state.attachments),
+      subject: "Security report",
+      to: "security@novu.co",
+    }),
+    exportReport: async () => ({ path: "/tmp/report.eml", format: "SEIPDv1", recipients: [key.fingerprint], signer: null, bytes: 4096 }),
+    armoredReport: async () => "-----BEGIN PGP MESSAGE-----",
+    openMailClient: async () => ({ opened: false, instructions: "Send it yourself." }),
+    cancelSeal: async () => null,
+    getSettings: async () => ({
+      theme: "system",
+      dataDir: "/home/me/.local/share/embargo",
+      version: "0.1.0",
+      tauriVersion: "2.9.0",
+      sequoiaVersion: "2.4.0",
+      licenses: ["GPL-3.0-or-later"],
+    }),
+    setTheme: async (theme: string) => (log("set_theme", { theme }), {
+      theme,
+      dataDir: "/home/me/.local/share/embargo",
+      version: "0.1.0",
+      tauriVersion: "2.9.0",
+      sequoiaVersion: "2.4.0",
+      licenses: ["GPL-3.0-or-later"],
+    }),
+    onAttachmentsChanged: async (handler: (l: AttachmentView[]) => void) => {
+      state.attachmentListeners.push(handler as (l: unknown) => void);
+      return () => {};
+    },
+    onSealProgress: async () => () => {},
+    onSealFinished: async () => () => {},
+    onFileDrag: async () => () => {},
+    pickKeyFile: async () => null,
+    pickAttachments: async () => [],
+    pickSavePath: async () => null,
+    copyText: async () => {},
+  };
+});
+
+import App from "./App.svelte";
+
+const byId = (id: string) => document.querySelector<HTMLElement>(`[data-testid="${id}"]`);
+
+async function settle(ms = 0) {
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, ms));
+    flushSync();
+  }
+}
+
+async function waitFor<T>(fn: () => T | null | undefined | false, what: string): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const v = fn();
+    if (v) return v;
+    await settle(10);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function type(el: HTMLElement | null, value: string) {
+  const input = el as HTMLInputElement;
+  input.value = value;
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+  flushSync();
+}
+
+function change(el: HTMLElement | null, value?: string | boolean) {
+  const input = el as HTMLInputElement;
+  if (typeof value === "boolean") input.checked = value;
+  else if (value !== undefined) input.value = value;
+  input.dispatchEvent(new Event("change", { bubbles: true }));
+  flushSync();
+}
+
+function click(el: HTMLElement | null) {
+  (el as HTMLElement).click();
+  flushSync();
+}
+
+// tauri.conf.json sets `freezePrototype`: the app must work with a frozen Object.prototype.
+Object.freeze(Object.prototype);
+
+let app: ReturnType<typeof mount>;
+
+beforeAll(async () => {
+  window.matchMedia ??= (() => ({ matches: false, addEventListener() {}, removeEventListener() {} })) as never;
+  const target = document.createElement("div");
+  document.body.append(target);
+  app = mount(App, { target });
+  await waitFor(() => byId("nav-programs"), "navigation");
+});
+
+afterAll(() => unmount(app));
+
+describe("the app against a fake backend", () => {
+  it("shows the four screens in the sidebar", () => {
+    for (const id of ["nav-programs", "nav-report", "nav-review", "nav-settings"]) {
+      expect(byId(id)?.tagName).toBe("BUTTON");
+    }
+  });
+
+  it("shows the program's policy and pins a team key after the comparison is ticked", async () => {
+    click(await waitFor(() => byId("program-novu"), "program list"));
+    await waitFor(() => byId("team-key-text"), "team key form");
+    expect(document.body.textContent).toContain("Clickjacking on pages with no sensitive actions.");
+    expect(document.body.textContent).toContain("The affected page has sensitive actions");
+    expect(document.body.textContent).toContain("Please keep the issue confidential until we've fixed it.");
+
+    type(byId("team-key-text"), "-----BEGIN PGP PUBLIC KEY BLOCK-----");
+    click(byId("team-key-inspect"));
+    const fp = await waitFor(() => byId("candidate-fingerprint"), "candidate");
+    expect(fp.textContent?.replace(/\s+/g, " ").trim()).toBe("0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567");
+    expect((byId("team-key-confirm") as HTMLButtonElement).disabled).toBe(true);
+    change(byId("team-key-compared"), true);
+    expect((byId("team-key-confirm") as HTMLButtonElement).disabled).toBe(false);
+    click(byId("team-key-confirm"));
+    await waitFor(() => byId("pinned-fingerprint"), "pinned key");
+    expect(backend.state.calls).toContainEqual(["confirm_team_key", { programId: "novu", fingerprint: backend.FP }]);
+  });
+
+  it("sends edits with update_draft and shows findings beside their fields", async () => {
+    click(byId("nav-report"));
+    await waitFor(() => byId("title"), "report form");
+    expect(byId("finding-title")?.textContent).toContain("Missing title.");
+    expect(byId("findings-summary")?.textContent).toContain("schema");
+
+    type(byId("title"), "Stored XSS in the inbox");
+    type(byId("asset-0"), "https://web.novu.co");
+    await waitFor(() => backend.state.draft.title === "Stored XSS in the inbox", "update_draft");
+    await waitFor(() => !byId("finding-title"), "title finding cleared");
+    expect(backend.state.draft.assets).toEqual(["https://web.novu.co"]);
+
+    click(byId("asset-add"));
+    expect(byId("asset-1")).not.toBeNull();
+  });
+
+  it("warns about out-of-scope classes and toggles the scope confirmation", async () => {
+    change(byId("class"), "clickjacking");
+    const warning = await waitFor(() => byId("oos-warning"), "out-of-scope warning");
+    expect(warning.textContent).toContain("Clickjacking on pages with no sensitive actions.");
+    expect((byId("cwe") as HTMLInputElement).value).toBe("CWE-1021");
+    change(byId("oos-confirm"), true);
+    await waitFor(() => backend.state.draft.scopeConfirmations.includes("clickjacking"), "confirmation sent");
+    change(byId("oos-confirm"), false);
+    await waitFor(() => backend.state.draft.scopeConfirmations.length === 0, "confirmation removed");
+    change(byId("class"), "xss");
+    await waitFor(() => !byId("oos-warning"), "warning gone");
+  });
+
+  it("composes the CVSS vector from the selects and scores it", async () => {
+    for (const [k, v] of [["AV", "N"], ["AC", "L"], ["PR", "N"], ["UI", "N"], ["S", "U"], ["C", "H"], ["I", "H"], ["A", "H"]]) {
+      change(byId(`cvss-${k}`), v);
+    }
+    expect((byId("cvss-vector") as HTMLInputElement).value).toBe("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H");
+    await waitFor(() => byId("cvss-score")?.textContent?.includes("9.8"), "score");
+    expect(byId("cvss-score")?.textContent).toContain("Critical");
+    type(byId("cvss-vector"), "CVSS:3.1/AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H");
+    expect((byId("cvss-AV") as HTMLSelectElement).value).toBe("P");
+    await waitFor(() => backend.state.draft.cvss === "CVSS:3.1/AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "vector sent");
+  });
+
+  it("previews the Markdown from the backend's HTML", async () => {
+    type(byId("body"), "Steps to reproduce");
+    await waitFor(() => byId("body-preview")?.innerHTML.includes("<p>Steps to reproduce</p>"), "preview");
+  });
+
+  it("updates the attachment table when the backend adds an attachment", async () => {
+    const ipc = await import("./ipc");
+    await ipc.addAttachment("/tmp/poc.txt");
+    const row = await waitFor(() => byId("attachment-poc.txt"), "attachment row");
+    expect(row.textContent).toContain("2 KB");
+  });
+
+  it("records credit and attestations", async () => {
+    change(byId("credit-named"), true);
+    type(await waitFor(() => byId("credit-name"), "credit name"), "Ada");
+    change(byId("attest-no-exploitation"), true);
+    await waitFor(
+      () => backend.state.draft.attestations.includes("no-exploitation") && backend.state.draft.credit.kind === "named",
+      "credit and attestation sent",
+    );
+    change(byId("credit-anonymous"), true);
+    expect(byId("credit-name")).toBeNull();
+  });
+
+  it("reviews the sealed text and keeps actions disabled until ready", async () => {
+    click(byId("nav-review"));
+    const text = await waitFor(() => byId("review-text"), "review text");
+    expect(text.textContent).toBe("Title: x\n\nBody");
+    expect(byId("review-format")?.textContent).toBe("SEIPDv1");
+    expect(byId("review-recipient")?.textContent?.replace(/\s+/g, " ").trim()).toBe("0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567");
+    expect((byId("export-eml") as HTMLButtonElement).disabled).toBe(true);
+    expect(document.body.textContent).toContain("Anonymous reports are not signed: a signature and your public key would identify you.");
+    expect((byId("sign-toggle") as HTMLInputElement).disabled).toBe(true);
+  });
+
+  it("applies the theme through data-theme", async () => {
+    click(byId("nav-settings"));
+    change(await waitFor(() => byId("theme"), "theme select"), "dark");
+    await waitFor(() => backend.state.calls.some(([n]) => n === "set_theme"), "set_theme");
+    await settle(10);
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    expect((byId("theme") as HTMLSelectElement).value).toBe("dark");
+  });
+});

@@ -1,0 +1,158 @@
+// @vitest-environment jsdom
+// The review screen when the report is ready: signing with a protected key, exporting with a
+// passphrase that is cleared at once, progress events, and the other ways out.
+import { flushSync, mount, unmount } from "svelte";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+const fake = vi.hoisted(() => {
+  const FP = "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333";
+  return {
+    FP,
+    progress: null as null | ((p: { done: number; total: number }) => void),
+    exportRequests: [] as unknown[],
+    sealRequests: [] as unknown[],
+    copied: [] as string[],
+    passphraseSeenDuringExport: null as string | null,
+  };
+});
+
+vi.mock("./ipc", async (importOriginal) => {
+  const real = await importOriginal<typeof import("./ipc")>();
+  const key = {
+    fingerprint: fake.FP,
+    fingerprintGrouped: "AAAA BBBB",
+    userIds: ["Team <security@example.test>"],
+    algorithm: "RSA 4096",
+    encryptionSubkeys: [],
+    created: "2024-01-01T00:00:00Z",
+    expires: null,
+    version: 4,
+    format: "SEIPDv2",
+    problem: null,
+  };
+  const draft = {
+    program: "acme",
+    title: "T",
+    assets: ["https://acme.test"],
+    class: "xss",
+    cwe: "CWE-79",
+    cvss: null,
+    severity: "high",
+    credit: { kind: "named", name: "Ada", handle: null },
+    attestations: [],
+    scopeConfirmations: [],
+    body: "b",
+  };
+  const status = { draft, findings: [], cvss: null, severity: "high", readyToSeal: true };
+  const settings = { theme: "light", dataDir: "/d", version: "0.1.0", tauriVersion: "2", sequoiaVersion: "2", licenses: [] };
+  return {
+    isCommandError: real.isCommandError,
+    errorText: real.errorText,
+    ERROR_CODES: real.ERROR_CODES,
+    listPrograms: async () => [{ id: "acme", name: "Acme", contact: null, intakeUrl: null, builtin: false, teamKeyFingerprint: fake.FP }],
+    getProgram: async () => ({
+      id: "acme", name: "Acme", contacts: [], email: "security@acme.test", policyUrl: null, intakeUrl: null, inScope: [],
+      reporting: null, outOfScope: [], attestations: [], response: null, responseBusinessDays: null, credit: null,
+      promises: [], builtin: false, teamKey: key, teamKeySource: "file:/k.asc",
+    }),
+    listClasses: async () => [{ id: "xss", name: "Cross-site scripting", cwe: "CWE-79" }],
+    getDraft: async () => status,
+    updateDraft: async () => status,
+    listAttachments: async () => [],
+    getSettings: async () => settings,
+    onAttachmentsChanged: async () => () => {},
+    onSealFinished: async () => () => {},
+    onSealProgress: async (h: (p: { done: number; total: number }) => void) => {
+      fake.progress = h;
+      return () => {};
+    },
+    onFileDrag: async () => () => {},
+    previewSeal: async () => ({
+      text: "readable", bodyHtml: "<p>b</p>", format: "SEIPDv2", signer: null, anonymous: false, attachments: [],
+      subject: "Security report", to: "security@acme.test",
+      recipients: [{ fingerprint: fake.FP, fingerprintGrouped: "", userIds: ["Team"], format: "SEIPDv2" }],
+    }),
+    pickKeyFile: async () => "/home/me/secret.asc",
+    importSigningKey: async () => ({ fingerprint: "1234567812345678", fingerprintGrouped: "", userIds: ["Ada"], protected: true }),
+    clearSigningKey: async () => null,
+    pickSavePath: async (format: string) => `/tmp/report.${format}`,
+    exportReport: async (request: { passphrase: string | null; path: string; format: string }) => {
+      fake.exportRequests.push({ ...request });
+      fake.passphraseSeenDuringExport = (document.getElementById("passphrase") as HTMLInputElement | null)?.value ?? null;
+      fake.progress?.({ done: 1, total: 2 });
+      await new Promise((r) => setTimeout(r, 20));
+      return { path: request.path, format: "SEIPDv2", recipients: [fake.FP], signer: "1234567812345678", bytes: 2048 };
+    },
+    armoredReport: async (request: unknown) => (fake.sealRequests.push(request), "-----BEGIN PGP MESSAGE-----"),
+    openMailClient: async (request: unknown) => (fake.sealRequests.push(request), { opened: false, instructions: "Attach report.asc yourself." }),
+    copyText: async (t: string) => {
+      fake.copied.push(t);
+    },
+    cancelSeal: async () => null,
+  };
+});
+
+import App from "./App.svelte";
+
+const byId = (id: string) => document.querySelector<HTMLElement>(`[data-testid="${id}"]`);
+async function waitFor<T>(fn: () => T | null | undefined | false, what: string): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const v = fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 10));
+    flushSync();
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+function click(el: HTMLElement | null) {
+  (el as HTMLElement).click();
+  flushSync();
+}
+
+let app: ReturnType<typeof mount>;
+beforeAll(async () => {
+  const target = document.createElement("div");
+  document.body.append(target);
+  app = mount(App, { target });
+  click(await waitFor(() => byId("nav-review"), "navigation"));
+  await waitFor(() => byId("review-text"), "preview");
+});
+afterAll(() => unmount(app));
+
+describe("sealing a ready report", () => {
+  it("enables the actions and explains the format", () => {
+    expect((byId("export-eml") as HTMLButtonElement).disabled).toBe(false);
+    expect(byId("not-ready")).toBeNull();
+    expect(document.body.textContent).toContain("SEIPDv2: authenticated encryption (AEAD); modern OpenPGP tools only.");
+  });
+
+  it("signs with a protected key: the passphrase goes to the call and the field is cleared", async () => {
+    click(Array.from(document.querySelectorAll("button")).find((b) => b.textContent?.includes("Choose key file")) ?? null);
+    const pass = await waitFor(() => document.getElementById("passphrase") as HTMLInputElement | null, "passphrase field");
+    expect(pass.type).toBe("password");
+    expect((byId("sign-toggle") as HTMLInputElement).checked).toBe(true);
+    pass.value = "correct horse";
+    click(byId("export-eml"));
+    await waitFor(() => fake.exportRequests.length === 1, "export");
+    expect(fake.exportRequests[0]).toEqual({ format: "eml", path: "/tmp/report.eml", sign: true, passphrase: "correct horse" });
+    expect(fake.passphraseSeenDuringExport).toBe("");
+    const bar = await waitFor(() => byId("seal-progress") as HTMLProgressElement | null, "progress bar");
+    expect(bar.value).toBe(1);
+    const result = await waitFor(() => byId("export-result"), "export result");
+    expect(result.textContent).toContain("/tmp/report.eml");
+    expect(result.textContent).toContain("SEIPDv2");
+    expect(byId("seal-progress")).toBeNull();
+  });
+
+  it("copies the armored text and shows mail instructions when no client opens", async () => {
+    click(byId("copy-armored"));
+    await waitFor(() => fake.copied.length === 1, "copy");
+    expect(fake.copied[0]).toBe("-----BEGIN PGP MESSAGE-----");
+    click(byId("open-mail"));
+    await waitFor(() => document.body.textContent?.includes("Attach report.asc yourself."), "instructions");
+    expect(fake.sealRequests).toEqual([
+      { sign: true, passphrase: null },
+      { sign: true, passphrase: null },
+    ]);
+  });
+});

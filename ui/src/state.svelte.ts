@@ -1,0 +1,161 @@
+// Application state shared by the screens. The backend owns the draft; this holds the
+// copy on screen, the latest answer (findings, score, readiness) and the lists it serves.
+
+import type { AttachmentView } from "./bindings/AttachmentView";
+import type { ClassView } from "./bindings/ClassView";
+import type { DraftStatus } from "./bindings/DraftStatus";
+import type { ExportResult } from "./bindings/ExportResult";
+import type { ProgramSummary } from "./bindings/ProgramSummary";
+import type { ProgramView } from "./bindings/ProgramView";
+import type { ReportDraft } from "./bindings/ReportDraft";
+import type { Settings } from "./bindings/Settings";
+import type { SigningKeyView } from "./bindings/SigningKeyView";
+import * as ipc from "./ipc";
+import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire } from "./lib/draft";
+import { groupFindings, type GroupedFindings } from "./lib/findings";
+import { applyTheme } from "./lib/theme";
+
+export type Screen = "programs" | "report" | "review" | "settings";
+
+export const SCREENS: { id: Screen; label: string }[] = [
+  { id: "programs", label: "Programs" },
+  { id: "report", label: "Report" },
+  { id: "review", label: "Review & seal" },
+  { id: "settings", label: "Settings" },
+];
+
+class AppState {
+  screen = $state<Screen>("programs");
+  ready = $state(false);
+  loadError = $state<string | null>(null);
+  syncError = $state<string | null>(null);
+
+  programs = $state.raw<ProgramSummary[]>([]);
+  classes = $state.raw<ClassView[]>([]);
+  /** The draft on screen; edits go through `edit`. */
+  draft = $state.raw<ReportDraft>(emptyDraft());
+  /** The backend's latest answer about the draft. */
+  status = $state.raw<DraftStatus | null>(null);
+  /** The policy of the report's program. */
+  program = $state.raw<ProgramView | null>(null);
+  attachments = $state.raw<AttachmentView[]>([]);
+  settings = $state.raw<Settings | null>(null);
+  signingKey = $state.raw<SigningKeyView | null>(null);
+  /** Whether the researcher wants the sealed report signed. */
+  sign = $state(false);
+  /** The last sealed export, kept so the review screen can show it after navigation. */
+  lastExport = $state.raw<ExportResult | null>(null);
+
+  findings: GroupedFindings = $derived(groupFindings(this.status?.findings ?? []));
+
+  private readonly sync = new DraftSync({
+    send: (d) => ipc.updateDraft(toWire(d)),
+    onStatus: (status, latest) => this.applyStatus(status, latest),
+    onError: (e) => {
+      this.syncError = ipc.errorText(e);
+    },
+  });
+
+  private applyStatus(status: DraftStatus, latest: boolean): void {
+    this.syncError = null;
+    this.status = status;
+    if (latest) {
+      this.draft = mergeReturnedDraft(this.draft, status.draft);
+    }
+  }
+
+  /** Applies one edit to the draft on screen and schedules `update_draft`. */
+  edit(change: (d: ReportDraft) => ReportDraft): void {
+    const next = change(this.draft);
+    if (next === this.draft) return;
+    const programChanged = next.program !== this.draft.program;
+    this.draft = next;
+    this.sync.edit(next);
+    if (programChanged) void this.loadReportProgram();
+  }
+
+  /** Sends pending edits now and waits for the answer. */
+  flush(): Promise<void> {
+    return this.sync.flush();
+  }
+
+  /** Asks the backend about the draft again (e.g. after a team key was confirmed). */
+  async recheck(): Promise<void> {
+    this.sync.edit(this.draft);
+    await this.sync.flush();
+  }
+
+  useProgram(id: string): void {
+    this.edit((d) => setProgram(d, id));
+  }
+
+  async loadReportProgram(): Promise<void> {
+    const id = this.draft.program;
+    if (!id) {
+      this.program = null;
+      return;
+    }
+    try {
+      const view = await ipc.getProgram(id);
+      if (this.draft.program === id) this.program = view;
+    } catch (e) {
+      this.program = null;
+      this.syncError = ipc.errorText(e);
+    }
+  }
+
+  /** Keeps the program list and the report's program current after a change on the Programs screen. */
+  async programChanged(view: ProgramView): Promise<void> {
+    if (view.id === this.draft.program) this.program = view;
+    try {
+      this.programs = await ipc.listPrograms();
+    } catch (e) {
+      this.syncError = ipc.errorText(e);
+    }
+    if (view.id === this.draft.program) await this.recheck();
+  }
+
+  async refreshAttachments(): Promise<void> {
+    try {
+      this.attachments = await ipc.listAttachments();
+    } catch (e) {
+      this.syncError = ipc.errorText(e);
+    }
+  }
+
+  setSettings(settings: Settings): void {
+    this.settings = settings;
+    applyTheme(settings.theme);
+  }
+
+  async init(): Promise<void> {
+    try {
+      // Subscribe first so no change between the first list and the subscription is missed.
+      await ipc.onAttachmentsChanged((list) => {
+        this.attachments = list;
+      });
+      await ipc.onSealFinished((result) => {
+        this.lastExport = result;
+      });
+      const [programs, classes, status, attachments, settings] = await Promise.all([
+        ipc.listPrograms(),
+        ipc.listClasses(),
+        ipc.getDraft(),
+        ipc.listAttachments(),
+        ipc.getSettings(),
+      ]);
+      this.programs = programs;
+      this.classes = classes;
+      this.status = status;
+      this.draft = status.draft;
+      this.attachments = attachments;
+      this.setSettings(settings);
+      await this.loadReportProgram();
+      this.ready = true;
+    } catch (e) {
+      this.loadError = ipc.errorText(e);
+    }
+  }
+}
+
+export const app = new AppState();
