@@ -88,3 +88,6 @@ pub fn run() {
     };
     run_app(tauri::Builder::default(), store, |_| {});
 }
+
+#[cfg(test)]
+mod tests;
