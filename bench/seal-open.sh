@@ -75,28 +75,25 @@ grep -q '^title = "Benchmark"' report.md && grep -q '^assets = \["https' report.
     die "the report template changed: cannot fill in title/assets"
 
 # --- measuring -------------------------------------------------------------------------------
-# SECS/RSS["size|tool|op"]: best wall seconds and that run's peak RSS (KiB); BYTES[size]: input size
-declare -A SECS RSS BYTES
+# BEST/RSS["size|tool|op"]: fastest wall time (ns) and that run's peak RSS (KiB); BYTES[size]
+declare -A BEST RSS BYTES
 
-# measure KEY OUTPUT CMD...: runs CMD $RUNS times, deleting OUTPUT (file or dir) before each run.
+# measure KEY OUTPUT CMD...: runs CMD once after deleting OUTPUT (file or dir); keeps the fastest
+# run per KEY. Callers loop over rounds, so background load spreads over all tools alike.
 measure() {
-    local key=$1 out=$2 best='' rss='' t0 t1 ns e m
+    local key=$1 out=$2 t0 t1 ns e m
     shift 2
-    for ((i = 0; i < RUNS; i++)); do
-        rm -rf "$out"
-        t0=$(date +%s%N)
-        if ! /usr/bin/time -f '%e %M' -o time.txt "$@" >/dev/null 2>stderr.txt; then
-            cat stderr.txt time.txt >&2
-            die "failed ($key): $*"
-        fi
-        t1=$(date +%s%N)
-        ns=$((t1 - t0))
-        read -r e m < <(tail -1 time.txt)
-        if [[ -z $best ]] || ((ns < best)); then best=$ns rss=$m; fi
-    done
-    SECS[$key]=$(awk -v n="$best" 'BEGIN { printf "%.4f", n / 1e9 }')
-    RSS[$key]=$rss
-    log "$key: ${SECS[$key]} s, ${rss} KiB"
+    rm -rf "$out"
+    t0=$(date +%s%N)
+    if ! /usr/bin/time -f '%e %M' -o time.txt "$@" >/dev/null 2>stderr.txt; then
+        cat stderr.txt time.txt >&2
+        die "failed ($key): $*"
+    fi
+    t1=$(date +%s%N)
+    ns=$((t1 - t0))
+    read -r e m < <(tail -1 time.txt)
+    if [[ -z ${BEST[$key]:-} ]] || ((ns < BEST[$key])); then BEST[$key]=$ns RSS[$key]=$m; fi
+    log "$key: $((ns / 1000000)) ms, $m KiB"
 }
 
 same() { cmp -s "$1" "$2" || die "$3: opened output differs from the input"; }
@@ -111,40 +108,42 @@ for size in "${SIZES[@]}"; do
     [[ -s $in ]] || die "could not make a $size input"
     BYTES[$size]=$(stat -c %s "$in")
 
-    measure "$size|gpg (default)|seal" s.gpg gpg --batch --yes -e -r "$FPR" -o s.gpg "$in"
-    measure "$size|gpg (default)|open" out gpg --batch --yes -d -o out s.gpg
-    same out "$in" "gpg (default)"
-    measure "$size|gpg -z 0|seal" s.gpgz0 gpg --batch --yes -z 0 -e -r "$FPR" -o s.gpgz0 "$in"
-    measure "$size|gpg -z 0|open" out gpg --batch --yes -d -o out s.gpgz0
-    same out "$in" "gpg -z 0"
+    for ((round = 1; round <= RUNS; round++)); do
+        log "size $size: round $round of $RUNS"
+        measure "$size|gpg (default)|seal" s.gpg gpg --batch --yes -e -r "$FPR" -o s.gpg "$in"
+        measure "$size|gpg (default)|open" out gpg --batch --yes -d -o out s.gpg
+        same out "$in" "gpg (default)"
+        measure "$size|gpg -z 0|seal" s.gpgz0 gpg --batch --yes -z 0 -e -r "$FPR" -o s.gpgz0 "$in"
+        measure "$size|gpg -z 0|open" out gpg --batch --yes -d -o out s.gpgz0
+        same out "$in" "gpg -z 0"
 
-    measure "$size|sq|seal" s.sq sq encrypt --binary --recipient-cert team.pgp -o s.sq "$in"
-    measure "$size|sq|open" out sq decrypt --recipient-key team-secret.pgp -o out s.sq
-    same out "$in" sq
-    measure "$size|sq -c none|seal" s.sqn \
-        sq encrypt --binary --compression none --recipient-cert team.pgp -o s.sqn "$in"
-    measure "$size|sq -c none|open" out sq decrypt --recipient-key team-secret.pgp -o out s.sqn
-    same out "$in" "sq -c none"
+        measure "$size|sq|seal" s.sq sq encrypt --binary --recipient-cert team.pgp -o s.sq "$in"
+        measure "$size|sq|open" out sq decrypt --recipient-key team-secret.pgp -o out s.sq
+        same out "$in" sq
+        measure "$size|sq -c none|seal" s.sqn \
+            sq encrypt --binary --compression none --recipient-cert team.pgp -o s.sqn "$in"
+        measure "$size|sq -c none|open" out sq decrypt --recipient-key team-secret.pgp -o out s.sqn
+        same out "$in" "sq -c none"
 
-    measure "$size|embargo|seal" s.emb \
-        "$EMBARGO" seal report.md --to team.asc --attach "$in" --format binary --force -o s.emb
-    measure "$size|embargo|open" out "$EMBARGO" open s.emb --key team-secret.asc -o out
-    same "out/attachments/$in" "$in" embargo
+        measure "$size|embargo|seal" s.emb \
+            "$EMBARGO" seal report.md --to team.asc --attach "$in" --format binary --force -o s.emb
+        measure "$size|embargo|open" out "$EMBARGO" open s.emb --key team-secret.asc -o out
+        same "out/attachments/$in" "$in" embargo
 
-    measure "$size|embargo --aead|seal" s.aead \
-        "$EMBARGO" seal report.md --to aead.asc --attach "$in" --format binary --aead --force -o s.aead
-    grep -q 'using SEIPDv2' stderr.txt || die "embargo --aead did not produce SEIPDv2"
-    measure "$size|embargo --aead|open" out "$EMBARGO" open s.aead --key aead-secret.asc -o out
-    same "out/attachments/$in" "$in" "embargo --aead"
-
+        measure "$size|embargo --aead|seal" s.aead \
+            "$EMBARGO" seal report.md --to aead.asc --attach "$in" --format binary --aead --force -o s.aead
+        grep -q 'using SEIPDv2' stderr.txt || die "embargo --aead did not produce SEIPDv2"
+        measure "$size|embargo --aead|open" out "$EMBARGO" open s.aead --key aead-secret.asc -o out
+        same "out/attachments/$in" "$in" "embargo --aead"
+    done
     rm -rf "$in" s.* out
 done
 
 # --- report ----------------------------------------------------------------------------------
-mbps() { awk -v b="${BYTES[$1]}" -v s="${SECS[$1|$2|$3]}" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
+mbps() { awk -v b="${BYTES[$1]}" -v n="${BEST[$1|$2|$3]}" 'BEGIN { printf "%.1f", b * 1e3 / n }'; }
 rssmb() { awk -v k="${RSS[$1|$2|$3]}" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
 # speed A/B for the same size and op: > 1 means A is faster.
-speedup() { awk -v a="${SECS[$1|$2|$4]}" -v b="${SECS[$1|$3|$4]}" 'BEGIN { printf "%.2f×", b / a }'; }
+speedup() { awk -v a="${BEST[$1|$2|$4]}" -v b="${BEST[$1|$3|$4]}" 'BEGIN { printf "%.2f×", b / a }'; }
 rssratio() { awk -v a="${RSS[$1|$2|$4]}" -v b="${RSS[$1|$3|$4]}" 'BEGIN { printf "%.2f×", a / b }'; }
 
 echo "| size | tool | seal MB/s | seal peak RSS MB | open MB/s | open peak RSS MB |"

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Embargo needs that are missing (nothing when all are there).
-#   scripts/setup-system.sh        build + run prerequisites
-#   scripts/setup-system.sh test   plus the OpenPGP peers and tools the test suite drives
+#   scripts/setup-system.sh        build + run prerequisites (Rust crates, Tauri, sequoia)
+#   scripts/setup-system.sh test   plus the OpenPGP peers, Xvfb and WebDriver the tests drive
 set -euo pipefail
 
-want=(build-essential pkg-config nettle-dev clang libclang-dev gnupg)
+want=(build-essential pkg-config curl
+      # sequoia-openpgp's default crypto backend (nettle); bindgen needs clang
+      nettle-dev clang libclang-dev
+      # Tauri v2 on Linux
+      libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libxdo-dev libssl-dev
+      gnupg)
 if [ "${1:-}" = test ]; then
-  want+=(sq python3)
+  want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick)
 fi
 
 missing=()
@@ -20,4 +25,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+node_major=$(node --version 2>/dev/null | sed 's/^v\([0-9]*\).*/\1/' || true)
+if [ -z "$node_major" ] || [ "$node_major" -lt 20 ]; then
+  cat >&2 <<'MSG'
+Node.js >= 20 is needed to build the frontend (Debian 12's own nodejs is 18).
+Install Node 20 LTS, e.g. from NodeSource's Debian repository (deb.nodesource.com, node_20.x)
+or with nvm (`nvm install 20`), then run this again.
+MSG
+  exit 1
+fi

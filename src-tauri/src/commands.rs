@@ -8,10 +8,10 @@ use embargo_core::keys::{self, Signer};
 use embargo_core::openpgp::crypto::Password;
 use embargo_core::openpgp::Cert;
 use embargo_core::program::{class_by_id, Program, CLASSES};
+use embargo_core::render;
 use embargo_core::report::parse_cvss;
 use embargo_core::seal::{self, OutputFormat, SealRequest, Sealed};
 use embargo_core::store::Settings as StoredSettings;
-use embargo_core::render;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use zeroize::Zeroizing;
 
@@ -37,12 +37,21 @@ fn program_view(state: &AppState, p: &Program) -> Result<ProgramView> {
             .iter()
             .map(|o| OutOfScopeView {
                 class: o.class.clone(),
-                class_name: class_by_id(&o.class).map(|c| c.name.to_owned()).unwrap_or_default(),
+                class_name: class_by_id(&o.class)
+                    .map(|c| c.name.to_owned())
+                    .unwrap_or_default(),
                 wording: o.wording.clone(),
                 condition: o.condition.clone(),
             })
             .collect(),
-        attestations: p.attestations.iter().map(|a| AttestationView { id: a.id.clone(), wording: a.wording.clone() }).collect(),
+        attestations: p
+            .attestations
+            .iter()
+            .map(|a| AttestationView {
+                id: a.id.clone(),
+                wording: a.wording.clone(),
+            })
+            .collect(),
         response: p.response.as_ref().map(|r| r.wording.clone()),
         response_business_days: p.response.as_ref().map(|r| r.business_days),
         credit: p.credit.as_ref().map(|c| c.wording.clone()),
@@ -56,7 +65,12 @@ fn program_view(state: &AppState, p: &Program) -> Result<ProgramView> {
 /// Programs in the data directory, Novu first.
 #[tauri::command]
 pub fn list_programs(state: State<'_, AppState>) -> Result<Vec<ProgramSummary>> {
-    Ok(state.store.programs()?.iter().map(ProgramSummary::from).collect())
+    Ok(state
+        .store
+        .programs()?
+        .iter()
+        .map(ProgramSummary::from)
+        .collect())
 }
 
 /// One program's policy and pinned key.
@@ -68,23 +82,47 @@ pub fn get_program(state: State<'_, AppState>, id: String) -> Result<ProgramView
 
 /// Adds a program by hand.
 #[tauri::command]
-pub fn add_program(state: State<'_, AppState>, name: String, contact: String, intake_url: Option<String>) -> Result<ProgramView> {
-    let p = state.store.add_program(&name, &contact, intake_url.as_deref())?;
+pub fn add_program(
+    state: State<'_, AppState>,
+    name: String,
+    contact: String,
+    intake_url: Option<String>,
+) -> Result<ProgramView> {
+    let p = state
+        .store
+        .add_program(&name, &contact, intake_url.as_deref())?;
     program_view(&state, &p)
 }
 
 /// Reads a team key from pasted armor or a file and shows it, before any trust is given.
 #[tauri::command]
-pub fn inspect_team_key(state: State<'_, AppState>, program_id: String, armored: Option<String>, path: Option<String>) -> Result<KeyCandidate> {
+pub fn inspect_team_key(
+    state: State<'_, AppState>,
+    program_id: String,
+    armored: Option<String>,
+    path: Option<String>,
+) -> Result<KeyCandidate> {
     let (certs, source) = match (armored, path) {
-        (Some(text), _) if !text.trim().is_empty() => (keys::parse_certs(text.as_bytes(), "the pasted text")?, "pasted".to_owned()),
+        (Some(text), _) if !text.trim().is_empty() => (
+            keys::parse_certs(text.as_bytes(), "the pasted text")?,
+            "pasted".to_owned(),
+        ),
         (_, Some(path)) => (keys::read_certs(Path::new(&path))?, format!("file:{path}")),
-        _ => return Err(CommandError::new("invalid_input", "no key given").hint("paste the team's armored public key or choose a key file")),
+        _ => {
+            return Err(CommandError::new("invalid_input", "no key given")
+                .hint("paste the team's armored public key or choose a key file"))
+        }
     };
-    let cert = certs.into_iter().next().expect("parse_certs returns at least one");
+    let cert = certs
+        .into_iter()
+        .next()
+        .expect("parse_certs returns at least one");
     if cert.is_tsk() {
-        return Err(CommandError::new("invalid_input", format!("{} is a secret key", cert.fingerprint()))
-            .hint("a team key for encryption is their public key; never handle their secret key"));
+        return Err(CommandError::new(
+            "invalid_input",
+            format!("{} is a secret key", cert.fingerprint()),
+        )
+        .hint("a team key for encryption is their public key; never handle their secret key"));
     }
     let program = state.store.program(&program_id)?;
     let pinned = program.team_key.map(|k| k.fingerprint);
@@ -95,33 +133,58 @@ pub fn inspect_team_key(state: State<'_, AppState>, program_id: String, armored:
         pinned,
     };
     let mut inner = state.lock();
-    inner.candidates.retain(|(c, _)| c.fingerprint() != cert.fingerprint());
+    inner
+        .candidates
+        .retain(|(c, _)| c.fingerprint() != cert.fingerprint());
     inner.candidates.push((cert, source));
     Ok(candidate)
 }
 
 /// Pins an inspected key after the user compared its fingerprint.
 #[tauri::command]
-pub fn confirm_team_key(state: State<'_, AppState>, program_id: String, fingerprint: String) -> Result<ProgramView> {
-    let wanted: String = fingerprint.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+pub fn confirm_team_key(
+    state: State<'_, AppState>,
+    program_id: String,
+    fingerprint: String,
+) -> Result<ProgramView> {
+    let wanted: String = fingerprint
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
     let (cert, source) = state
         .lock()
         .candidates
         .iter()
         .find(|(c, _)| c.fingerprint().to_hex() == wanted)
         .cloned()
-        .ok_or_else(|| CommandError::new("not_found", format!("key {wanted} was not inspected")).hint("inspect the key first"))?;
+        .ok_or_else(|| {
+            CommandError::new("not_found", format!("key {wanted} was not inspected"))
+                .hint("inspect the key first")
+        })?;
     keys::encryption_keys(&cert, &keys::policy())?;
     // The UI showed a loud warning when the primary key differs; confirming is the user's choice.
-    let program = state.store.pin_team_key(&program_id, &cert, &source, true)?;
-    state.lock().candidates.retain(|(c, _)| c.fingerprint() != cert.fingerprint());
+    let program = state
+        .store
+        .pin_team_key(&program_id, &cert, &source, true)?;
+    state
+        .lock()
+        .candidates
+        .retain(|(c, _)| c.fingerprint() != cert.fingerprint());
     program_view(&state, &program)
 }
 
 /// The class taxonomy.
 #[tauri::command]
 pub fn list_classes() -> Vec<ClassView> {
-    CLASSES.iter().map(|c| ClassView { id: c.id.into(), name: c.name.into(), cwe: c.cwe.map(str::to_owned) }).collect()
+    CLASSES
+        .iter()
+        .map(|c| ClassView {
+            id: c.id.into(),
+            name: c.name.into(),
+            cwe: c.cwe.map(str::to_owned),
+        })
+        .collect()
 }
 
 fn status(state: &AppState, draft: ReportDraft) -> DraftStatus {
@@ -135,12 +198,21 @@ fn status(state: &AppState, draft: ReportDraft) -> DraftStatus {
         }
         Err(e) => {
             findings.extend(report.validate().into_iter().map(Finding::from));
-            findings.push(Finding { field: "program".into(), line: None, message: e.to_string(), hint: None });
+            findings.push(Finding {
+                field: "program".into(),
+                line: None,
+                message: e.to_string(),
+                hint: None,
+            });
             false
         }
     };
     DraftStatus {
-        cvss: report.cvss.as_deref().and_then(|v| parse_cvss(v).ok()).map(CvssScore::from),
+        cvss: report
+            .cvss
+            .as_deref()
+            .and_then(|v| parse_cvss(v).ok())
+            .map(CvssScore::from),
         severity: report.effective_severity(),
         ready_to_seal: team_key && report.validate().is_empty(),
         findings,
@@ -165,7 +237,9 @@ pub fn update_draft(state: State<'_, AppState>, draft: ReportDraft) -> DraftStat
 /// Score of a CVSS 3.1 / 4.0 vector.
 #[tauri::command]
 pub fn cvss_score(vector: String) -> Result<CvssScore> {
-    parse_cvss(&vector).map(CvssScore::from).map_err(|m| CommandError::new("invalid_input", m))
+    parse_cvss(&vector)
+        .map(CvssScore::from)
+        .map_err(|m| CommandError::new("invalid_input", m))
 }
 
 /// Markdown to sanitized HTML.
@@ -175,7 +249,12 @@ pub fn render_markdown(markdown: String) -> String {
 }
 
 fn attachment_views(state: &AppState) -> Vec<AttachmentView> {
-    state.lock().attachments.iter().map(|h| AttachmentView::new(h.id, &h.meta)).collect()
+    state
+        .lock()
+        .attachments
+        .iter()
+        .map(|h| AttachmentView::new(h.id, &h.meta))
+        .collect()
 }
 
 fn attachments_changed<R: Runtime>(app: &AppHandle<R>, list: &[AttachmentView]) {
@@ -185,7 +264,11 @@ fn attachments_changed<R: Runtime>(app: &AppHandle<R>, list: &[AttachmentView]) 
 
 /// Adds a file (from the dialog or a drop): hashed and typed now, read again when sealing.
 #[tauri::command]
-pub async fn add_attachment<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: String) -> Result<Vec<AttachmentView>> {
+pub async fn add_attachment<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<Vec<AttachmentView>> {
     let path = PathBuf::from(path);
     let p = path.clone();
     let meta = blocking(move || Ok(seal::inspect_attachment(&p)?)).await?;
@@ -202,7 +285,11 @@ pub async fn add_attachment<R: Runtime>(app: AppHandle<R>, state: State<'_, AppS
 
 /// Removes an attachment.
 #[tauri::command]
-pub fn remove_attachment<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, id: u32) -> Result<Vec<AttachmentView>> {
+pub fn remove_attachment<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: u32,
+) -> Result<Vec<AttachmentView>> {
     let removed = {
         let mut inner = state.lock();
         let before = inner.attachments.len();
@@ -210,7 +297,10 @@ pub fn remove_attachment<R: Runtime>(app: AppHandle<R>, state: State<'_, AppStat
         before != inner.attachments.len()
     };
     if !removed {
-        return Err(CommandError::new("not_found", format!("no attachment {id}")));
+        return Err(CommandError::new(
+            "not_found",
+            format!("no attachment {id}"),
+        ));
     }
     let list = attachment_views(&state);
     attachments_changed(&app, &list);
@@ -229,7 +319,10 @@ fn signing_view(cert: &Cert) -> SigningKeyView {
         fingerprint: info.fingerprint,
         fingerprint_grouped: info.fingerprint_grouped,
         user_ids: info.user_ids,
-        protected: cert.keys().secret().any(|k| !k.key().has_unencrypted_secret()),
+        protected: cert
+            .keys()
+            .secret()
+            .any(|k| !k.key().has_unencrypted_secret()),
     }
 }
 
@@ -260,14 +353,27 @@ struct Snapshot {
 fn snapshot(state: &AppState) -> Result<Snapshot> {
     let (draft, attachments, signing_key) = {
         let inner = state.lock();
-        (inner.draft.clone(), inner.attachments.clone(), inner.signing_key.clone())
+        (
+            inner.draft.clone(),
+            inner.attachments.clone(),
+            inner.signing_key.clone(),
+        )
     };
     let program = state.store.program(&draft.program)?;
     let team = state.store.team_cert(&program)?.ok_or_else(|| {
-        CommandError::new("no_team_key", format!("{} has no confirmed team key", program.name))
-            .hint("import the team's key on the Programs screen and confirm its fingerprint")
+        CommandError::new(
+            "no_team_key",
+            format!("{} has no confirmed team key", program.name),
+        )
+        .hint("import the team's key on the Programs screen and confirm its fingerprint")
     })?;
-    Ok(Snapshot { report: draft.to_report(), program, team, attachments, signing_key })
+    Ok(Snapshot {
+        report: draft.to_report(),
+        program,
+        team,
+        attachments,
+        signing_key,
+    })
 }
 
 /// Exactly what will be sent, and to whom.
@@ -289,21 +395,43 @@ pub fn preview_seal(state: State<'_, AppState>) -> Result<SealPreview> {
         format: format.into(),
         signer: s.signing_key.as_ref().map(signing_view),
         anonymous: s.report.is_anonymous(),
-        attachments: s.attachments.iter().map(|h| AttachmentView::new(h.id, &h.meta)).collect(),
+        attachments: s
+            .attachments
+            .iter()
+            .map(|h| AttachmentView::new(h.id, &h.meta))
+            .collect(),
         subject: s.report.title.clone(),
         to: s.program.email().map(str::to_owned),
     })
 }
 
 /// Seals the snapshot into `sink` or a file, emitting progress and honouring cancel.
-fn run_seal<R: Runtime>(app: &AppHandle<R>, state: &AppState, sign: bool, passphrase: Option<String>, output: OutputFormat, file: Option<&Path>, sink: &mut Vec<u8>) -> Result<Sealed> {
+fn run_seal<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    sign: bool,
+    passphrase: Option<String>,
+    output: OutputFormat,
+    file: Option<&Path>,
+    sink: &mut Vec<u8>,
+) -> Result<Sealed> {
     let passphrase = passphrase.map(Zeroizing::new);
     let s = snapshot(state)?;
     let signer = match (sign, &s.signing_key) {
         (false, _) => None,
-        (true, None) => return Err(CommandError::new("invalid_input", "no signing key imported").hint("choose your key file, or turn signing off")),
+        (true, None) => {
+            return Err(
+                CommandError::new("invalid_input", "no signing key imported")
+                    .hint("choose your key file, or turn signing off"),
+            )
+        }
         (true, Some(tsk)) => {
-            let mut ask = |_: &str| passphrase.as_ref().filter(|p| !p.is_empty()).map(|p| Password::from(p.as_str()));
+            let mut ask = |_: &str| {
+                passphrase
+                    .as_ref()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Password::from(p.as_str()))
+            };
             Some(Signer::from_tsk(tsk, &mut ask)?)
         }
     };
@@ -340,20 +468,39 @@ fn run_seal<R: Runtime>(app: &AppHandle<R>, state: &AppState, sign: bool, passph
 
 /// Seals and writes `.eml` or `.asc` to the path the save dialog returned.
 #[tauri::command]
-pub async fn export_report<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, request: ExportRequest) -> Result<ExportResult> {
+pub async fn export_report<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    request: ExportRequest,
+) -> Result<ExportResult> {
     let path = PathBuf::from(&request.path);
     let output = match request.format {
         ExportFormat::Asc => OutputFormat::Armor,
         ExportFormat::Eml => {
             let program = state.store.program(&state.lock().draft.program)?;
             let to = program.email().map(str::to_owned).ok_or_else(|| {
-                CommandError::new("invalid_input", format!("{} has no email contact", program.name)).hint("save the .asc and send it as the program asks")
+                CommandError::new(
+                    "invalid_input",
+                    format!("{} has no email contact", program.name),
+                )
+                .hint("save the .asc and send it as the program asks")
             })?;
             OutputFormat::Email(EmailEnvelope { to, from: None })
         }
     };
     let (handle, target) = (app.clone(), path.clone());
-    let sealed = blocking(move || run_seal(&handle, &handle.state::<AppState>(), request.sign, request.passphrase, output, Some(&target), &mut Vec::new())).await?;
+    let sealed = blocking(move || {
+        run_seal(
+            &handle,
+            &handle.state::<AppState>(),
+            request.sign,
+            request.passphrase,
+            output,
+            Some(&target),
+            &mut Vec::new(),
+        )
+    })
+    .await?;
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let result = ExportResult {
         path: path.display().to_string(),
@@ -368,28 +515,51 @@ pub async fn export_report<R: Runtime>(app: AppHandle<R>, state: State<'_, AppSt
 
 /// The sealed report as armored text (for the clipboard or webmail).
 #[tauri::command]
-pub async fn armored_report<R: Runtime>(app: AppHandle<R>, request: SealRequestDto) -> Result<String> {
+pub async fn armored_report<R: Runtime>(
+    app: AppHandle<R>,
+    request: SealRequestDto,
+) -> Result<String> {
     let out = blocking(move || armored(&app, request)).await?;
     String::from_utf8(out).map_err(|e| CommandError::new("internal", e))
 }
 
 fn armored<R: Runtime>(app: &AppHandle<R>, request: SealRequestDto) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    run_seal(app, &app.state::<AppState>(), request.sign, request.passphrase, OutputFormat::Armor, None, &mut out)?;
+    run_seal(
+        app,
+        &app.state::<AppState>(),
+        request.sign,
+        request.passphrase,
+        OutputFormat::Armor,
+        None,
+        &mut out,
+    )?;
     Ok(out)
 }
 
 /// Runs sealing off the async runtime's threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::new("internal", e))?
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| CommandError::new("internal", e))?
 }
 
 /// Opens the mail client with the armored report as the body when it fits in a mailto link.
 #[tauri::command]
-pub async fn open_mail_client<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, request: SealRequestDto) -> Result<MailResult> {
+pub async fn open_mail_client<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    request: SealRequestDto,
+) -> Result<MailResult> {
     let program = state.store.program(&state.lock().draft.program)?;
     let Some(to) = program.email().map(str::to_owned) else {
-        return Ok(MailResult { opened: false, instructions: Some(format!("{} has no email contact: use its intake or web form.", program.name)) });
+        return Ok(MailResult {
+            opened: false,
+            instructions: Some(format!(
+                "{} has no email contact: use its intake or web form.",
+                program.name
+            )),
+        });
     };
     let out = blocking(move || armored(&app, request)).await?;
     let armored = String::from_utf8_lossy(&out);

@@ -56,7 +56,12 @@ pub struct Finding {
 
 impl From<CoreFinding> for Finding {
     fn from(f: CoreFinding) -> Self {
-        Finding { field: f.field, line: f.line.map(|l| l as u32), message: f.message, hint: f.hint }
+        Finding {
+            field: f.field,
+            line: f.line.map(|l| l as u32),
+            message: f.message,
+            hint: f.hint,
+        }
     }
 }
 
@@ -269,7 +274,9 @@ pub struct ReportDraft {
 }
 
 fn blank(s: &Option<String>) -> Option<String> {
-    s.as_ref().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    s.as_ref()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 impl ReportDraft {
@@ -296,14 +303,22 @@ impl ReportDraft {
         r.schema = embargo_core::report::SCHEMA;
         r.program = self.program.clone();
         r.title = self.title.trim().to_owned();
-        r.assets = self.assets.iter().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
+        r.assets = self
+            .assets
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
         r.class = self.class.clone();
         r.cwe = blank(&self.cwe);
         r.cvss = blank(&self.cvss);
         r.severity = blank(&self.severity);
         r.credit = match &self.credit {
             CreditDto::Anonymous => Some(Credit::Anonymous),
-            CreditDto::Named { name, handle } => Some(Credit::Named { name: name.trim().to_owned(), handle: blank(handle) }),
+            CreditDto::Named { name, handle } => Some(Credit::Named {
+                name: name.trim().to_owned(),
+                handle: blank(handle),
+            }),
             CreditDto::Unset => None,
         };
         r.attestations = self.attestations.clone();
@@ -327,7 +342,11 @@ pub struct CvssScore {
 
 impl From<CoreCvss> for CvssScore {
     fn from(c: CoreCvss) -> Self {
-        CvssScore { version: c.version, score: c.score, severity: c.severity }
+        CvssScore {
+            version: c.version,
+            score: c.score,
+            severity: c.severity,
+        }
     }
 }
 
@@ -367,7 +386,13 @@ pub struct AttachmentView {
 impl AttachmentView {
     /// From the core's metadata.
     pub fn new(id: u32, m: &AttachmentMeta) -> Self {
-        AttachmentView { id, name: m.name.clone(), size: m.size, content_type: m.content_type.clone(), sha256: m.sha256.clone() }
+        AttachmentView {
+            id,
+            name: m.name.clone(),
+            size: m.size,
+            content_type: m.content_type.clone(),
+            sha256: m.sha256.clone(),
+        }
     }
 }
 
@@ -539,9 +564,31 @@ mod tests {
             )*};
         }
         check!(
-            Theme, FormatView, Finding, ClassView, OutOfScopeView, AttestationView, KeyView, ProgramSummary, ProgramView,
-            KeyCandidate, CreditDto, ReportDraft, CvssScore, DraftStatus, AttachmentView, SigningKeyView, RecipientView,
-            SealPreview, SealRequestDto, ExportFormat, ExportRequest, ExportResult, MailResult, Settings, SealProgress,
+            Theme,
+            FormatView,
+            Finding,
+            ClassView,
+            OutOfScopeView,
+            AttestationView,
+            KeyView,
+            ProgramSummary,
+            ProgramView,
+            KeyCandidate,
+            CreditDto,
+            ReportDraft,
+            CvssScore,
+            DraftStatus,
+            AttachmentView,
+            SigningKeyView,
+            RecipientView,
+            SealPreview,
+            SealRequestDto,
+            ExportFormat,
+            ExportRequest,
+            ExportResult,
+            MailResult,
+            Settings,
+            SealProgress,
             crate::error::CommandError
         );
         assert!(stale.is_empty(), "ui/src/bindings is stale for {stale:?}: run UPDATE_BINDINGS=1 cargo test -p embargo-app bindings");

@@ -23,7 +23,11 @@ pub struct CommandError {
 impl CommandError {
     /// An error with a code and message.
     pub fn new(code: &str, message: impl ToString) -> Self {
-        CommandError { code: code.into(), message: message.to_string(), hint: None }
+        CommandError {
+            code: code.into(),
+            message: message.to_string(),
+            hint: None,
+        }
     }
 
     /// Adds the remedy.
@@ -62,7 +66,9 @@ impl From<SealError> for CommandError {
             SealError::NoRecipients => "no_team_key",
             SealError::Key(k) => key_code(k),
             SealError::Cancelled => "cancelled",
-            SealError::Attachment { .. } | SealError::AttachmentChanged { .. } | SealError::Output(_) => "io",
+            SealError::Attachment { .. }
+            | SealError::AttachmentChanged { .. }
+            | SealError::Output(_) => "io",
             _ => "internal",
         };
         CommandError::new(code, &e).with_hint(e.hint())

@@ -48,14 +48,19 @@ pub fn is_app_url(url: &Url) -> bool {
     match url.scheme() {
         "tauri" => url.host_str() == Some("localhost"),
         "http" | "https" => {
-            url.host_str() == Some("tauri.localhost") || (cfg!(not(feature = "custom-protocol")) && url.host_str() == Some("localhost") && url.port() == Some(5173))
+            url.host_str() == Some("tauri.localhost")
+                || (cfg!(not(feature = "custom-protocol"))
+                    && url.host_str() == Some("localhost")
+                    && url.port() == Some(5173))
         }
         _ => false,
     }
 }
 
 /// Creates the main window with navigation locked to the app.
-pub fn main_window<R: Runtime, M: tauri::Manager<R>>(manager: &M) -> tauri::Result<WebviewWindow<R>> {
+pub fn main_window<R: Runtime, M: tauri::Manager<R>>(
+    manager: &M,
+) -> tauri::Result<WebviewWindow<R>> {
     WebviewWindowBuilder::new(manager, "main", WebviewUrl::App("index.html".into()))
         .title("Embargo")
         .inner_size(1200.0, 820.0)
@@ -65,7 +70,11 @@ pub fn main_window<R: Runtime, M: tauri::Manager<R>>(manager: &M) -> tauri::Resu
 }
 
 /// Builds the app over a data directory and runs it; `setup` runs once the window exists.
-pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, store: Store, setup: impl FnOnce(&App<R>) + Send + 'static) {
+pub fn run_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    store: Store,
+    setup: impl FnOnce(&App<R>) + Send + 'static,
+) {
     let app = self::builder(builder, AppState::new(store))
         .setup(move |app| {
             main_window(app)?;

@@ -20,11 +20,18 @@ struct Harness {
 
 fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let app = crate::builder(mock_builder(), AppState::new(Store::at(dir.path().join("data"))))
-        .build(tauri::generate_context!())
-        .expect("app builds on the mock runtime");
+    let app = crate::builder(
+        mock_builder(),
+        AppState::new(Store::at(dir.path().join("data"))),
+    )
+    .build(tauri::generate_context!())
+    .expect("app builds on the mock runtime");
     let main = crate::main_window(&app).unwrap();
-    Harness { _app: app, main, dir }
+    Harness {
+        _app: app,
+        main,
+        dir,
+    }
 }
 
 fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -59,8 +66,14 @@ impl Harness {
 }
 
 fn team_cert() -> (String, String, embargo_core::openpgp::Cert) {
-    let (cert, _) = CertBuilder::general_purpose(Some("Novu Security <security@novu.co>")).generate().unwrap();
-    (embargo_core::keys::armored_public(&cert), cert.fingerprint().to_hex(), cert)
+    let (cert, _) = CertBuilder::general_purpose(Some("Novu Security <security@novu.co>"))
+        .generate()
+        .unwrap();
+    (
+        embargo_core::keys::armored_public(&cert),
+        cert.fingerprint().to_hex(),
+        cert,
+    )
 }
 
 fn ready_draft() -> Value {
@@ -82,44 +95,104 @@ fn programs_keys_and_pinning() {
     assert_eq!(list[0]["teamKeyFingerprint"], Value::Null);
     let novu = h.ok("get_program", json!({"id": "novu"}));
     assert_eq!(novu["responseBusinessDays"], 3);
-    assert!(novu["outOfScope"].as_array().unwrap().iter().any(|o| o["class"] == "dos" && o["condition"].is_null()));
-    assert_eq!(h.err("get_program", json!({"id": "nope"}))["code"], "not_found");
+    assert!(novu["outOfScope"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["class"] == "dos" && o["condition"].is_null()));
+    assert_eq!(
+        h.err("get_program", json!({"id": "nope"}))["code"],
+        "not_found"
+    );
 
     let (armored, fpr, _) = team_cert();
-    let candidate = h.ok("inspect_team_key", json!({"programId": "novu", "armored": armored, "path": null}));
+    let candidate = h.ok(
+        "inspect_team_key",
+        json!({"programId": "novu", "armored": armored, "path": null}),
+    );
     assert_eq!(candidate["key"]["fingerprint"], fpr);
     assert_eq!(candidate["key"]["format"], "SEIPDv1");
     assert_eq!(candidate["differsFromPinned"], false);
-    assert_eq!(candidate["key"]["fingerprintGrouped"].as_str().unwrap().split(' ').count(), 10);
-    let err = h.err("confirm_team_key", json!({"programId": "novu", "fingerprint": "0000"}));
+    assert_eq!(
+        candidate["key"]["fingerprintGrouped"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .count(),
+        10
+    );
+    let err = h.err(
+        "confirm_team_key",
+        json!({"programId": "novu", "fingerprint": "0000"}),
+    );
     assert_eq!(err["code"], "not_found");
-    let pinned = h.ok("confirm_team_key", json!({"programId": "novu", "fingerprint": fpr}));
+    let pinned = h.ok(
+        "confirm_team_key",
+        json!({"programId": "novu", "fingerprint": fpr}),
+    );
     assert_eq!(pinned["teamKey"]["fingerprint"], fpr);
     assert_eq!(pinned["teamKeySource"], "pasted");
     // Shared with the CLI: it is in the data directory.
     let store = Store::at(h.dir.path().join("data"));
-    assert_eq!(store.program("novu").unwrap().team_key.unwrap().fingerprint, fpr);
+    assert_eq!(
+        store.program("novu").unwrap().team_key.unwrap().fingerprint,
+        fpr
+    );
 
     // A different key later: loud, not silent.
     let (other, other_fpr, _) = team_cert();
     std::fs::write(h.dir.path().join("other.asc"), &other).unwrap();
-    let c = h.ok("inspect_team_key", json!({"programId": "novu", "armored": null, "path": h.path("other.asc")}));
+    let c = h.ok(
+        "inspect_team_key",
+        json!({"programId": "novu", "armored": null, "path": h.path("other.asc")}),
+    );
     assert_eq!(c["differsFromPinned"], true);
     assert_eq!(c["pinned"], fpr);
-    assert_eq!(h.ok("confirm_team_key", json!({"programId": "novu", "fingerprint": other_fpr}))["teamKey"]["fingerprint"], other_fpr);
+    assert_eq!(
+        h.ok(
+            "confirm_team_key",
+            json!({"programId": "novu", "fingerprint": other_fpr})
+        )["teamKey"]["fingerprint"],
+        other_fpr
+    );
 
     // Unusable keys come back with the core's specific reason and cannot be confirmed.
-    let (sign_only, _) = CertBuilder::new().add_userid("s").add_signing_subkey().generate().unwrap();
+    let (sign_only, _) = CertBuilder::new()
+        .add_userid("s")
+        .add_signing_subkey()
+        .generate()
+        .unwrap();
     let c = h.ok("inspect_team_key", json!({"programId": "novu", "armored": embargo_core::keys::armored_public(&sign_only), "path": null}));
-    assert!(c["key"]["problem"].as_str().unwrap().contains("no encryption-capable subkey"), "{c}");
-    let e = h.err("confirm_team_key", json!({"programId": "novu", "fingerprint": sign_only.fingerprint().to_hex()}));
+    assert!(
+        c["key"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no encryption-capable subkey"),
+        "{c}"
+    );
+    let e = h.err(
+        "confirm_team_key",
+        json!({"programId": "novu", "fingerprint": sign_only.fingerprint().to_hex()}),
+    );
     assert_eq!(e["code"], "key_unusable");
     assert!(e["hint"].is_string());
-    assert_eq!(h.err("inspect_team_key", json!({"programId": "novu", "armored": "garbage", "path": null}))["code"], "invalid_input");
+    assert_eq!(
+        h.err(
+            "inspect_team_key",
+            json!({"programId": "novu", "armored": "garbage", "path": null})
+        )["code"],
+        "invalid_input"
+    );
 
-    let added = h.ok("add_program", json!({"name": "Acme", "contact": "sec@acme.example", "intakeUrl": null}));
+    let added = h.ok(
+        "add_program",
+        json!({"name": "Acme", "contact": "sec@acme.example", "intakeUrl": null}),
+    );
     assert_eq!(added["email"], "sec@acme.example");
-    assert_eq!(h.ok("list_programs", json!({})).as_array().unwrap().len(), 2);
+    assert_eq!(
+        h.ok("list_programs", json!({})).as_array().unwrap().len(),
+        2
+    );
 }
 
 #[test]
@@ -128,29 +201,70 @@ fn draft_validation_cvss_and_markdown() {
     let s = h.ok("get_draft", json!({}));
     assert_eq!(s["draft"]["program"], "novu");
     assert_eq!(s["readyToSeal"], false);
-    let fields: Vec<&str> = s["findings"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert!(fields.contains(&"title") && fields.contains(&"assets") && fields.contains(&"credit"), "{fields:?}");
+    let fields: Vec<&str> = s["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"title") && fields.contains(&"assets") && fields.contains(&"credit"),
+        "{fields:?}"
+    );
 
     let mut draft = ready_draft();
     draft["class"] = json!("dos");
     draft["cvss"] = json!("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:Q");
     let s = h.ok("update_draft", json!({"draft": draft}));
-    let msgs: Vec<String> = s["findings"].as_array().unwrap().iter().map(|f| format!("{}: {}", f["field"], f["message"])).collect();
-    assert!(msgs.iter().any(|m| m.contains("\"class\"") && m.contains("out of scope for Novu")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("\"cvss\"") && m.contains("does not parse")), "{msgs:?}");
+    let msgs: Vec<String> = s["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}: {}", f["field"], f["message"]))
+        .collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("\"class\"") && m.contains("out of scope for Novu")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("\"cvss\"") && m.contains("does not parse")),
+        "{msgs:?}"
+    );
     assert_eq!(s["readyToSeal"], false, "no team key and a bad vector");
 
     let s = h.ok("update_draft", json!({"draft": ready_draft()}));
     assert!(s["findings"].as_array().unwrap().is_empty(), "{s}");
     assert_eq!(s["cvss"]["score"], 6.5);
     assert_eq!(s["severity"], "medium");
-    assert_eq!(h.ok("get_draft", json!({}))["draft"]["title"], "IDOR in workflows");
+    assert_eq!(
+        h.ok("get_draft", json!({}))["draft"]["title"],
+        "IDOR in workflows"
+    );
 
-    assert_eq!(h.ok("cvss_score", json!({"vector": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}))["score"], 9.3);
-    assert_eq!(h.err("cvss_score", json!({"vector": "nope"}))["code"], "invalid_input");
-    let html = h.ok("render_markdown", json!({"markdown": "**b** <script>x</script>"}));
+    assert_eq!(
+        h.ok(
+            "cvss_score",
+            json!({"vector": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"})
+        )["score"],
+        9.3
+    );
+    assert_eq!(
+        h.err("cvss_score", json!({"vector": "nope"}))["code"],
+        "invalid_input"
+    );
+    let html = h.ok(
+        "render_markdown",
+        json!({"markdown": "**b** <script>x</script>"}),
+    );
     assert_eq!(html.as_str().unwrap().trim(), "<p><strong>b</strong> </p>");
-    assert!(h.ok("list_classes", json!({})).as_array().unwrap().iter().any(|c| c["id"] == "idor"));
+    assert!(h
+        .ok("list_classes", json!({}))
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == "idor"));
 }
 
 #[test]
@@ -158,8 +272,14 @@ fn attachments_signing_preview_and_export() {
     let h = harness();
     assert_eq!(h.err("preview_seal", json!({}))["code"], "no_team_key");
     let (armored, fpr, team) = team_cert();
-    h.ok("inspect_team_key", json!({"programId": "novu", "armored": armored, "path": null}));
-    h.ok("confirm_team_key", json!({"programId": "novu", "fingerprint": fpr}));
+    h.ok(
+        "inspect_team_key",
+        json!({"programId": "novu", "armored": armored, "path": null}),
+    );
+    h.ok(
+        "confirm_team_key",
+        json!({"programId": "novu", "fingerprint": fpr}),
+    );
     h.ok("update_draft", json!({"draft": ready_draft()}));
     assert_eq!(h.ok("get_draft", json!({}))["readyToSeal"], true);
 
@@ -168,28 +288,62 @@ fn attachments_signing_preview_and_export() {
     let list = h.ok("add_attachment", json!({"path": h.path("poc.bin")}));
     assert_eq!(list[0]["name"], "poc.bin");
     assert_eq!(list[0]["size"], 5000);
-    assert_eq!(h.ok("list_attachments", json!({})).as_array().unwrap().len(), 1);
-    assert_eq!(h.err("add_attachment", json!({"path": h.path("missing.bin")}))["code"], "io");
-    assert_eq!(h.err("remove_attachment", json!({"id": 99}))["code"], "not_found");
+    assert_eq!(
+        h.ok("list_attachments", json!({}))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        h.err("add_attachment", json!({"path": h.path("missing.bin")}))["code"],
+        "io"
+    );
+    assert_eq!(
+        h.err("remove_attachment", json!({"id": 99}))["code"],
+        "not_found"
+    );
 
     let preview = h.ok("preview_seal", json!({}));
     assert_eq!(preview["recipients"][0]["fingerprint"], fpr);
     assert_eq!(preview["format"], "SEIPDv1");
     assert_eq!(preview["to"], "security@novu.co");
     assert_eq!(preview["subject"], "IDOR in workflows");
-    assert!(preview["text"].as_str().unwrap().contains("Class:       idor (Insecure direct object reference)"), "{preview}");
-    assert!(preview["bodyHtml"].as_str().unwrap().contains("<h2>Steps to reproduce</h2>"));
+    assert!(
+        preview["text"]
+            .as_str()
+            .unwrap()
+            .contains("Class:       idor (Insecure direct object reference)"),
+        "{preview}"
+    );
+    assert!(preview["bodyHtml"]
+        .as_str()
+        .unwrap()
+        .contains("<h2>Steps to reproduce</h2>"));
 
     // Signing keys: only public facts come back; the passphrase goes straight to the core.
-    let (me, _) = CertBuilder::general_purpose(Some("Ada <ada@example.net>")).set_password(Some("pw".into())).generate().unwrap();
-    std::fs::write(h.dir.path().join("me.asc"), embargo_core::keys::armored_secret(&me).as_bytes()).unwrap();
+    let (me, _) = CertBuilder::general_purpose(Some("Ada <ada@example.net>"))
+        .set_password(Some("pw".into()))
+        .generate()
+        .unwrap();
+    std::fs::write(
+        h.dir.path().join("me.asc"),
+        embargo_core::keys::armored_secret(&me).as_bytes(),
+    )
+    .unwrap();
     let view = h.ok("import_signing_key", json!({"path": h.path("me.asc")}));
     assert_eq!(view["protected"], true);
     assert!(view.get("secret").is_none());
     let eml = h.path("report.eml");
     let req = |pass: Value| json!({"request": {"format": "eml", "path": eml, "sign": true, "passphrase": pass}});
-    assert_eq!(h.err("export_report", req(Value::Null))["code"], "passphrase_required");
-    assert_eq!(h.err("export_report", req(json!("wrong")))["code"], "wrong_passphrase");
+    assert_eq!(
+        h.err("export_report", req(Value::Null))["code"],
+        "passphrase_required"
+    );
+    assert_eq!(
+        h.err("export_report", req(json!("wrong")))["code"],
+        "wrong_passphrase"
+    );
     assert!(!Path::new(&eml).exists(), "a failed export leaves nothing");
     let done = h.ok("export_report", req(json!("pw")));
     assert_eq!(done["format"], "SEIPDv1");
@@ -212,21 +366,42 @@ fn attachments_signing_preview_and_export() {
     )
     .unwrap();
     assert_eq!(opened.title.as_deref(), Some("IDOR in workflows"));
-    assert_eq!(std::fs::read(out.join("attachments/poc.bin")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(out.join("attachments/poc.bin")).unwrap(),
+        data
+    );
 
-    let armored = h.ok("armored_report", json!({"request": {"sign": false, "passphrase": null}}));
-    assert!(armored.as_str().unwrap().starts_with("-----BEGIN PGP MESSAGE-----"));
+    let armored = h.ok(
+        "armored_report",
+        json!({"request": {"sign": false, "passphrase": null}}),
+    );
+    assert!(armored
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PGP MESSAGE-----"));
     // Too long for a mailto link: instructions instead (nothing is launched).
-    let mail = h.ok("open_mail_client", json!({"request": {"sign": false, "passphrase": null}}));
+    let mail = h.ok(
+        "open_mail_client",
+        json!({"request": {"sign": false, "passphrase": null}}),
+    );
     assert_eq!(mail["opened"], false);
-    assert!(mail["instructions"].as_str().unwrap().contains("Export .eml"));
+    assert!(mail["instructions"]
+        .as_str()
+        .unwrap()
+        .contains("Export .eml"));
 
     let mut anon = ready_draft();
     anon["credit"] = json!({"kind": "anonymous"});
     h.ok("update_draft", json!({"draft": anon}));
-    assert_eq!(h.err("export_report", req(json!("pw")))["code"], "anonymous_signing");
+    assert_eq!(
+        h.err("export_report", req(json!("pw")))["code"],
+        "anonymous_signing"
+    );
     h.ok("clear_signing_key", json!({}));
-    assert_eq!(h.err("export_report", req(Value::Null))["code"], "invalid_input");
+    assert_eq!(
+        h.err("export_report", req(Value::Null))["code"],
+        "invalid_input"
+    );
     let list = h.ok("remove_attachment", json!({"id": list[0]["id"]}));
     assert!(list.as_array().unwrap().is_empty());
     h.ok("cancel_seal", json!({}));
@@ -247,7 +422,10 @@ fn settings_persist() {
 #[test]
 fn a_window_without_the_capability_is_refused() {
     let h = harness();
-    let intruder = WebviewWindowBuilder::new(&h._app, "intruder", WebviewUrl::App("index.html".into())).build().unwrap();
+    let intruder =
+        WebviewWindowBuilder::new(&h._app, "intruder", WebviewUrl::App("index.html".into()))
+            .build()
+            .unwrap();
     for cmd in ["list_programs", "get_draft", "export_report"] {
         let err = call(&intruder, cmd, json!({})).expect_err("refused");
         assert!(err.to_string().contains("not allowed"), "{cmd}: {err}");
@@ -257,9 +435,17 @@ fn a_window_without_the_capability_is_refused() {
 
 #[test]
 fn the_handler_and_build_rs_list_the_same_commands() {
-    let build = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("build.rs")).unwrap();
-    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
-    let declared: Vec<&str> = build.lines().filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\",")).collect();
-    let handled: Vec<&str> = lib.lines().filter_map(|l| l.trim().strip_prefix("commands::")?.strip_suffix(',')).collect();
+    let build =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("build.rs")).unwrap();
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let declared: Vec<&str> = build
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\","))
+        .collect();
+    let handled: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("commands::")?.strip_suffix(','))
+        .collect();
     assert_eq!(declared, handled);
 }

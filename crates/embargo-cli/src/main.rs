@@ -611,7 +611,11 @@ fn passphrase_source(file: Option<&Path>) -> Result<Box<keys::PassphraseFn<'stat
 /// Writes a new file atomically; never replaces an existing one.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     if path.exists() {
-        return Err(Failure::new(1, format!("{} already exists", path.display()), Some("choose another name")));
+        return Err(Failure::new(
+            1,
+            format!("{} already exists", path.display()),
+            Some("choose another name"),
+        ));
     }
     embargo_core::store::atomic_write(path, bytes).map_err(|e| Failure::new(1, e, None))
 }

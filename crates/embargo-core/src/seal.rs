@@ -336,12 +336,26 @@ pub fn seal<W: Write + Send + Sync>(
 /// Seals into a file: written to a temporary file beside it, fsynced, and renamed into place only
 /// when sealing succeeded, so a failure or a cancel leaves no partial output. An existing file is
 /// replaced only with `overwrite`.
-pub fn seal_to_file(req: &SealRequest<'_>, path: &Path, overwrite: bool, progress: &mut ProgressFn<'_>) -> Result<Sealed, SealError> {
+pub fn seal_to_file(
+    req: &SealRequest<'_>,
+    path: &Path,
+    overwrite: bool,
+    progress: &mut ProgressFn<'_>,
+) -> Result<Sealed, SealError> {
     if path.exists() && !overwrite {
-        return Err(SealError::Output(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", path.display()))));
+        return Err(SealError::Output(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} already exists", path.display()),
+        )));
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "sealed".into());
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sealed".into());
     let suffix: u64 = rand::random();
     let tmp = dir.join(format!(".{name}.{suffix:016x}.partial"));
     let mut opts = std::fs::OpenOptions::new();

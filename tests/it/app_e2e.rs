@@ -1,0 +1,327 @@
+//! The desktop app end to end: the real binary under Xvfb, driven through WebKitWebDriver by
+//! tauri-driver, from program to an exported `.eml` that gpg decrypts. Also takes the README's
+//! screenshots of every screen in light and dark mode.
+//!
+//! WebDriver cannot drive GTK's native file dialogs or OS drag-and-drop. For those two steps only
+//! (adding an attachment, choosing where the `.eml` goes) the test calls the backend command the
+//! dialog's result feeds, over the same IPC channel the UI's `ipc.ts` uses; the UI then updates
+//! from the backend's events, as it does after a real dialog.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn app_bin() -> PathBuf {
+    let bin = embargo_bin().with_file_name("embargo-app");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace first",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// tauri-driver, stopped with SIGTERM so that WebKitWebDriver lets go of its port.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+async fn by(c: &Client, id: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(&format!("[data-testid='{id}']")))
+        .await
+        .unwrap_or_else(|e| panic!("{id}: {e}"))
+}
+
+/// Types like a person: WebKitWebDriver drops a bare "\n", so line breaks are the Enter key.
+async fn type_into(c: &Client, id: &str, text: &str) {
+    by(c, id)
+        .await
+        .send_keys(&text.replace('\n', "\u{E007}"))
+        .await
+        .unwrap();
+}
+
+async fn text_of(c: &Client, id: &str) -> String {
+    by(c, id).await.text().await.unwrap()
+}
+
+/// Waits until a script returns true (the UI reacts asynchronously to the backend).
+async fn until(c: &Client, what: &str, script: &str) {
+    let start = Instant::now();
+    loop {
+        if c.execute(script, vec![]).await.ok() == Some(Value::Bool(true)) {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let findings = c
+                .execute("return Array.from(document.querySelectorAll(\"[data-testid^='finding']\")).map(e => e.dataset.testid + ': ' + e.textContent).join('\\n') + ' | body: ' + JSON.stringify(document.querySelector(\"[data-testid='body']\")?.value)", vec![])
+                .await;
+            panic!("timed out waiting for {what}; findings shown: {findings:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn invoke(c: &Client, cmd: &str, args: Value) -> Value {
+    let script = "const [cmd, args, done] = arguments; window.__TAURI_INTERNALS__.invoke(cmd, args).then(r => done({ok: r}), e => done({err: e}));";
+    let v = c
+        .execute_async(script, vec![json!(cmd), args])
+        .await
+        .unwrap();
+    assert!(v.get("err").is_none(), "{cmd}: {v}");
+    v["ok"].clone()
+}
+
+async fn shot(c: &Client, dir: &Path, name: &str) {
+    // Show each screen from its top; let transitions and fonts settle.
+    let _ = c.execute("window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; });", vec![]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let png = c.screenshot().await.unwrap();
+    fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn set_theme(c: &Client, theme: &str) {
+    by(c, "nav-settings").await.click().await.unwrap();
+    by(c, "theme").await.select_by_value(theme).await.unwrap();
+    until(
+        c,
+        "theme",
+        &format!("return document.documentElement.dataset.theme === '{theme}'"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let dir = scratch();
+    let d = dir.path();
+    let gpg = Gpg::new();
+    let team = gpg.generate(
+        "Novu Security <security@novu.co>",
+        "ed25519",
+        "default",
+        Some("cv25519"),
+        &[],
+    );
+    gpg.export(&team, &d.join("team.asc"));
+    let armored = fs::read_to_string(d.join("team.asc")).unwrap();
+    let attachment = noise(200_000, 11);
+    fs::write(d.join("poc.bin"), &attachment).unwrap();
+
+    let port = free_port();
+    let driver = Driver(
+        tool("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &free_port().to_string(),
+            ])
+            .env("EMBARGO_HOME", d.join("home"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    let c = loop {
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if start.elapsed() < Duration::from_secs(20) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("tauri-driver session: {e}"),
+        }
+    };
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    fs::create_dir_all(&shots).unwrap();
+    assert_eq!(c.title().await.unwrap(), "Embargo");
+
+    // Programs: pick Novu, paste the team key made by gpg, compare, confirm.
+    by(&c, "program-novu").await.click().await.unwrap();
+    type_into(&c, "team-key-text", &armored).await;
+    by(&c, "team-key-inspect").await.click().await.unwrap();
+    let grouped: Vec<String> = team
+        .as_bytes()
+        .chunks(4)
+        .map(|g| String::from_utf8_lossy(g).into_owned())
+        .collect();
+    let shown = text_of(&c, "candidate-fingerprint").await;
+    assert_eq!(
+        shown.split_whitespace().collect::<String>(),
+        team,
+        "fingerprint shown: {shown}"
+    );
+    assert!(
+        shown.contains(&grouped[..2].join(" ")),
+        "grouped by four: {shown}"
+    );
+    by(&c, "team-key-compared").await.click().await.unwrap();
+    by(&c, "team-key-confirm").await.click().await.unwrap();
+    let pinned = text_of(&c, "pinned-fingerprint").await;
+    assert_eq!(pinned.split_whitespace().collect::<String>(), team);
+    shot(&c, &shots, "programs-light").await;
+
+    // Report: fill it in; `dos` shows the policy's words; `idor` does not.
+    by(&c, "nav-report").await.click().await.unwrap();
+    by(&c, "title")
+        .await
+        .send_keys("IDOR exposes other tenants' workflows")
+        .await
+        .unwrap();
+    by(&c, "asset-0")
+        .await
+        .send_keys("https://api.novu.co/v1/workflows")
+        .await
+        .unwrap();
+    by(&c, "class").await.select_by_value("dos").await.unwrap();
+    let warning = text_of(&c, "oos-warning").await;
+    assert!(
+        warning.contains("Any activity that could lead to the disruption of our service (DoS)."),
+        "{warning}"
+    );
+    by(&c, "class").await.select_by_value("idor").await.unwrap();
+    until(
+        &c,
+        "the warning to go",
+        "return !document.querySelector(\"[data-testid='oos-warning']\")",
+    )
+    .await;
+    let cwe = by(&c, "cwe").await;
+    cwe.clear().await.unwrap();
+    cwe.send_keys("CWE-639").await.unwrap();
+    by(&c, "cvss-vector")
+        .await
+        .send_keys("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N")
+        .await
+        .unwrap();
+    until(&c, "the CVSS score", "const s = document.querySelector(\"[data-testid='cvss-score']\"); return !!s && s.textContent.includes('6.5')").await;
+    let body = by(&c, "body").await;
+    body.clear().await.unwrap();
+    type_into(&c, "body", "## Summary\n\nAny member reads another tenant's workflows by id.\n\n## Steps to reproduce\n\n1. GET /v1/workflows/<other id>\n").await;
+    until(&c, "the preview", "const p = document.querySelector(\"[data-testid='body-preview']\"); return !!p && p.innerHTML.includes('<h2')").await;
+    // The native file dialog's result feeds add_attachment; the table updates from its event.
+    invoke(&c, "add_attachment", json!({ "path": d.join("poc.bin") })).await;
+    by(&c, "attachment-poc.bin").await;
+    by(&c, "credit-named").await.click().await.unwrap();
+    by(&c, "credit-name")
+        .await
+        .send_keys("Ada Lovelace")
+        .await
+        .unwrap();
+    for id in [
+        "no-automated-scanning",
+        "no-exploitation",
+        "confidential-until-fixed",
+        "no-social-engineering-or-dos",
+    ] {
+        by(&c, &format!("attest-{id}")).await.click().await.unwrap();
+    }
+    until(
+        &c,
+        "a clean report",
+        "return document.querySelectorAll(\"[data-testid^='finding-']\").length === 0",
+    )
+    .await;
+    shot(&c, &shots, "report-light").await;
+
+    // Review & seal: recipient and format, then the save dialog's result feeds export_report.
+    by(&c, "nav-review").await.click().await.unwrap();
+    let recipient = text_of(&c, "review-recipient").await;
+    assert_eq!(recipient.split_whitespace().collect::<String>(), team);
+    assert_eq!(text_of(&c, "review-format").await, "SEIPDv1");
+    assert!(text_of(&c, "review-text")
+        .await
+        .contains("Title:       IDOR exposes other tenants' workflows"));
+    shot(&c, &shots, "review-light").await;
+    let eml = d.join("report.eml");
+    invoke(
+        &c,
+        "export_report",
+        json!({ "request": { "format": "eml", "path": eml, "sign": false, "passphrase": null } }),
+    )
+    .await;
+    let banner = text_of(&c, "export-result").await;
+    assert!(banner.contains("report.eml"), "{banner}");
+    by(&c, "nav-settings").await.click().await.unwrap();
+    by(&c, "theme").await;
+    shot(&c, &shots, "settings-light").await;
+
+    // Dark mode, every screen.
+    set_theme(&c, "dark").await;
+    shot(&c, &shots, "settings-dark").await;
+    for screen in ["programs", "report", "review"] {
+        by(&c, &format!("nav-{screen}"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        shot(&c, &shots, &format!("{screen}-dark")).await;
+    }
+    set_theme(&c, "light").await;
+    c.close().await.unwrap();
+    drop(driver);
+
+    // The team's side: gpg decrypts the .eml's encrypted part; the report and attachment are there.
+    let raw = fs::read(&eml).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    assert_eq!(mail.ctype.mimetype, "multipart/encrypted");
+    fs::write(
+        d.join("part2.asc"),
+        mail.subparts[1].get_body_raw().unwrap(),
+    )
+    .unwrap();
+    gpg.export_secret(&team, &d.join("team-secret.asc"));
+    gpg.run([
+        "--output",
+        d.join("plain.eml").to_str().unwrap(),
+        "--decrypt",
+        d.join("part2.asc").to_str().unwrap(),
+    ]);
+    let plain = fs::read(d.join("plain.eml")).unwrap();
+    assert!(String::from_utf8_lossy(&plain)
+        .contains("Any member reads another tenant's workflows by id."));
+    let parts = python_parts(&d.join("plain.eml"));
+    let poc = parts
+        .iter()
+        .find(|(n, _)| n == "poc.bin")
+        .expect("attachment part");
+    assert_eq!(poc.1, sha256_hex(&attachment), "attachment byte for byte");
+}
