@@ -65,7 +65,7 @@ pub fn main_window<R: Runtime, M: tauri::Manager<R>>(
         .title("Embargo")
         .inner_size(1200.0, 820.0)
         .min_inner_size(1000.0, 700.0)
-        .on_navigation(|url| is_app_url(url))
+        .on_navigation(is_app_url)
         .build()
 }
 

@@ -449,3 +449,151 @@ fn the_handler_and_build_rs_list_the_same_commands() {
         .collect();
     assert_eq!(declared, handled);
 }
+
+/// The app's security configuration, read from the files Tauri compiles in: any loosening fails.
+#[test]
+fn security_configuration_is_not_loosened() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let conf: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("tauri.conf.json")).unwrap())
+            .unwrap();
+    let app = &conf["app"];
+    assert_eq!(
+        app["withGlobalTauri"], false,
+        "no global Tauri object for injected scripts"
+    );
+    assert_eq!(
+        app["windows"],
+        json!([]),
+        "windows are created in code, with navigation locked"
+    );
+    let security = app["security"].as_object().unwrap();
+    let allowed_keys = ["csp", "freezePrototype", "capabilities"];
+    for key in security.keys() {
+        assert!(
+            allowed_keys.contains(&key.as_str()),
+            "unexpected security setting `{key}` (dangerous* and remote access are not allowed)"
+        );
+    }
+    assert_eq!(security["freezePrototype"], true);
+    assert_eq!(security["capabilities"], json!(["main"]));
+    let csp = security["csp"].as_str().unwrap();
+    let directives: std::collections::BTreeMap<&str, Vec<&str>> = csp
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let mut words = d.split_whitespace();
+            (words.next().unwrap(), words.collect())
+        })
+        .collect();
+    let expect = |name: &str, want: &[&str]| {
+        assert_eq!(
+            directives.get(name).map(Vec::as_slice),
+            Some(want),
+            "CSP {name}"
+        )
+    };
+    expect("default-src", &["'self'"]);
+    expect("script-src", &["'self'"]);
+    expect("style-src", &["'self'"]);
+    expect("connect-src", &["ipc:", "http://ipc.localhost"]);
+    expect("object-src", &["'none'"]);
+    expect("frame-src", &["'none'"]);
+    expect("base-uri", &["'none'"]);
+    expect("form-action", &["'none'"]);
+    for (name, sources) in &directives {
+        for s in sources {
+            assert!(
+                !s.contains("unsafe") && *s != "*" && !s.starts_with("https:") && (*s != "http:"),
+                "CSP {name} allows {s}"
+            );
+            assert!(
+                !s.starts_with("http") || *s == "http://ipc.localhost",
+                "CSP {name} allows remote origin {s}"
+            );
+        }
+    }
+
+    let caps: Vec<_> = std::fs::read_dir(root.join("capabilities"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(caps, ["main.json"], "one capability only");
+    let cap: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("capabilities/main.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cap["windows"], json!(["main"]));
+    assert!(
+        cap.get("remote").is_none()
+            && cap.get("webviews").is_none()
+            && cap.get("platforms").is_none()
+    );
+    let build = std::fs::read_to_string(root.join("build.rs")).unwrap();
+    let mut want: Vec<String> = [
+        "core:event:allow-listen",
+        "core:event:allow-unlisten",
+        "dialog:allow-open",
+        "dialog:allow-save",
+        "clipboard-manager:allow-write-text",
+    ]
+    .map(String::from)
+    .to_vec();
+    want.extend(
+        build
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\","))
+            .map(|c| format!("allow-{}", c.replace('_', "-"))),
+    );
+    let got: Vec<String> = cap["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p.as_str()
+                .expect("plain permission ids, no scopes")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        got, want,
+        "exactly Embargo's commands, its events, and the dialog/clipboard calls it uses"
+    );
+
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    for plugin in [
+        "tauri-plugin-shell",
+        "tauri-plugin-fs",
+        "tauri-plugin-http",
+        "tauri-plugin-opener",
+        "devtools",
+    ] {
+        assert!(
+            !manifest.contains(plugin),
+            "{plugin} must not be part of the app"
+        );
+    }
+}
+
+#[test]
+fn navigation_is_locked_to_the_app() {
+    for ok in [
+        "tauri://localhost/index.html",
+        "http://tauri.localhost/",
+        "https://tauri.localhost/x",
+    ] {
+        assert!(crate::is_app_url(&ok.parse().unwrap()), "{ok}");
+    }
+    for bad in [
+        "https://evil.example/",
+        "file:///etc/passwd",
+        "tauri://evil/",
+        "http://localhost:8080/",
+        "data:text/html,x",
+        "javascript:alert(1)",
+    ] {
+        assert!(!crate::is_app_url(&bad.parse().unwrap()), "{bad}");
+    }
+}
