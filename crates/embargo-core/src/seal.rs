@@ -616,3 +616,48 @@ pub(crate) fn normalize_crlf(s: &str) -> String {
         .replace('\r', "\n")
         .replace('\n', "\r\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::cert::CertBuilder;
+
+    fn report() -> Report {
+        let text = "+++\nschema = 1\nprogram = \"novu\"\ntitle = \"T\"\nassets = [\"example.org\"]\nclass = \"other\"\ncredit = \"anonymous\"\nattestations = []\nscope_confirmations = []\n+++\nbody\n";
+        Report::parse(text).unwrap().0
+    }
+
+    #[test]
+    fn cancelled_seal_leaves_no_file_and_progress_reaches_the_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let (team, _) = CertBuilder::general_purpose(Some("t")).generate().unwrap();
+        let file = dir.path().join("a.bin");
+        std::fs::write(&file, vec![7u8; 300_000]).unwrap();
+        let report = report();
+        let recipients = [team];
+        let attachments = [file];
+        let req = SealRequest {
+            report: &report,
+            program: None,
+            recipients: &recipients,
+            attachments: &attachments,
+            signer: None,
+            sign_anyway: false,
+            encrypt_to_self: false,
+            aead: false,
+            output: OutputFormat::Binary,
+        };
+        let out = dir.path().join("x.pgp");
+        let err = seal_to_file(&req, &out, false, &mut |done, _| done < 100_000).unwrap_err();
+        assert!(matches!(err, SealError::Cancelled), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the attachment is left");
+        let mut last = (0, 0);
+        seal_to_file(&req, &out, false, &mut |d, t| {
+            last = (d, t);
+            true
+        })
+        .unwrap();
+        assert_eq!(last, (300_000, 300_000));
+        assert!(matches!(seal_to_file(&req, &out, false, &mut |_, _| true), Err(SealError::Output(_))), "never overwrites unasked");
+    }
+}

@@ -298,7 +298,8 @@ impl Store {
 /// Writes a file atomically: a temporary file in the same directory, fsync, rename, fsync the
 /// directory. Directories are created 0700, files 0600.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name has the empty path as its parent: that is the current directory.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
