@@ -75,7 +75,14 @@ pub fn run_app<R: Runtime>(
     store: Store,
     setup: impl FnOnce(&App<R>) + Send + 'static,
 ) {
+    // For bench/app.py: report when the page has loaded (the frontend has mounted by then).
+    let probe = std::env::var_os("EMBARGO_STARTUP_PROBE").is_some();
     let app = self::builder(builder, AppState::new(store))
+        .on_page_load(move |_, payload| {
+            if probe && payload.event() == tauri::webview::PageLoadEvent::Finished {
+                eprintln!("embargo-startup-probe: page loaded");
+            }
+        })
         .setup(move |app| {
             main_window(app)?;
             setup(app);
