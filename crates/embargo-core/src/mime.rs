@@ -492,13 +492,22 @@ struct Base64Stream {
 
 impl Base64Stream {
     fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, String> {
-        self.pending
-            .extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        // Line breaks are the only whitespace in practice: copy the runs between them.
+        let mut rest = chunk;
+        while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
+            self.pending.extend_from_slice(&rest[..i]);
+            rest = &rest[i + 1..];
+        }
+        self.pending.extend_from_slice(rest);
+        if memchr::memchr2(b' ', b'\t', &self.pending).is_some() {
+            self.pending.retain(|b| !b.is_ascii_whitespace());
+        }
         let whole = self.pending.len() / 4 * 4;
         // Keep the last quantum back: it may carry padding that must be last.
         let cut = whole.saturating_sub(4);
-        let out = base64::engine::general_purpose::STANDARD
-            .decode(&self.pending[..cut])
+        let mut out = Vec::with_capacity(cut / 4 * 3);
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(&self.pending[..cut], &mut out)
             .map_err(|e| e.to_string())?;
         self.pending.drain(..cut);
         Ok(out)

@@ -650,7 +650,11 @@ mod tests {
         let out = dir.path().join("x.pgp");
         let err = seal_to_file(&req, &out, false, &mut |done, _| done < 100_000).unwrap_err();
         assert!(matches!(err, SealError::Cancelled), "{err}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the attachment is left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "only the attachment is left"
+        );
         let mut last = (0, 0);
         seal_to_file(&req, &out, false, &mut |d, t| {
             last = (d, t);
@@ -658,6 +662,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(last, (300_000, 300_000));
-        assert!(matches!(seal_to_file(&req, &out, false, &mut |_, _| true), Err(SealError::Output(_))), "never overwrites unasked");
+        assert!(
+            matches!(
+                seal_to_file(&req, &out, false, &mut |_, _| true),
+                Err(SealError::Output(_))
+            ),
+            "never overwrites unasked"
+        );
     }
 }

@@ -299,7 +299,10 @@ impl Store {
 /// directory. Directories are created 0700, files 0600.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     // A bare file name has the empty path as its parent: that is the current directory.
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
