@@ -28,7 +28,25 @@ const COMMANDS: &[&str] = &[
     "set_theme",
 ];
 
+/// Builds `ui/dist` (which Tauri embeds) when the frontend changed, so that
+/// `cargo build --release -p embargo-app` alone yields the standalone app.
+fn build_frontend() {
+    for path in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js"] {
+        println!("cargo:rerun-if-changed=../ui/{path}");
+    }
+    println!("cargo:rerun-if-env-changed=EMBARGO_SKIP_UI_BUILD");
+    if std::env::var_os("EMBARGO_SKIP_UI_BUILD").is_some() {
+        return;
+    }
+    let status = std::process::Command::new("bash")
+        .arg("../scripts/build-ui.sh")
+        .status()
+        .expect("bash runs scripts/build-ui.sh");
+    assert!(status.success(), "building the frontend failed (scripts/build-ui.sh needs Node.js >= 20 and npm)");
+}
+
 fn main() {
+    build_frontend();
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
