@@ -31,7 +31,14 @@ const COMMANDS: &[&str] = &[
 /// Builds `ui/dist` (which Tauri embeds) when the frontend changed, so that
 /// `cargo build --release -p embargo-app` alone yields the standalone app.
 fn build_frontend() {
-    for path in ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js"] {
+    for path in [
+        "src",
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "vite.config.ts",
+        "svelte.config.js",
+    ] {
         println!("cargo:rerun-if-changed=../ui/{path}");
     }
     println!("cargo:rerun-if-env-changed=EMBARGO_SKIP_UI_BUILD");
@@ -42,7 +49,10 @@ fn build_frontend() {
         .arg("../scripts/build-ui.sh")
         .status()
         .expect("bash runs scripts/build-ui.sh");
-    assert!(status.success(), "building the frontend failed (scripts/build-ui.sh needs Node.js >= 20 and npm)");
+    assert!(
+        status.success(),
+        "building the frontend failed (scripts/build-ui.sh needs Node.js >= 20 and npm)"
+    );
 }
 
 fn main() {
