@@ -457,15 +457,12 @@ pub fn recipients<'a>(
         Format::SeipdV2 => Features::empty().set_seipdv1().set_seipdv2(),
     };
     let mut recipients = Vec::new();
-    for (cert, subkeys) in certs.iter().zip(keys) {
-        for key in subkeys {
-            let handle: openpgp::KeyHandle = match format {
-                Format::SeipdV1 => key.keyid().into(),
-                Format::SeipdV2 => key.fingerprint().into(),
-            };
-            recipients.push(Recipient::new(features.clone(), handle, key));
-        }
-        let _ = cert;
+    for key in keys.iter().flatten() {
+        let handle: openpgp::KeyHandle = match format {
+            Format::SeipdV1 => key.keyid().into(),
+            Format::SeipdV2 => key.fingerprint().into(),
+        };
+        recipients.push(Recipient::new(features.clone(), handle, key));
     }
     Ok(RecipientSet {
         recipients,
