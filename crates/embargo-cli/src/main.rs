@@ -245,7 +245,7 @@ fn run(command: Command) -> Result<u8, Failure> {
             output,
         } => {
             let report_path = report;
-            let (report, _) = read_report(&report_path).map_err(|f| Failure { code: 1, ..f })?;
+            let report = read_report(&report_path).map_err(|f| Failure { code: 1, ..f })?;
             let store = store()?;
             let program = store.program(&report.program).ok();
             let mut recipients = Vec::new();
@@ -521,13 +521,18 @@ fn cmd_new(program: &str, output: Option<&Path>) -> Result<u8, Failure> {
     }
 }
 
-fn read_report(path: &Path) -> Result<(Report, Vec<embargo_core::report::Finding>), Failure> {
+/// Reads and parses a report file; unreadable or unparsable input is exit code 2.
+fn parse_report_file(path: &Path) -> Result<(Report, Vec<embargo_core::report::Finding>), Failure> {
     let bytes = fs::read(path)
         .map_err(|e| Failure::new(2, format!("cannot read {}: {e}", path.display()), None))?;
     let text = String::from_utf8(bytes)
         .map_err(|e| Failure::new(2, format!("{}: not UTF-8 text: {e}", path.display()), None))?;
-    let (report, findings) = Report::parse(&text)
-        .map_err(|e| Failure::new(2, format!("{}: {e}", path.display()), None))?;
+    Report::parse(&text).map_err(|e| Failure::new(2, format!("{}: {e}", path.display()), None))
+}
+
+/// A report to seal: its front matter must have no structural findings.
+fn read_report(path: &Path) -> Result<Report, Failure> {
+    let (report, findings) = parse_report_file(path)?;
     if !findings.is_empty() {
         let listed: Vec<String> = findings
             .iter()
@@ -539,16 +544,11 @@ fn read_report(path: &Path) -> Result<(Report, Vec<embargo_core::report::Finding
             Some("fix the front matter; `embargo check` lists every problem"),
         ));
     }
-    Ok((report, findings))
+    Ok(report)
 }
 
 fn cmd_check(path: &Path) -> Result<u8, Failure> {
-    let bytes = fs::read(path)
-        .map_err(|e| Failure::new(2, format!("cannot read {}: {e}", path.display()), None))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| Failure::new(2, format!("{}: not UTF-8 text: {e}", path.display()), None))?;
-    let (report, mut findings) = Report::parse(&text)
-        .map_err(|e| Failure::new(2, format!("{}: {e}", path.display()), None))?;
+    let (report, mut findings) = parse_report_file(path)?;
     match store()
         .map_err(|f| Failure { code: 2, ..f })?
         .program(&report.program)
