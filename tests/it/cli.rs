@@ -452,7 +452,7 @@ fn attachment_names_cannot_escape_the_output_directory() {
     );
     expect_code(&out, 3);
     assert!(
-        stderr(&out).contains("does not match the size and SHA-256 in report.json"),
+        stderr(&out).contains("attachment /etc/evil.sh: SHA-256 differs from report.json"),
         "{}",
         stderr(&out)
     );
@@ -588,7 +588,30 @@ fn a_pinned_team_key_is_used_when_no_to_is_given() {
         ],
     );
     expect_code(&out, 1);
-    assert!(stderr(&out).contains("has fingerprint"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`0000` is not a full fingerprint"),
+        "{}",
+        stderr(&out)
+    );
+    let out = embargo(
+        d,
+        [
+            "program",
+            "pin",
+            "--program",
+            "novu",
+            "--key",
+            "team.asc",
+            "--fingerprint",
+            &"AB".repeat(20),
+        ],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("you typed"),
+        "a wrong full fingerprint is refused: {}",
+        stderr(&out)
+    );
     let grouped: Vec<String> = t
         .fpr
         .as_bytes()

@@ -215,10 +215,16 @@ fn eml_is_pgp_mime_and_its_second_part_decrypts_with_gpg() {
     };
     assert_eq!(header("To").as_deref(), Some("security@novu.co"));
     assert_eq!(header("From").as_deref(), Some("ada@example.net"));
+    let reference = stderr(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("reference "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("seal prints the reference")
+        .to_owned();
     assert_eq!(
-        header("Subject").as_deref(),
-        Some("Encrypted vulnerability report"),
-        "the title never leaves the encryption"
+        header("Subject"),
+        Some(format!("Encrypted vulnerability report {reference}")),
+        "the title never leaves the encryption; the random reference does"
     );
     assert!(header("Message-ID").is_some() && header("Date").is_some());
     assert!(

@@ -9,10 +9,22 @@ pub struct EmailEnvelope {
     pub to: String,
     /// `From:` — left out when unknown, for the mail client to fill.
     pub from: Option<String>,
+    /// The report's reference, the only thing the outer Subject says about it.
+    pub reference: Option<String>,
 }
 
-/// The outer subject; the real one travels inside the encryption.
+/// The outer subject's fixed words; the real subject travels inside the encryption.
 pub const OUTER_SUBJECT: &str = "Encrypted vulnerability report";
+
+impl EmailEnvelope {
+    /// The outer `Subject:`: fixed words and the random reference, never the title.
+    pub fn subject(&self) -> String {
+        match &self.reference {
+            Some(r) => format!("{OUTER_SUBJECT} {r}"),
+            None => OUTER_SUBJECT.to_owned(),
+        }
+    }
+}
 
 fn domain_of(addr: &str) -> Option<&str> {
     addr.rsplit_once('@')
@@ -20,69 +32,38 @@ fn domain_of(addr: &str) -> Option<&str> {
         .filter(|d| !d.is_empty() && d.is_ascii())
 }
 
-/// Headers, the version part and the opening of the encrypted part.
-pub fn write_email_head(w: &mut dyn Write, env: &EmailEnvelope, boundary: &str) -> io::Result<()> {
-    let now = chrono::Utc::now();
-    let id: [u8; 16] = rand::random();
-    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let domain = env
-        .from
-        .as_deref()
-        .and_then(domain_of)
-        .unwrap_or("embargo.invalid");
-    let mut head = String::new();
-    head += "MIME-Version: 1.0\r\n";
-    head += &format!("Date: {}\r\n", now.format("%a, %d %b %Y %H:%M:%S +0000"));
-    head += &format!("Message-ID: <{id}@{domain}>\r\n");
-    if let Some(from) = &env.from {
-        head += &format!("From: {}\r\n", clean(from));
-    }
-    head += &format!("To: {}\r\n", clean(&env.to));
-    head += &format!("Subject: {OUTER_SUBJECT}\r\n");
-    // Lets mail clients open the file as a message to send rather than one received.
-    head += "X-Unsent: 1\r\n";
-    head += &format!("Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n boundary=\"{boundary}\"\r\n");
-    head += "\r\nThis is an OpenPGP/MIME encrypted message (RFC 3156).\r\n";
-    head += &format!("--{boundary}\r\nContent-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n");
-    head += &format!(
-        "--{boundary}\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\
-         Content-Description: OpenPGP encrypted message\r\nContent-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n"
-    );
-    w.write_all(head.as_bytes())
-}
-
-/// Closes the email after the armored message.
-pub fn write_email_tail(w: &mut dyn Write, boundary: &str) -> io::Result<()> {
-    w.write_all(format!("\r\n--{boundary}--\r\n").as_bytes())
-}
-
-fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).collect()
-}
-
-/// Turns LF into CRLF when enabled (the armored text inside an email); passes through otherwise.
-pub struct CrlfWriter<W> {
+/// A PGP/MIME (RFC 3156) email around the armored message written into it: the headers, the
+/// version part and the opening of the encrypted part are written when it is made, every line
+/// break of what is written through it becomes CRLF, and [`EmailWriter::finish`] closes it.
+pub struct EmailWriter<W: Write> {
     inner: W,
-    enabled: bool,
+    boundary: String,
     scratch: Vec<u8>,
 }
 
-impl<W: Write> CrlfWriter<W> {
-    /// Wraps a writer.
-    pub fn new(inner: W, enabled: bool) -> Self {
-        CrlfWriter {
+impl<W: Write> EmailWriter<W> {
+    /// Writes the email's head into `inner`.
+    pub fn new(mut inner: W, env: &EmailEnvelope) -> io::Result<Self> {
+        let boundary = crate::mime::boundary();
+        inner.write_all(email_head(env, &boundary).as_bytes())?;
+        Ok(EmailWriter {
             inner,
-            enabled,
+            boundary,
             scratch: Vec::new(),
-        }
+        })
+    }
+
+    /// Closes the email; returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.inner
+            .write_all(format!("\r\n--{}--\r\n", self.boundary).as_bytes())?;
+        self.inner.flush()?;
+        Ok(self.inner)
     }
 }
 
-impl<W: Write> Write for CrlfWriter<W> {
+impl<W: Write> Write for EmailWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.enabled {
-            return self.inner.write(buf);
-        }
         self.scratch.clear();
         for &b in buf {
             if b == b'\n' {
@@ -100,9 +81,43 @@ impl<W: Write> Write for CrlfWriter<W> {
     }
 }
 
+fn email_head(env: &EmailEnvelope, boundary: &str) -> String {
+    let now = chrono::Utc::now();
+    let id: [u8; 16] = rand::random();
+    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let domain = env
+        .from
+        .as_deref()
+        .and_then(domain_of)
+        .unwrap_or("embargo.invalid");
+    let mut head = String::new();
+    head += "MIME-Version: 1.0\r\n";
+    head += &format!("Date: {}\r\n", now.format("%a, %d %b %Y %H:%M:%S +0000"));
+    head += &format!("Message-ID: <{id}@{domain}>\r\n");
+    if let Some(from) = &env.from {
+        head += &format!("From: {}\r\n", clean(from));
+    }
+    head += &format!("To: {}\r\n", clean(&env.to));
+    head += &format!("Subject: {}\r\n", clean(&env.subject()));
+    // Lets mail clients open the file as a message to send rather than one received.
+    head += "X-Unsent: 1\r\n";
+    head += &format!("Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n boundary=\"{boundary}\"\r\n");
+    head += "\r\nThis is an OpenPGP/MIME encrypted message (RFC 3156).\r\n";
+    head += &format!("--{boundary}\r\nContent-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n");
+    head += &format!(
+        "--{boundary}\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\
+         Content-Description: OpenPGP encrypted message\r\nContent-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n"
+    );
+    head
+}
+
+fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// A `mailto:` URL with the armored message as body, when it stays under `max_len` characters
 /// (mail clients and OS handlers truncate long URLs; 2000 is safe everywhere).
-pub fn mailto(to: &str, armored: &str, max_len: usize) -> Option<String> {
+pub fn mailto(to: &str, subject: &str, armored: &str, max_len: usize) -> Option<String> {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| {
@@ -117,7 +132,7 @@ pub fn mailto(to: &str, armored: &str, max_len: usize) -> Option<String> {
     let url = format!(
         "mailto:{}?subject={}&body={}",
         enc(to).replace("%40", "@"),
-        enc(OUTER_SUBJECT),
+        enc(subject),
         enc(armored)
     );
     (url.len() <= max_len).then_some(url)
@@ -128,26 +143,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crlf_writer_converts_only_when_enabled() {
-        let mut out = Vec::new();
-        CrlfWriter::new(&mut out, true)
-            .write_all(b"a\nb\r\nc")
+    fn email_writer_wraps_with_crlf_and_never_shows_the_title() {
+        let env = EmailEnvelope {
+            to: "security@novu.co".into(),
+            from: None,
+            reference: Some("EMB-7K2Q-9XDA".into()),
+        };
+        let mut w = EmailWriter::new(Vec::new(), &env).unwrap();
+        w.write_all(b"-----BEGIN PGP MESSAGE-----\nabc\r\n")
             .unwrap();
-        assert_eq!(out, b"a\r\nb\r\nc");
-        let mut out = Vec::new();
-        CrlfWriter::new(&mut out, false).write_all(b"a\nb").unwrap();
-        assert_eq!(out, b"a\nb");
+        let out = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert!(out.contains("Subject: Encrypted vulnerability report EMB-7K2Q-9XDA\r\n"));
+        assert!(out.contains("-----BEGIN PGP MESSAGE-----\r\nabc\r\n"));
+        assert!(
+            !out.replace("\r\n", "").contains('\n'),
+            "every line ends in CRLF"
+        );
+        assert!(out.trim_end().ends_with("--"));
     }
 
     #[test]
     fn mailto_fits_or_not() {
         let url = mailto(
             "security@novu.co",
+            OUTER_SUBJECT,
             "-----BEGIN PGP MESSAGE-----\nabc\n",
             2000,
         )
         .unwrap();
         assert!(url.starts_with("mailto:security@novu.co?subject=Encrypted%20vulnerability%20report&body=-----BEGIN%20PGP"));
-        assert!(mailto("a@b", &"x".repeat(3000), 2000).is_none());
+        assert!(mailto("a@b", OUTER_SUBJECT, &"x".repeat(3000), 2000).is_none());
     }
 }

@@ -25,6 +25,7 @@ pub fn policy() -> StandardPolicy<'static> {
 
 /// The encrypted-data packet format a message gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Format {
     /// SEIPDv1 with MDC (RFC 4880): what every deployed OpenPGP tool reads.
     #[serde(rename = "SEIPDv1")]
@@ -118,7 +119,7 @@ pub enum KeyError {
         v4: String,
     },
     /// A signing or decryption key file holds only public parts.
-    #[error("key {fingerprint} has no secret key material; pass the secret key (e.g. `gpg --export-secret-keys`)")]
+    #[error("key {fingerprint} has no secret key material")]
     NotSecret {
         /// Primary fingerprint.
         fingerprint: String,
@@ -143,34 +144,13 @@ pub enum KeyError {
     },
 }
 
-impl KeyError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<&'static str> {
-        Some(match self {
-            KeyError::Revoked { .. }
-            | KeyError::Expired { .. }
-            | KeyError::NoEncryptionSubkey { .. }
-            | KeyError::PolicyRejected { .. } => {
-                "ask the team for their current key (security.txt, WKD or their policy page)"
-            }
-            KeyError::AeadUnsupported { .. } => {
-                "seal without --aead; SEIPDv1 is what the key asks for"
-            }
-            KeyError::MixedFormats { .. } => "seal one message per recipient",
-            KeyError::PassphraseRequired { .. } => {
-                "give --passphrase-file or run in a terminal to be asked"
-            }
-            KeyError::WrongPassphrase { .. } => {
-                "check the passphrase file (its first line is the passphrase)"
-            }
-            _ => return None,
-        })
-    }
-}
-
 /// Upper-case hex fingerprint in groups of four (`ABCD 1234 …`), as people compare them.
 pub fn grouped(fp: &Fingerprint) -> String {
-    let hex = fp.to_hex();
+    grouped_hex(&fp.to_hex())
+}
+
+/// A hex string in groups of four.
+pub fn grouped_hex(hex: &str) -> String {
     hex.as_bytes()
         .chunks(4)
         .map(|c| std::str::from_utf8(c).unwrap_or(""))
@@ -204,10 +184,13 @@ pub fn parse_certs(bytes: &[u8], what: &str) -> Result<Vec<Cert>, KeyError> {
 
 /// Reads every certificate in a key file (armored or binary).
 pub fn read_certs(path: &Path) -> Result<Vec<Cert>, KeyError> {
-    let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes =
+        crate::store::read_capped(path, crate::limits::MAX_KEY_FILE_BYTES).map_err(|source| {
+            KeyError::Read {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
     parse_certs(&bytes, &path.display().to_string())
 }
 
@@ -473,6 +456,7 @@ pub fn recipients<'a>(
 
 /// What a person sees before trusting a key.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyInfo {
     /// Full fingerprint, upper-case hex.
     pub fingerprint: String,
@@ -566,7 +550,7 @@ pub fn algorithm(key: &Key<PublicParts, UnspecifiedRole>) -> String {
 }
 
 /// Asks for the passphrase of a key (described in the argument); `None` means "no passphrase".
-pub type PassphraseFn<'a> = dyn FnMut(&str) -> Option<Password> + 'a;
+pub type PassphraseFn<'a> = dyn FnMut(&str) -> Option<Password> + Send + 'a;
 
 /// Decrypts a secret key's material, asking for the passphrase when it is protected.
 pub fn unlock(

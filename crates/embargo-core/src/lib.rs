@@ -2,15 +2,23 @@
 //! terminal code. The CLI, the desktop app and the intake server are thin shells around it.
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod export;
+pub mod fsutil;
+pub mod ids;
 pub mod keys;
+pub mod limits;
 pub mod mime;
 pub mod open;
 pub mod program;
+pub mod reference;
 pub mod render;
 pub mod report;
 pub mod seal;
 pub mod store;
+pub mod taxonomy;
+pub mod text;
+pub mod usecase;
 
 /// `embargo <version>`, written into every report.json.
 pub const GENERATOR: &str = concat!("embargo ", env!("CARGO_PKG_VERSION"));

@@ -6,8 +6,7 @@ use std::io::{self, Read};
 
 use base64::Engine as _;
 
-/// Longest header block we accept (all header lines of one entity).
-const MAX_HEADER_BYTES: usize = 64 * 1024;
+use crate::limits::MAX_HEADER_BLOCK_BYTES as MAX_HEADER_BYTES;
 /// Read size of the streaming reader.
 const CHUNK: usize = 64 * 1024;
 
@@ -202,12 +201,15 @@ fn percent_decode(s: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MimeError {
-    /// The underlying reader failed (decryption or integrity errors surface here).
-    #[error(transparent)]
-    Io(#[from] io::Error),
+    /// The underlying stream failed (when it is a decryptor: the message is corrupt or tampered).
+    #[error("reading the MIME stream failed: {0}")]
+    Read(io::Error),
     /// A header block is not headers.
     #[error("malformed MIME header: {0}")]
     BadHeader(String),
+    /// A header block over the limit.
+    #[error("a MIME header block is over the limit of {MAX_HEADER_BYTES} bytes")]
+    HeaderTooLarge,
     /// The stream ended inside a part.
     #[error("MIME stream ends before its closing boundary")]
     Truncated,
@@ -251,7 +253,7 @@ impl<R: Read> MimeReader<R> {
         self.inner
     }
 
-    fn fill(&mut self) -> io::Result<bool> {
+    fn fill(&mut self) -> Result<bool, MimeError> {
         if self.eof {
             return Ok(false);
         }
@@ -263,7 +265,13 @@ impl<R: Read> MimeReader<R> {
         if self.end == self.buf.len() {
             self.buf.resize(self.buf.len() + CHUNK, 0);
         }
-        let n = self.inner.read(&mut self.buf[self.end..])?;
+        let n = loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(MimeError::Read(e)),
+            }
+        };
         if n == 0 {
             self.eof = true;
         }
@@ -282,7 +290,7 @@ impl<R: Read> MimeReader<R> {
                 return Ok(Some(line));
             }
             if self.end - self.start > limit {
-                return Err(MimeError::BadHeader("header line too long".into()));
+                return Err(MimeError::HeaderTooLarge);
             }
             if !self.fill()? {
                 if self.start == self.end {
@@ -305,7 +313,7 @@ impl<R: Read> MimeReader<R> {
             };
             total += line.len() + 2;
             if total > MAX_HEADER_BYTES {
-                return Err(MimeError::BadHeader("header block over 64 KiB".into()));
+                return Err(MimeError::HeaderTooLarge);
             }
             if line.is_empty() {
                 return Ok(Headers(headers));
@@ -352,7 +360,7 @@ impl<R: Read> MimeReader<R> {
             self.start -= 1;
         }
         self.buf[self.start] = b'\n';
-        self.stream_body(&mut |_| Ok(()))
+        self.stream_body::<MimeError>(&mut |_| Ok(()))
     }
 
     /// After a delimiter: the next part's headers, or `None` at the closing delimiter.
@@ -372,10 +380,11 @@ impl<R: Read> MimeReader<R> {
     }
 
     /// Streams the current part's raw body to `sink`, up to (not including) the next delimiter.
-    pub fn stream_body(
+    /// The sink's own errors come back as they are.
+    pub fn stream_body<E: From<MimeError>>(
         &mut self,
-        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    ) -> Result<(), MimeError> {
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let keep = self.delimiter.len() + 1;
         loop {
             if let Some(i) = self.finder.find(&self.buf[self.start..self.end]) {
@@ -393,37 +402,37 @@ impl<R: Read> MimeReader<R> {
                 self.start = upto;
             }
             if !self.fill()? {
-                return Err(MimeError::Truncated);
+                return Err(MimeError::Truncated.into());
             }
         }
     }
 
-    /// Streams the current part decoded by its transfer encoding.
-    pub fn stream_decoded(
+    /// Streams the current part decoded by its transfer encoding (base64; anything else is
+    /// passed through as it is).
+    pub fn stream_decoded<E: From<MimeError>>(
         &mut self,
         encoding: &str,
-        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    ) -> Result<(), MimeError> {
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         if encoding != "base64" {
             return self.stream_body(sink);
         }
         let mut decoder = Base64Stream::default();
-        let mut bad = None;
-        self.stream_body(&mut |chunk| match decoder.push(chunk) {
-            Ok(bytes) => sink(&bytes),
-            Err(e) => {
-                bad = Some(e);
-                Err(io::Error::other("bad base64"))
-            }
-        })
-        .map_err(|e| bad.take().map(MimeError::BadBase64).unwrap_or(e))?;
-        let rest = decoder.finish().map_err(MimeError::BadBase64)?;
-        sink(&rest)?;
-        Ok(())
+        let mut out = Vec::with_capacity(CHUNK);
+        self.stream_body(&mut |chunk| {
+            out.clear();
+            decoder
+                .push(chunk, &mut out)
+                .map_err(MimeError::BadBase64)?;
+            sink(&out)
+        })?;
+        out.clear();
+        decoder.finish(&mut out).map_err(MimeError::BadBase64)?;
+        sink(&out)
     }
 
     /// Reads the rest of the stream (the epilogue) and discards it.
-    pub fn drain(&mut self) -> io::Result<()> {
+    pub fn drain(&mut self) -> Result<(), MimeError> {
         self.start = self.end;
         while self.fill()? {
             self.start = self.end;
@@ -491,7 +500,7 @@ struct Base64Stream {
 }
 
 impl Base64Stream {
-    fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, String> {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         // Line breaks are the only whitespace in practice: copy the runs between them.
         let mut rest = chunk;
         while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
@@ -505,17 +514,16 @@ impl Base64Stream {
         let whole = self.pending.len() / 4 * 4;
         // Keep the last quantum back: it may carry padding that must be last.
         let cut = whole.saturating_sub(4);
-        let mut out = Vec::with_capacity(cut / 4 * 3);
         base64::engine::general_purpose::STANDARD
-            .decode_vec(&self.pending[..cut], &mut out)
+            .decode_vec(&self.pending[..cut], out)
             .map_err(|e| e.to_string())?;
         self.pending.drain(..cut);
-        Ok(out)
+        Ok(())
     }
 
-    fn finish(self) -> Result<Vec<u8>, String> {
+    fn finish(self, out: &mut Vec<u8>) -> Result<(), String> {
         base64::engine::general_purpose::STANDARD
-            .decode(&self.pending)
+            .decode_vec(&self.pending, out)
             .map_err(|e| e.to_string())
     }
 }
@@ -542,7 +550,7 @@ mod tests {
         while let Some(h) = r.next_part().unwrap() {
             let mut body = Vec::new();
             let enc = h.transfer_encoding();
-            r.stream_decoded(&enc, &mut |b| {
+            r.stream_decoded::<MimeError>(&enc, &mut |b| {
                 body.extend_from_slice(b);
                 Ok(())
             })
@@ -612,7 +620,7 @@ mod tests {
         r.begin_multipart("b").unwrap();
         r.next_part().unwrap().unwrap();
         assert!(matches!(
-            r.stream_body(&mut |_| Ok(())),
+            r.stream_body::<MimeError>(&mut |_| Ok(())),
             Err(MimeError::Truncated)
         ));
     }

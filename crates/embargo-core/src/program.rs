@@ -2,73 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{Finding, Report};
+use crate::report::{Finding, FindingCode, Report};
+use crate::text::Shown;
 
-/// One vulnerability class of the taxonomy shared by every program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Class {
-    /// Stable id used in report files (`class = "xss"`).
-    pub id: &'static str,
-    /// Human name.
-    pub name: &'static str,
-    /// The CWE most reports of this class use, as a suggestion.
-    pub cwe: Option<&'static str>,
-}
-
-const fn class(id: &'static str, name: &'static str, cwe: Option<&'static str>) -> Class {
-    Class { id, name, cwe }
-}
-
-/// The class taxonomy; programs mark classes out of scope, they never invent new ones.
-pub const CLASSES: &[Class] = &[
-    class("xss", "Cross-site scripting", Some("CWE-79")),
-    class("sqli", "SQL injection", Some("CWE-89")),
-    class("idor", "Insecure direct object reference", Some("CWE-639")),
-    class("ssrf", "Server-side request forgery", Some("CWE-918")),
-    class("rce", "Remote code execution", Some("CWE-94")),
-    class(
-        "auth-bypass",
-        "Authentication or authorization bypass",
-        Some("CWE-287"),
-    ),
-    class("csrf", "Cross-site request forgery", Some("CWE-352")),
-    class("clickjacking", "Clickjacking", Some("CWE-1021")),
-    class("open-redirect", "Open redirect", Some("CWE-601")),
-    class("info-disclosure", "Information disclosure", Some("CWE-200")),
-    class(
-        "mitm",
-        "Attack requiring man-in-the-middle or physical access",
-        Some("CWE-300"),
-    ),
-    class("dos", "Denial of service", Some("CWE-400")),
-    class(
-        "content-spoofing",
-        "Content spoofing or text injection",
-        Some("CWE-451"),
-    ),
-    class("email-spoofing", "Email spoofing", Some("CWE-290")),
-    class(
-        "missing-security-headers",
-        "Missing security headers or DNS records (CSP, DNSSEC, CAA)",
-        Some("CWE-693"),
-    ),
-    class(
-        "cookie-flags",
-        "Missing Secure or HttpOnly cookie flags",
-        Some("CWE-614"),
-    ),
-    class("broken-link", "Broken link (dead link)", None),
-    class("other", "Other", None),
-];
-
-/// Looks a class up by id.
-pub fn class_by_id(id: &str) -> Option<&'static Class> {
-    CLASSES.iter().find(|c| c.id == id)
-}
+pub use crate::taxonomy::{class_by_id, known_classes, Class, CLASSES};
 
 /// A disclosure program: one vendor's policy, as data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Program {
     /// Stable id (`novu`), used as `program = "…"` in reports and as the file name in the data dir.
     pub id: String,
@@ -112,6 +54,7 @@ pub struct Program {
 /// The team key pinned for a program: full fingerprint and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamKey {
     /// Full primary-key fingerprint, upper-case hex without spaces.
     pub fingerprint: String,
@@ -126,6 +69,7 @@ pub struct TeamKey {
 /// One out-of-scope entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OutOfScope {
     /// Taxonomy class id.
     pub class: String,
@@ -139,6 +83,7 @@ pub struct OutOfScope {
 /// A rule the researcher attests to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Attestation {
     /// Stable id used in `attestations = […]`.
     pub id: String,
@@ -149,6 +94,7 @@ pub struct Attestation {
 /// The team's response promise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ResponsePromise {
     /// Business days until the first assessment.
     pub business_days: u32,
@@ -159,6 +105,7 @@ pub struct ResponsePromise {
 /// How a program credits researchers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CreditPolicy {
     /// `credited` (unless declined) or `none`.
     pub default: String,
@@ -169,6 +116,7 @@ pub struct CreditPolicy {
 /// Any other promise the policy makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Promise {
     /// The policy's own words.
     pub wording: String,
@@ -250,6 +198,52 @@ impl Program {
         self.out_of_scope.iter().find(|o| o.class == class)
     }
 
+    /// The report template `embargo new` writes for this program, with a new reference.
+    pub fn report_template(&self) -> String {
+        let program = self;
+        let mut out = String::from("+++\nschema = 1\n");
+        out += &format!("program = \"{}\"\n", program.id);
+        out += "# One line: what is broken, where. It travels only inside the encryption.\n";
+        out += "title = \"\"\n";
+        out += "# Affected URLs, host names (*.example.com), IP addresses or CIDR ranges; at least one.\n";
+        out += "assets = []\n";
+        out += &format!("# One of: {}\n", known_classes());
+        for oos in &program.out_of_scope {
+            let cond = if oos.condition.is_some() {
+                " (unless confirmed: see scope_confirmations)"
+            } else {
+                ""
+            };
+            out += &format!(
+                "#   out of scope for {}: {} — \"{}\"{cond}\n",
+                program.name, oos.class, oos.wording
+            );
+        }
+        out += "class = \"other\"\n";
+        out += "# Optional: cwe = \"CWE-79\", cvss = \"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N\" or a CVSS:4.0 vector,\n";
+        out += "# severity = \"none|low|medium|high|critical\" (derived from cvss when absent).\n";
+        if let Some(credit) = &program.credit {
+            out += &format!("# Credit — the program says: \"{}\"\n", credit.wording);
+        }
+        out += "# credit = { name = \"Your Name\", handle = \"@you\" } or credit = \"anonymous\"\n";
+        out += "credit = \"anonymous\"\n";
+        out += "# Confirm each rule by listing its id once it holds:\n";
+        for a in &program.attestations {
+            out += &format!("#   {}: \"{}\"\n", a.id, a.wording);
+        }
+        out += "attestations = []\n";
+        out += "# Conditional out-of-scope classes whose condition you confirm, e.g. [\"clickjacking\"].\n";
+        out += "scope_confirmations = []\n";
+        out +=
+            "# A random reference the team uses to tell reports apart; kept when you seal again.\n";
+        out += &format!(
+            "reference = \"{}\"\n+++\n",
+            crate::reference::Reference::generate()
+        );
+        out += "## Summary\n\n\n## Steps to reproduce\n\n1. \n\n## Impact\n\n";
+        out
+    }
+
     /// Checks a (structurally valid) report against this program's scope and rules.
     ///
     /// Returns one finding per problem; an empty list means the report is clean.
@@ -258,11 +252,13 @@ impl Program {
         let line = |field: &str| report.line_of(field);
         if report.program != self.id {
             findings.push(Finding::new(
+                FindingCode::ProgramMismatch,
                 "program",
                 line("program"),
                 format!(
                     "report is for program `{}`, checked against `{}`",
-                    report.program, self.id
+                    Shown(&report.program),
+                    self.id
                 ),
             ));
         }
@@ -271,6 +267,7 @@ impl Program {
             match (&oos.condition, confirmed) {
                 (None, _) => findings.push(
                     Finding::new(
+                        FindingCode::OutOfScope,
                         "class",
                         line("class"),
                         format!("class `{}` is out of scope for {}: \"{}\"", oos.class, self.name, oos.wording),
@@ -279,6 +276,7 @@ impl Program {
                 ),
                 (Some(condition), false) => findings.push(
                     Finding::new(
+                        FindingCode::OutOfScopeUnlessConfirmed,
                         "class",
                         line("class"),
                         format!(
@@ -300,9 +298,14 @@ impl Program {
                 .is_some_and(|o| o.condition.is_some());
             if !conditional {
                 findings.push(Finding::new(
+                    FindingCode::NothingToConfirm,
                     "scope_confirmations",
                     line("scope_confirmations"),
-                    format!("`{confirmation}` is not a conditional out-of-scope class of {}; nothing to confirm", self.name),
+                    format!(
+                        "`{}` is not a conditional out-of-scope class of {}; nothing to confirm",
+                        Shown(confirmation),
+                        self.name
+                    ),
                 ));
             }
         }
@@ -310,6 +313,7 @@ impl Program {
             if !report.attestations.iter().any(|a| a == &attestation.id) {
                 findings.push(
                     Finding::new(
+                        FindingCode::MissingAttestation,
                         "attestations",
                         line("attestations"),
                         format!(
@@ -328,10 +332,12 @@ impl Program {
             if !self.attestations.iter().any(|a| &a.id == given) {
                 let known: Vec<&str> = self.attestations.iter().map(|a| a.id.as_str()).collect();
                 findings.push(Finding::new(
+                    FindingCode::UnknownAttestation,
                     "attestations",
                     line("attestations"),
                     format!(
-                        "unknown attestation `{given}` for {} (known: {})",
+                        "unknown attestation `{}` for {} (known: {})",
+                        Shown(given),
                         self.name,
                         known.join(", ")
                     ),
@@ -340,11 +346,6 @@ impl Program {
         }
         findings
     }
-}
-
-/// Comma-separated taxonomy ids, for error messages.
-pub fn known_classes() -> String {
-    CLASSES.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

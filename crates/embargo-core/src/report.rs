@@ -6,7 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::program::{class_by_id, known_classes, Program};
+use crate::limits::{MAX_BODY_BYTES, MAX_FIELD_BYTES, MAX_LIST_ITEMS, MAX_TITLE_BYTES};
+use crate::taxonomy::{class_by_id, known_classes};
+use crate::text::{first_unsafe, Shown};
 
 /// The only schema this version reads and writes.
 pub const SCHEMA: u32 = 1;
@@ -24,12 +26,15 @@ pub const KEYS: &[&str] = &[
     "credit",
     "attestations",
     "scope_confirmations",
+    "reference",
 ];
 
 const SEVERITIES: &[&str] = &["none", "low", "medium", "high", "critical"];
 
-/// A vulnerability report.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A vulnerability report. Serialized (snake_case, like report.json) for the desktop app, which
+/// edits it as a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Report {
     /// Schema version (1).
     pub schema: u32,
@@ -48,14 +53,22 @@ pub struct Report {
     /// Optional severity; derived from `cvss` when absent.
     pub severity: Option<String>,
     /// How the researcher wants to be credited; `None` when not chosen yet.
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = "\"anonymous\" | { name: string, handle?: string | null } | null")
+    )]
     pub credit: Option<Credit>,
     /// Attestation ids of the program's rules the researcher confirms.
     pub attestations: Vec<String>,
     /// Conditional out-of-scope classes whose condition the researcher confirms does not apply.
     pub scope_confirmations: Vec<String>,
+    /// The report's random reference (`EMB-7K2Q-9XDA`), kept so that a re-seal keeps it.
+    pub reference: Option<String>,
     /// The Markdown body.
     pub body: String,
     /// Line of each front-matter key in the file it was read from (for messages).
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub(crate) lines: BTreeMap<String, usize>,
 }
 
@@ -73,39 +86,114 @@ pub enum Credit {
     },
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum CreditRepr {
-    Word(String),
-    Named {
-        name: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        handle: Option<String>,
-    },
-}
+/// What `credit` may be, for error messages.
+const CREDIT_FORMS: &str = "\"anonymous\" or { name = \"…\", handle = \"…\" }";
 
 impl Serialize for Credit {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
         match self {
-            Credit::Anonymous => CreditRepr::Word("anonymous".into()).serialize(s),
-            Credit::Named { name, handle } => CreditRepr::Named {
-                name: name.clone(),
-                handle: handle.clone(),
+            Credit::Anonymous => s.serialize_str("anonymous"),
+            Credit::Named { name, handle } => {
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("name", name)?;
+                if let Some(h) = handle {
+                    m.serialize_entry("handle", h)?;
+                }
+                m.end()
             }
-            .serialize(s),
         }
     }
 }
 
 impl<'de> Deserialize<'de> for Credit {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match CreditRepr::deserialize(d)? {
-            CreditRepr::Word(w) if w == "anonymous" => Ok(Credit::Anonymous),
-            CreditRepr::Word(w) => Err(serde::de::Error::custom(format!(
-                "credit must be \"anonymous\" or {{ name = \"…\", handle = \"…\" }}, not \"{w}\""
-            ))),
-            CreditRepr::Named { name, handle } => Ok(Credit::Named { name, handle }),
+        use serde::de::{Error, MapAccess, Unexpected, Visitor};
+
+        struct CreditVisitor;
+        impl<'de> Visitor<'de> for CreditVisitor {
+            type Value = Credit;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(CREDIT_FORMS)
+            }
+
+            fn visit_str<E: Error>(self, v: &str) -> Result<Credit, E> {
+                if v == "anonymous" {
+                    Ok(Credit::Anonymous)
+                } else {
+                    Err(E::custom(format!(
+                        "credit must be {CREDIT_FORMS}, not \"{}\"",
+                        crate::text::Shown(v)
+                    )))
+                }
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Credit, A::Error> {
+                let mut name: Option<String> = None;
+                let mut handle: Option<String> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let slot = match key.as_str() {
+                        "name" => &mut name,
+                        "handle" => &mut handle,
+                        other => {
+                            let hint = match closest(other, &["name", "handle"]) {
+                                Some(k) => format!("; did you mean `{k}`?"),
+                                None => String::new(),
+                            };
+                            return Err(A::Error::custom(format!(
+                                "credit has an unknown key `{}` (allowed: name, handle){hint}",
+                                crate::text::Shown(other)
+                            )));
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(A::Error::custom(format!("credit has `{key}` twice")));
+                    }
+                    let value: serde_json::Value = map.next_value()?;
+                    match value {
+                        serde_json::Value::String(s) => *slot = Some(s),
+                        other => {
+                            return Err(A::Error::custom(format!(
+                                "credit.{key} must be a string, found {}",
+                                json_type(&other)
+                            )))
+                        }
+                    }
+                }
+                let name = name.ok_or_else(|| {
+                    A::Error::custom(format!(
+                        "credit needs a `name` (or write credit = \"anonymous\"); allowed: {CREDIT_FORMS}"
+                    ))
+                })?;
+                Ok(Credit::Named { name, handle })
+            }
+
+            fn visit_bool<E: Error>(self, v: bool) -> Result<Credit, E> {
+                Err(E::invalid_type(Unexpected::Bool(v), &self))
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<Credit, E> {
+                Err(E::invalid_type(Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<Credit, E> {
+                Err(E::invalid_type(Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: Error>(self, v: f64) -> Result<Credit, E> {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            }
         }
+        d.deserialize_any(CreditVisitor)
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a table",
     }
 }
 
@@ -122,23 +210,103 @@ impl fmt::Display for Credit {
     }
 }
 
+/// What kind of problem a finding is: stable, so that each shell can word its own remedy (the
+/// `hint` is worded for the report file, as the CLI shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FindingCode {
+    /// `schema` is not one this version reads.
+    UnsupportedSchema,
+    /// `schema` is missing.
+    MissingSchema,
+    /// A key has a value of the wrong type.
+    WrongType,
+    /// A key that schema 1 does not have.
+    UnknownKey,
+    /// No program.
+    MissingProgram,
+    /// A program id that cannot name a program (`../x`, upper case, too long).
+    InvalidProgramId,
+    /// No such program in the data directory, and none built in.
+    UnknownProgram,
+    /// Checked against another program than the report names.
+    ProgramMismatch,
+    /// No title.
+    MissingTitle,
+    /// A title with a line break.
+    TitleNotOneLine,
+    /// A control or bidi character where none may be.
+    ControlCharacter,
+    /// A value over its size limit.
+    TooLong,
+    /// A list over its length limit.
+    TooMany,
+    /// No asset.
+    MissingAsset,
+    /// An asset that is not a URL, host, IP or CIDR.
+    InvalidAsset,
+    /// No class.
+    MissingClass,
+    /// A class the taxonomy lacks.
+    UnknownClass,
+    /// The class is out of scope for the program.
+    OutOfScope,
+    /// The class is out of scope unless the researcher confirms a condition.
+    OutOfScopeUnlessConfirmed,
+    /// A scope confirmation that confirms nothing.
+    NothingToConfirm,
+    /// A malformed CWE id.
+    InvalidCwe,
+    /// A CVSS vector that does not parse.
+    InvalidCvss,
+    /// A severity that is not one of none/low/medium/high/critical.
+    UnknownSeverity,
+    /// `credit` is neither "anonymous" nor a name.
+    InvalidCredit,
+    /// `credit` names nobody.
+    EmptyCreditName,
+    /// No credit choice.
+    CreditNotChosen,
+    /// An empty body.
+    NoDescription,
+    /// No "Steps to reproduce" section.
+    NoStepsSection,
+    /// A rule of the program not attested.
+    MissingAttestation,
+    /// An attestation the program does not have.
+    UnknownAttestation,
+    /// A reference that is not `EMB-XXXX-XXXX`.
+    InvalidReference,
+}
+
 /// One problem with a report: the field it concerns, where, what, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Finding {
+    /// What kind of problem.
+    pub code: FindingCode,
     /// Front-matter key or body section (`body`).
     pub field: String,
     /// Line in the report file, when known.
     pub line: Option<usize>,
     /// What is wrong, carrying the input.
     pub message: String,
-    /// What to do about it.
+    /// What to do about it, worded for the report file.
     pub hint: Option<String>,
 }
 
 impl Finding {
     /// A finding without a hint.
-    pub fn new(field: &str, line: Option<usize>, message: impl Into<String>) -> Finding {
+    pub fn new(
+        code: FindingCode,
+        field: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding {
+            code,
             field: field.to_owned(),
             line,
             message: message.into(),
@@ -150,6 +318,25 @@ impl Finding {
     pub fn hint(mut self, hint: impl Into<String>) -> Finding {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// Whether the report cannot be sealed with this finding (a malformed field), as opposed to a
+    /// warning about scope, rules or recommended content.
+    pub fn blocks_sealing(&self) -> bool {
+        use FindingCode::*;
+        !matches!(
+            self.code,
+            UnknownProgram
+                | ProgramMismatch
+                | OutOfScope
+                | OutOfScopeUnlessConfirmed
+                | NothingToConfirm
+                | CreditNotChosen
+                | NoDescription
+                | NoStepsSection
+                | MissingAttestation
+                | UnknownAttestation
+        )
     }
 }
 
@@ -244,6 +431,7 @@ impl Report {
             let value = value.into_inner();
             let type_error = |expected: &str| {
                 Finding::new(
+                    FindingCode::WrongType,
                     &key,
                     line,
                     format!("expected {expected}, found {}", value.type_str()),
@@ -253,26 +441,33 @@ impl Report {
                 "schema" => match value.as_integer() {
                     Some(n) if n == i64::from(SCHEMA) => report.schema = SCHEMA,
                     Some(n) => findings.push(
-                        Finding::new(&key, line, format!("unsupported schema {n}"))
-                            .hint(format!("this version of Embargo reads schema {SCHEMA}")),
+                        Finding::new(
+                            FindingCode::UnsupportedSchema,
+                            &key,
+                            line,
+                            format!("unsupported schema {n}"),
+                        )
+                        .hint(format!("this version of Embargo reads schema {SCHEMA}")),
                     ),
                     None => findings.push(type_error("an integer")),
                 },
-                "program" | "title" | "class" | "cwe" | "cvss" | "severity" => match value.as_str()
-                {
-                    Some(s) => {
-                        let s = s.to_owned();
-                        match key.as_str() {
-                            "program" => report.program = s,
-                            "title" => report.title = s,
-                            "class" => report.class = s,
-                            "cwe" => report.cwe = Some(s),
-                            "cvss" => report.cvss = Some(s),
-                            _ => report.severity = Some(s),
+                "program" | "title" | "class" | "cwe" | "cvss" | "severity" | "reference" => {
+                    match value.as_str() {
+                        Some(s) => {
+                            let s = s.to_owned();
+                            match key.as_str() {
+                                "program" => report.program = s,
+                                "title" => report.title = s,
+                                "class" => report.class = s,
+                                "cwe" => report.cwe = Some(s),
+                                "cvss" => report.cvss = Some(s),
+                                "reference" => report.reference = Some(s),
+                                _ => report.severity = Some(s),
+                            }
                         }
+                        None => findings.push(type_error("a string")),
                     }
-                    None => findings.push(type_error("a string")),
-                },
+                }
                 "assets" | "attestations" | "scope_confirmations" => match string_list(&value) {
                     Some(list) => match key.as_str() {
                         "assets" => report.assets = list,
@@ -283,13 +478,20 @@ impl Report {
                 },
                 "credit" => match Credit::deserialize(value.clone()) {
                     Ok(credit) => report.credit = Some(credit),
-                    Err(e) => {
-                        findings.push(Finding::new(&key, line, e.to_string().trim().to_owned()))
-                    }
+                    Err(e) => findings.push(Finding::new(
+                        FindingCode::InvalidCredit,
+                        &key,
+                        line,
+                        e.message().trim().to_owned(),
+                    )),
                 },
                 _ => {
-                    let mut f =
-                        Finding::new(&key, line, format!("unknown front-matter key `{key}`"));
+                    let mut f = Finding::new(
+                        FindingCode::UnknownKey,
+                        &key,
+                        line,
+                        format!("unknown front-matter key `{}`", Shown(&key)),
+                    );
                     f = match closest_key(&key) {
                         Some(k) => f.hint(format!("did you mean `{k}`?")),
                         None => f.hint(format!("known keys: {}", KEYS.join(", "))),
@@ -300,6 +502,7 @@ impl Report {
         }
         if !table_has(&report.lines, "schema") {
             findings.push(Finding::new(
+                FindingCode::MissingSchema,
                 "schema",
                 report.line_of("schema"),
                 "missing `schema = 1`",
@@ -316,31 +519,123 @@ impl Report {
             .copied()
     }
 
-    /// Checks every field's own shape (not the program's scope rules).
+    /// Checks every field's own shape and size (not the program's scope rules). A report with any
+    /// of these findings cannot be sealed.
     pub fn validate(&self) -> Vec<Finding> {
+        use FindingCode as C;
         let mut out = Vec::new();
         let line = |k: &str| self.line_of(k);
         if self.program.trim().is_empty() {
             out.push(
-                Finding::new("program", line("program"), "missing program")
-                    .hint("set program = \"novu\""),
+                Finding::new(
+                    C::MissingProgram,
+                    "program",
+                    line("program"),
+                    "missing program",
+                )
+                .hint("set program = \"novu\""),
             );
+        } else if let Err(why) = crate::ids::ProgramId::parse(&self.program) {
+            out.push(Finding::new(
+                C::InvalidProgramId,
+                "program",
+                line("program"),
+                why.to_string(),
+            ));
         }
         if self.title.trim().is_empty() {
             out.push(
-                Finding::new("title", line("title"), "missing title")
+                Finding::new(C::MissingTitle, "title", line("title"), "missing title")
                     .hint("one line saying what is broken where"),
             );
         } else if self.title.contains(['\n', '\r']) {
             out.push(Finding::new(
+                C::TitleNotOneLine,
                 "title",
                 line("title"),
                 "title must be one line",
             ));
         }
+        too_long(
+            &mut out,
+            "title",
+            line("title"),
+            &self.title,
+            MAX_TITLE_BYTES,
+        );
+        let one_line_fields = [
+            ("program", Some(&self.program)),
+            ("title", Some(&self.title)),
+            ("class", Some(&self.class)),
+            ("cwe", self.cwe.as_ref()),
+            ("cvss", self.cvss.as_ref()),
+            ("severity", self.severity.as_ref()),
+            ("reference", self.reference.as_ref()),
+        ];
+        for (field, value) in one_line_fields {
+            let Some(value) = value else { continue };
+            if field != "title" {
+                too_long(&mut out, field, line(field), value, MAX_FIELD_BYTES);
+            }
+            if let Some(c) =
+                first_unsafe(value).filter(|c| !(field == "title" && "\r\n".contains(*c)))
+            {
+                out.push(control_finding(field, line(field), c));
+            }
+        }
+        if let Some(Credit::Named { name, handle }) = &self.credit {
+            for v in std::iter::once(name).chain(handle) {
+                too_long(&mut out, "credit", line("credit"), v, MAX_FIELD_BYTES);
+                if let Some(c) = first_unsafe(v) {
+                    out.push(control_finding("credit", line("credit"), c));
+                }
+            }
+        }
+        for (field, list) in [
+            ("assets", &self.assets),
+            ("attestations", &self.attestations),
+            ("scope_confirmations", &self.scope_confirmations),
+        ] {
+            if list.len() > MAX_LIST_ITEMS {
+                out.push(Finding::new(
+                    C::TooMany,
+                    field,
+                    line(field),
+                    format!("{} entries, over the limit of {MAX_LIST_ITEMS}", list.len()),
+                ));
+            }
+            for v in list {
+                too_long(&mut out, field, line(field), v, MAX_FIELD_BYTES);
+                if let Some(c) = first_unsafe(v) {
+                    out.push(control_finding(field, line(field), c));
+                }
+            }
+        }
+        if self.body.len() > MAX_BODY_BYTES {
+            out.push(
+                Finding::new(
+                    C::TooLong,
+                    "body",
+                    None,
+                    format!(
+                        "the description is {} bytes, over the limit of {MAX_BODY_BYTES} bytes",
+                        self.body.len()
+                    ),
+                )
+                .hint("move logs and dumps into attachments"),
+            );
+        }
+        if let Some(c) = self
+            .body
+            .chars()
+            .find(|&c| c.is_control() && !"\t\r\n".contains(c))
+        {
+            out.push(control_finding("body", None, c));
+        }
         if self.assets.is_empty() {
             out.push(
                 Finding::new(
+                    C::MissingAsset,
                     "assets",
                     line("assets"),
                     "missing asset: name at least one affected URL, host, IP or CIDR",
@@ -350,20 +645,21 @@ impl Report {
         }
         for asset in &self.assets {
             if let Err(why) = validate_asset(asset) {
-                out.push(Finding::new("assets", line("assets"), why));
+                out.push(Finding::new(C::InvalidAsset, "assets", line("assets"), why));
             }
         }
         if self.class.is_empty() {
             out.push(
-                Finding::new("class", line("class"), "missing class")
+                Finding::new(C::MissingClass, "class", line("class"), "missing class")
                     .hint(format!("one of: {}", known_classes())),
             );
         } else if class_by_id(&self.class).is_none() {
             out.push(
                 Finding::new(
+                    C::UnknownClass,
                     "class",
                     line("class"),
-                    format!("unknown class `{}`", self.class),
+                    format!("unknown class `{}`", Shown(&self.class)),
                 )
                 .hint(format!("one of: {}", known_classes())),
             );
@@ -371,23 +667,29 @@ impl Report {
         if let Some(cwe) = &self.cwe {
             if !is_cwe(cwe) {
                 out.push(
-                    Finding::new("cwe", line("cwe"), format!("malformed CWE id `{cwe}`"))
-                        .hint("write it as CWE-<number>, e.g. CWE-79"),
+                    Finding::new(
+                        C::InvalidCwe,
+                        "cwe",
+                        line("cwe"),
+                        format!("malformed CWE id `{}`", Shown(cwe)),
+                    )
+                    .hint("write it as CWE-<number>, e.g. CWE-79"),
                 );
             }
         }
         if let Some(vector) = &self.cvss {
             if let Err(why) = parse_cvss(vector) {
-                out.push(Finding::new("cvss", line("cvss"), why));
+                out.push(Finding::new(C::InvalidCvss, "cvss", line("cvss"), why));
             }
         }
         if let Some(sev) = &self.severity {
             if !SEVERITIES.contains(&sev.as_str()) {
                 out.push(
                     Finding::new(
+                        C::UnknownSeverity,
                         "severity",
                         line("severity"),
-                        format!("unknown severity `{sev}`"),
+                        format!("unknown severity `{}`", Shown(sev)),
                     )
                     .hint(format!("one of: {}", SEVERITIES.join(", "))),
                 );
@@ -396,38 +698,119 @@ impl Report {
         if let Some(Credit::Named { name, .. }) = &self.credit {
             if name.trim().is_empty() {
                 out.push(
-                    Finding::new("credit", line("credit"), "credit name is empty")
-                        .hint("give a name or write credit = \"anonymous\""),
+                    Finding::new(
+                        C::EmptyCreditName,
+                        "credit",
+                        line("credit"),
+                        "credit name is empty",
+                    )
+                    .hint("give a name or write credit = \"anonymous\""),
+                );
+            }
+        }
+        if let Some(reference) = &self.reference {
+            if crate::reference::Reference::parse(reference).is_err() {
+                out.push(
+                    Finding::new(
+                        C::InvalidReference,
+                        "reference",
+                        line("reference"),
+                        format!(
+                            "`{}` is not a reference like EMB-7K2Q-9XDA",
+                            Shown(reference)
+                        ),
+                    )
+                    .hint("delete the line: `embargo seal` makes a new one"),
                 );
             }
         }
         out
     }
 
-    /// Everything `embargo check` reports: the fields, the body's recommended sections, and the
-    /// program's scope and rules.
-    pub fn check(&self, program: &Program) -> Vec<Finding> {
+    /// [`Report::validate`] plus the recommendations that do not depend on the program: a credit
+    /// choice, a description, a "Steps to reproduce" section.
+    pub fn lint(&self) -> Vec<Finding> {
+        use FindingCode as C;
         let mut out = self.validate();
         if self.credit.is_none() {
             out.push(
-                Finding::new("credit", None, "credit not chosen")
+                Finding::new(C::CreditNotChosen, "credit", None, "credit not chosen")
                     .hint("add credit = { name = \"…\" } or credit = \"anonymous\""),
             );
         }
         if self.body.trim().is_empty() {
             out.push(
-                Finding::new("body", None, "the report has no description")
-                    .hint("describe the problem below the front matter"),
+                Finding::new(
+                    C::NoDescription,
+                    "body",
+                    None,
+                    "the report has no description",
+                )
+                .hint("describe the problem below the front matter"),
             );
         }
         if !self.has_section("steps to reproduce") {
             out.push(
-                Finding::new("body", None, "missing \"Steps to reproduce\" section")
-                    .hint("add a `## Steps to reproduce` heading with numbered steps"),
+                Finding::new(
+                    C::NoStepsSection,
+                    "body",
+                    None,
+                    "missing \"Steps to reproduce\" section",
+                )
+                .hint("add a `## Steps to reproduce` heading with numbered steps"),
             );
         }
-        out.extend(program.check(self));
         out
+    }
+
+    /// A new draft for a program: the recommended sections, class "other", a fresh reference.
+    pub fn draft(program: &str) -> Report {
+        Report {
+            schema: SCHEMA,
+            program: program.to_owned(),
+            class: "other".into(),
+            reference: Some(crate::reference::Reference::generate().to_string()),
+            body: "## Summary\n\n\n## Steps to reproduce\n\n1. \n\n## Impact\n\n".into(),
+            ..Report::default()
+        }
+    }
+
+    /// The report as an editor should keep it: the title and single-line fields trimmed, empty
+    /// optional fields and blank list entries dropped.
+    pub fn tidied(&self) -> Report {
+        let blank = |s: &Option<String>| {
+            s.as_ref()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let list = |l: &[String]| {
+            l.iter()
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .collect()
+        };
+        Report {
+            schema: SCHEMA,
+            program: self.program.trim().to_owned(),
+            title: self.title.trim().to_owned(),
+            assets: list(&self.assets),
+            class: self.class.trim().to_owned(),
+            cwe: blank(&self.cwe),
+            cvss: blank(&self.cvss),
+            severity: blank(&self.severity),
+            credit: self.credit.as_ref().map(|c| match c {
+                Credit::Anonymous => Credit::Anonymous,
+                Credit::Named { name, handle } => Credit::Named {
+                    name: name.trim().to_owned(),
+                    handle: blank(handle),
+                },
+            }),
+            attestations: list(&self.attestations),
+            scope_confirmations: list(&self.scope_confirmations),
+            reference: blank(&self.reference),
+            body: self.body.clone(),
+            lines: BTreeMap::new(),
+        }
     }
 
     /// Whether the body has a Markdown heading starting with these words (case-insensitive).
@@ -504,49 +887,37 @@ impl Report {
             "scope_confirmations = {}\n",
             list(&self.scope_confirmations)
         );
+        if let Some(r) = &self.reference {
+            out += &format!("reference = {}\n", q(r));
+        }
         out += "+++\n";
         out += &self.body;
         out
     }
+}
 
-    /// The template `embargo new` writes for a program.
-    pub fn template(program: &Program) -> String {
-        let mut out = String::from("+++\nschema = 1\n");
-        out += &format!("program = \"{}\"\n", program.id);
-        out += "# One line: what is broken, where. It travels only inside the encryption.\n";
-        out += "title = \"\"\n";
-        out += "# Affected URLs, host names (*.example.com), IP addresses or CIDR ranges; at least one.\n";
-        out += "assets = []\n";
-        out += &format!("# One of: {}\n", known_classes());
-        for oos in &program.out_of_scope {
-            let cond = if oos.condition.is_some() {
-                " (unless confirmed: see scope_confirmations)"
-            } else {
-                ""
-            };
-            out += &format!(
-                "#   out of scope for {}: {} — \"{}\"{cond}\n",
-                program.name, oos.class, oos.wording
-            );
-        }
-        out += "class = \"other\"\n";
-        out += "# Optional: cwe = \"CWE-79\", cvss = \"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N\" or a CVSS:4.0 vector,\n";
-        out += "# severity = \"none|low|medium|high|critical\" (derived from cvss when absent).\n";
-        if let Some(credit) = &program.credit {
-            out += &format!("# Credit — the program says: \"{}\"\n", credit.wording);
-        }
-        out += "# credit = { name = \"Your Name\", handle = \"@you\" } or credit = \"anonymous\"\n";
-        out += "credit = \"anonymous\"\n";
-        out += "# Confirm each rule by listing its id once it holds:\n";
-        for a in &program.attestations {
-            out += &format!("#   {}: \"{}\"\n", a.id, a.wording);
-        }
-        out += "attestations = []\n";
-        out += "# Conditional out-of-scope classes whose condition you confirm, e.g. [\"clickjacking\"].\n";
-        out += "scope_confirmations = []\n+++\n";
-        out += "## Summary\n\n\n## Steps to reproduce\n\n1. \n\n## Impact\n\n";
-        out
+fn too_long(out: &mut Vec<Finding>, field: &str, line: Option<usize>, value: &str, limit: usize) {
+    if value.len() > limit {
+        out.push(Finding::new(
+            FindingCode::TooLong,
+            field,
+            line,
+            format!(
+                "{field} is {} bytes, over the limit of {limit} bytes",
+                value.len()
+            ),
+        ));
     }
+}
+
+fn control_finding(field: &str, line: Option<usize>, c: char) -> Finding {
+    Finding::new(
+        FindingCode::ControlCharacter,
+        field,
+        line,
+        format!("{field} contains the control character U+{:04X}", c as u32),
+    )
+    .hint("remove it: control and bidi characters can disguise what a reader sees")
 }
 
 fn table_has(lines: &BTreeMap<String, usize>, key: &str) -> bool {
@@ -561,8 +932,14 @@ fn string_list(v: &toml::Value) -> Option<Vec<String>> {
 }
 
 fn closest_key(key: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|k| (levenshtein(key, k), *k))
+    closest(key, KEYS)
+}
+
+/// The candidate nearest to `word` by edit distance, when it is near enough to be a typo.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|k| (levenshtein(word, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min()
         .map(|(_, k)| k)
@@ -596,6 +973,7 @@ fn is_cwe(s: &str) -> bool {
 
 /// A parsed CVSS vector with its base score and severity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CvssScore {
     /// `3.1` or `4.0`.
     pub version: String,
@@ -696,6 +1074,7 @@ pub fn validate_asset(asset: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::program::Program;
     use expect_test::{expect, Expect};
 
     const GOOD: &str = "+++
@@ -722,7 +1101,8 @@ Bad.
         match Report::parse(text) {
             Err(e) => format!("error: {e}"),
             Ok((r, mut f)) => {
-                f.extend(r.check(&Program::novu()));
+                f.extend(r.lint());
+                f.extend(Program::novu().check(&r));
                 f.iter().map(|f| format!("{f}\n")).collect()
             }
         }
@@ -868,9 +1248,14 @@ Bad.
 
     #[test]
     fn template_parses_and_lists_what_is_missing() {
-        let (r, f) = Report::parse(&Report::template(&Program::novu())).unwrap();
+        let (r, f) = Report::parse(&Program::novu().report_template()).unwrap();
         assert!(f.is_empty(), "{f:?}");
-        let out = r.check(&Program::novu());
+        assert!(r
+            .reference
+            .as_deref()
+            .is_some_and(|r| r.starts_with("EMB-")));
+        let mut out = r.lint();
+        out.extend(Program::novu().check(&r));
         let fields: Vec<&str> = out.iter().map(|f| f.field.as_str()).collect();
         assert!(
             fields.contains(&"title")

@@ -1,8 +1,14 @@
-//! Sealing: the MIME bundle of DESIGN.md "Sealed payload", signed and encrypted in one stream.
+//! Sealing: the bundle of DESIGN.md "Sealed payload", signed and encrypted in one stream.
+//!
+//! Two threads share the work so that both cores are busy: a producer writes the bundle (reading
+//! attachments, SHA-256, base64) through the signer and the literal-data framing; the calling
+//! thread encrypts what it produces (AES, and for SEIPDv1 the SHA-1 MDC) and writes it out. They
+//! pass 64 KiB buffers through a bounded channel, so memory stays flat whatever the size.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Mutex;
 
 use openpgp::serialize::stream::{
     Armorer, Encryptor, LiteralWriter, Message, Signer as StreamSigner,
@@ -10,110 +16,18 @@ use openpgp::serialize::stream::{
 use openpgp::types::DataFormat;
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 
-use crate::export::{self, EmailEnvelope};
+use crate::bundle::write::{write_bundle, Parts, WriteError};
+use crate::bundle::{render_text, Attachment, AttachmentMeta, ReportJson, TextContext, IO_CHUNK};
+use crate::export::{EmailEnvelope, EmailWriter};
 use crate::keys::{self, Format, KeyError, Signer};
 use crate::mime;
-use crate::program::{class_by_id, Program};
-use crate::report::{parse_cvss, Credit, Finding, Report};
+use crate::program::Program;
+use crate::reference::Reference;
+use crate::report::{Finding, Report};
 
-/// Size of every read and write on the streaming path.
-pub(crate) const IO_CHUNK: usize = 64 * 1024;
-
-/// One attachment as listed in report.json.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachmentMeta {
-    /// File name (no directories).
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Lower-case hex SHA-256 of the content.
-    pub sha256: String,
-    /// Content type sniffed from the bytes.
-    pub content_type: String,
-}
-
-/// `report.json`: every front-matter field, the body, the attachments, the generator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportJson {
-    /// Report schema.
-    pub schema: u32,
-    /// Program id.
-    pub program: String,
-    /// Title.
-    pub title: String,
-    /// Assets.
-    pub assets: Vec<String>,
-    /// Class id.
-    pub class: String,
-    /// CWE id.
-    #[serde(default)]
-    pub cwe: Option<String>,
-    /// CVSS vector.
-    #[serde(default)]
-    pub cvss: Option<String>,
-    /// Severity (given or derived).
-    #[serde(default)]
-    pub severity: Option<String>,
-    /// Credit choice.
-    #[serde(default)]
-    pub credit: Option<Credit>,
-    /// Attestation ids.
-    #[serde(default)]
-    pub attestations: Vec<String>,
-    /// Confirmed scope conditions.
-    #[serde(default)]
-    pub scope_confirmations: Vec<String>,
-    /// Markdown body.
-    pub body: String,
-    /// Attachments in bundle order.
-    #[serde(default)]
-    pub attachments: Vec<AttachmentMeta>,
-    /// `embargo <version>`.
-    pub generator: String,
-}
-
-impl ReportJson {
-    fn new(report: &Report, attachments: Vec<AttachmentMeta>) -> ReportJson {
-        ReportJson {
-            schema: crate::report::SCHEMA,
-            program: report.program.clone(),
-            title: report.title.clone(),
-            assets: report.assets.clone(),
-            class: report.class.clone(),
-            cwe: report.cwe.clone(),
-            cvss: report.cvss.clone(),
-            severity: report.effective_severity(),
-            credit: report.credit.clone(),
-            attestations: report.attestations.clone(),
-            scope_confirmations: report.scope_confirmations.clone(),
-            body: report.body.clone(),
-            attachments,
-            generator: crate::GENERATOR.to_owned(),
-        }
-    }
-
-    /// The report this JSON describes.
-    pub fn to_report(&self) -> Report {
-        Report {
-            schema: self.schema,
-            program: self.program.clone(),
-            title: self.title.clone(),
-            assets: self.assets.clone(),
-            class: self.class.clone(),
-            cwe: self.cwe.clone(),
-            cvss: self.cvss.clone(),
-            severity: self.severity.clone(),
-            credit: self.credit.clone(),
-            attestations: self.attestations.clone(),
-            scope_confirmations: self.scope_confirmations.clone(),
-            body: self.body.clone(),
-            ..Report::default()
-        }
-    }
-}
+pub use crate::bundle::write::ProgressFn;
 
 /// How the sealed message is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +36,7 @@ pub enum OutputFormat {
     Armor,
     /// Binary OpenPGP packets.
     Binary,
-    /// A PGP/MIME (RFC 3156) `.eml`.
+    /// A PGP/MIME (RFC 3156) `.eml` around the armored message.
     Email(EmailEnvelope),
 }
 
@@ -130,12 +44,12 @@ pub enum OutputFormat {
 pub struct SealRequest<'a> {
     /// The report.
     pub report: &'a Report,
-    /// Its program, for the readable rendering (name, contact).
+    /// Its program, for the readable rendering (name, the wording of the rules attested to).
     pub program: Option<&'a Program>,
     /// Team certificates.
     pub recipients: &'a [Cert],
-    /// Files to attach.
-    pub attachments: &'a [PathBuf],
+    /// Attachments, inspected when they were added.
+    pub attachments: &'a [Attachment],
     /// Researcher signing key, unlocked.
     pub signer: Option<&'a Signer>,
     /// Sign even though credit is anonymous (the key would unmask the researcher).
@@ -144,13 +58,13 @@ pub struct SealRequest<'a> {
     pub encrypt_to_self: bool,
     /// Use SEIPDv2 for v4 certs that advertise it.
     pub aead: bool,
-    /// Armor, binary or email.
-    pub output: OutputFormat,
 }
 
 /// What was sealed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sealed {
+    /// The report's reference (the report's own, or a new one when it had none).
+    pub reference: String,
     /// The format used.
     pub format: Format,
     /// Recipient certificate fingerprints.
@@ -163,7 +77,7 @@ pub struct Sealed {
     pub bundle_bytes: u64,
 }
 
-/// Why sealing failed.
+/// Why sealing failed. Nothing is left behind.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SealError {
@@ -174,48 +88,45 @@ pub enum SealError {
     #[error("credit is \"anonymous\" but a signing key was given: the signature and the included public key would identify you")]
     AnonymousSigning,
     /// No recipient at all.
-    #[error("no recipient: give the team's certificate")]
+    #[error("no recipient: the team's certificate is needed")]
     NoRecipients,
+    /// Too many attachments.
+    #[error("{count} attachments, over the limit of {limit}")]
+    TooManyAttachments {
+        /// How many.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A key cannot be used.
     #[error(transparent)]
     Key(#[from] KeyError),
-    /// An attachment cannot be read.
-    #[error("cannot read attachment {path}: {source}")]
-    Attachment {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// An attachment changed between hashing and encrypting.
-    #[error("attachment {path} changed while it was being sealed; seal again")]
-    AttachmentChanged {
-        /// The file.
-        path: String,
-    },
-    /// The caller cancelled; the output is incomplete and must be discarded.
+    /// Writing the bundle failed (an attachment could not be read or changed, or cancelled).
+    #[error(transparent)]
+    Bundle(WriteError),
+    /// The caller cancelled; nothing was written.
     #[error("sealing cancelled")]
     Cancelled,
+    /// The output file exists and may not be replaced.
+    #[error("{path} already exists")]
+    Exists {
+        /// The file.
+        path: String,
+    },
     /// Writing the output failed.
     #[error("cannot write the sealed message: {0}")]
     Output(io::Error),
     /// The OpenPGP layer failed.
     #[error("OpenPGP error while sealing: {0}")]
-    OpenPgp(String),
+    OpenPgp(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl SealError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            SealError::InvalidReport(_) => {
-                Some("fix the fields above (`embargo check` lists everything)")
-            }
-            SealError::AnonymousSigning => {
-                Some("drop --sign-with, or pass --sign-anyway with a separate pseudonymous key")
-            }
-            SealError::Key(k) => k.hint(),
-            _ => None,
+impl From<WriteError> for SealError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Cancelled => SealError::Cancelled,
+            WriteError::Output(io) => SealError::Output(io),
+            other => SealError::Bundle(other),
         }
     }
 }
@@ -223,19 +134,19 @@ impl SealError {
 fn pgp(e: anyhow::Error) -> SealError {
     match e.downcast::<io::Error>() {
         Ok(io) => SealError::Output(io),
-        Err(e) => SealError::OpenPgp(format!("{e:#}")),
+        Err(e) => SealError::OpenPgp(e.into()),
     }
 }
 
-/// Progress of a seal: bytes of attachments encrypted so far, of the total. Return `false` to
-/// cancel.
-pub type ProgressFn<'a> = dyn FnMut(u64, u64) -> bool + 'a;
+/// Buffers in flight between the two threads.
+const PIPELINE_DEPTH: usize = 4;
 
-/// Seals a report: bundle, optional signature, encryption to every recipient, streaming into
-/// `sink`. On error the sink holds garbage; callers write to a temporary file and rename it.
+/// Seals a report into `sink` (armored when `armor`). On error the sink holds garbage; callers
+/// write to a temporary file and rename it (see [`seal_to_file`]).
 pub fn seal<W: Write + Send + Sync>(
     req: &SealRequest<'_>,
     sink: W,
+    armor: bool,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Sealed, SealError> {
     let findings = req.report.validate();
@@ -248,6 +159,12 @@ pub fn seal<W: Write + Send + Sync>(
     if req.recipients.is_empty() {
         return Err(SealError::NoRecipients);
     }
+    crate::bundle::check_attachment_count(req.attachments.len()).map_err(|_| {
+        SealError::TooManyAttachments {
+            count: req.attachments.len(),
+            limit: crate::limits::MAX_ATTACHMENTS,
+        }
+    })?;
     let p = keys::policy();
     let mut certs: Vec<Cert> = req.recipients.to_vec();
     if req.encrypt_to_self {
@@ -261,360 +178,191 @@ pub fn seal<W: Write + Send + Sync>(
         .collect::<Result<Vec<_>, _>>()?;
     let set = keys::recipients(&certs, &subkeys, req.aead)?;
 
-    let attachments = req
-        .attachments
-        .iter()
-        .map(|p| inspect_attachment(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let json = ReportJson::new(req.report, attachments.clone());
-    let text = render_text(req.report, req.program, &attachments);
-
-    let mut sink = sink;
-    let boundary = mime::boundary();
-    let email = match &req.output {
-        OutputFormat::Email(env) => Some(env),
-        _ => None,
+    let reference = match &req.report.reference {
+        Some(r) => r.clone(),
+        None => Reference::generate().to_string(),
     };
-    if let Some(env) = email {
-        export::write_email_head(&mut sink, env, &boundary).map_err(SealError::Output)?;
+    let metas: Vec<AttachmentMeta> = req.attachments.iter().map(|a| a.meta.clone()).collect();
+    let json = ReportJson::new(req.report, &reference, metas.clone());
+    let contact = req.signer.and_then(|s| {
+        s.cert
+            .userids()
+            .next()
+            .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+    });
+    let text = render_text(
+        req.report,
+        &TextContext {
+            program: req.program,
+            reference: Some(&reference),
+            contact: contact.as_deref(),
+        },
+        &metas,
+    );
+    let researcher_asc = req.signer.map(|s| keys::armored_public(&s.cert));
+    let boundary = mime::boundary();
+    let parts = Parts {
+        boundary: &boundary,
+        title: &req.report.title,
+        text: &text,
+        json: &json,
+        attachments: req.attachments,
+        researcher_asc: researcher_asc.as_deref(),
+    };
+
+    let mut message = Message::new(sink);
+    if armor {
+        message = Armorer::new(message).build().map_err(pgp)?;
     }
-    let mut crlf = export::CrlfWriter::new(&mut sink, email.is_some());
-    let bundle_bytes = {
-        let mut message = Message::new(&mut crlf);
-        if req.output != OutputFormat::Binary {
-            message = Armorer::new(message).build().map_err(pgp)?;
-        }
-        let message = Encryptor::for_recipients(message, set.recipients)
-            .build()
-            .map_err(pgp)?;
-        let message = match req.signer {
-            Some(s) => {
+    let mut encrypted = Encryptor::for_recipients(message, set.recipients)
+        .build()
+        .map_err(pgp)?;
+
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(PIPELINE_DEPTH);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let bundle_bytes = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || -> Result<u64, SealError> {
+            let mut chan = ChannelWriter::new(full_tx, free_rx);
+            let mut message = Message::new(&mut chan);
+            if let Some(s) = req.signer {
                 let mut signer = StreamSigner::new(message, s.keypair.clone()).map_err(pgp)?;
                 for c in req.recipients {
                     signer = signer.add_intended_recipient(c);
                 }
-                signer.build().map_err(pgp)?
+                message = signer.build().map_err(pgp)?;
             }
-            None => message,
-        };
-        let literal = LiteralWriter::new(message)
-            .format(DataFormat::Binary)
-            .build()
-            .map_err(pgp)?;
-        let mut out = CountingWriter {
-            inner: literal,
-            count: 0,
-        };
-        write_bundle(
-            &mut out,
-            &boundary,
-            req,
-            &text,
-            &json,
-            &attachments,
-            progress,
-        )?;
-        let count = out.count;
-        out.inner.finalize().map_err(pgp)?;
-        count
-    };
-    crlf.flush().map_err(SealError::Output)?;
-    drop(crlf);
-    if email.is_some() {
-        export::write_email_tail(&mut sink, &boundary).map_err(SealError::Output)?;
-    }
-    sink.flush().map_err(SealError::Output)?;
+            let mut literal = LiteralWriter::new(message)
+                .format(DataFormat::Binary)
+                .build()
+                .map_err(pgp)?;
+            let n = write_bundle(&mut literal, &parts, progress)?;
+            literal.finalize().map_err(pgp)?;
+            chan.finish().map_err(SealError::Output)?;
+            Ok(n)
+        });
+        let consumed = (|| -> Result<(), SealError> {
+            for chunk in &full_rx {
+                encrypted.write_all(&chunk).map_err(SealError::Output)?;
+                // The producer may be gone already; then the buffer is simply dropped.
+                let _ = free_tx.send(chunk);
+            }
+            Ok(())
+        })();
+        // Unblocks the producer when this side failed.
+        drop(full_rx);
+        let produced = producer
+            .join()
+            .expect("the sealing producer does not panic");
+        consumed?;
+        produced
+    })?;
+    encrypted.finalize().map_err(pgp)?;
     Ok(Sealed {
+        reference,
         format: set.format,
         recipients: set.fingerprints,
         signer: req.signer.map(|s| s.cert.fingerprint().to_hex()),
-        attachments,
+        attachments: metas,
         bundle_bytes,
     })
 }
 
-/// Seals into a file: written to a temporary file beside it, fsynced, and renamed into place only
-/// when sealing succeeded, so a failure or a cancel leaves no partial output. An existing file is
-/// replaced only with `overwrite`.
+/// A writer that hands 64 KiB buffers to the other thread.
+struct ChannelWriter {
+    buf: Vec<u8>,
+    full: SyncSender<Vec<u8>>,
+    // A Mutex only to make the writer `Sync`, as sequoia's writer stack requires; one thread uses it.
+    free: Mutex<Receiver<Vec<u8>>>,
+}
+
+impl ChannelWriter {
+    fn new(full: SyncSender<Vec<u8>>, free: Receiver<Vec<u8>>) -> ChannelWriter {
+        ChannelWriter {
+            buf: Vec::with_capacity(IO_CHUNK),
+            full,
+            free: Mutex::new(free),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let next = self
+            .free
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_recv()
+            .map(|mut b| {
+                b.clear();
+                b
+            })
+            .unwrap_or_else(|_| Vec::with_capacity(IO_CHUNK));
+        let full = std::mem::replace(&mut self.buf, next);
+        self.full
+            .send(full)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the encrypting side stopped"))
+    }
+
+    /// Sends what is buffered and closes the channel.
+    fn finish(mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = IO_CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == IO_CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Seals into a file: written to a temporary file beside it (mode 0600), fsynced, and renamed
+/// into place only when sealing succeeded, so a failure or a cancel leaves no partial output. An
+/// existing file is replaced only with `overwrite`; without it the rename refuses to replace a
+/// file that appeared meanwhile.
 pub fn seal_to_file(
     req: &SealRequest<'_>,
+    format: &OutputFormat,
     path: &Path,
     overwrite: bool,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Sealed, SealError> {
-    if path.exists() && !overwrite {
-        return Err(SealError::Output(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} already exists", path.display()),
-        )));
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "sealed".into());
-    let suffix: u64 = rand::random();
-    let tmp = dir.join(format!(".{name}.{suffix:016x}.partial"));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts.open(&tmp).map_err(SealError::Output)?;
-    let result = (|| {
-        let mut writer = io::BufWriter::with_capacity(256 * 1024, &file);
-        let sealed = seal(req, &mut writer, progress)?;
-        writer.flush().map_err(SealError::Output)?;
-        drop(writer);
-        file.sync_all().map_err(SealError::Output)?;
-        std::fs::rename(&tmp, path).map_err(SealError::Output)?;
-        Ok(sealed)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-struct CountingWriter<W> {
-    inner: W,
-    count: u64,
-}
-
-impl<W: Write> Write for CountingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn write_bundle(
-    out: &mut dyn Write,
-    boundary: &str,
-    req: &SealRequest<'_>,
-    text: &str,
-    json: &ReportJson,
-    attachments: &[AttachmentMeta],
-    progress: &mut ProgressFn<'_>,
-) -> Result<(), SealError> {
-    let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(SealError::Output);
-    w(
-        out,
-        &format!(
-            "Content-Type: multipart/mixed; boundary=\"{boundary}\"; protected-headers=\"v1\"; hp=\"cipher\"\r\n\
-             Subject: {}\r\nMIME-Version: 1.0\r\nX-Embargo-Schema: {}\r\n\r\n\
-             This is an Embargo vulnerability report (MIME, RFC 2045).\r\n",
-            mime::encode_header(&req.report.title),
-            crate::report::SCHEMA,
-        ),
-    )?;
-    w(
-        out,
-        &format!(
-            "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\
-             Content-Disposition: inline\r\n\r\n{text}\r\n"
-        ),
-    )?;
-    let json_text = serde_json::to_string_pretty(json)
-        .expect("report.json serializes")
-        .replace('\n', "\r\n");
-    w(
-        out,
-        &format!(
-            "--{boundary}\r\nContent-Type: application/json; charset=utf-8; name=\"report.json\"\r\n\
-             Content-Disposition: attachment; filename=\"report.json\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{json_text}\r\n"
-        ),
-    )?;
-    let total: u64 = attachments.iter().map(|a| a.size).sum();
-    let mut done = 0u64;
-    if !progress(0, total) {
-        return Err(SealError::Cancelled);
-    }
-    let mut buf = vec![0u8; IO_CHUNK];
-    for (path, meta) in req.attachments.iter().zip(attachments) {
-        // base64, not `binary`: measured, Python's `email.message_from_binary_file` (the
-        // documented way to parse a file) turns CR/LF inside binary parts into newlines and
-        // corrupts them; gpg and sq only see the whole bundle and are indifferent. See README.
-        w(
-            out,
-            &format!(
-                "--{boundary}\r\nContent-Type: {}; {}\r\nContent-Disposition: attachment; {}\r\n\
-                 Content-Transfer-Encoding: base64\r\n\r\n",
-                meta.content_type,
-                mime::param("name", &meta.name),
-                mime::param("filename", &meta.name),
-            ),
-        )?;
-        let attachment_err = |source| SealError::Attachment {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut file = File::open(path).map_err(attachment_err)?;
-        let mut hash = Sha256::new();
-        let mut size = 0u64;
-        let mut b64 = mime::Base64Lines::default();
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(attachment_err(e)),
-            };
-            hash.update(&buf[..n]);
-            out.write_all(b64.push(&buf[..n]))
-                .map_err(SealError::Output)?;
-            size += n as u64;
-            done += n as u64;
-            if !progress(done, total) {
-                return Err(SealError::Cancelled);
-            }
-        }
-        out.write_all(b64.finish()).map_err(SealError::Output)?;
-        if size != meta.size || hex(&hash.finalize()) != meta.sha256 {
-            return Err(SealError::AttachmentChanged {
-                path: path.display().to_string(),
-            });
-        }
-    }
-    if let Some(signer) = req.signer {
-        let armored = keys::armored_public(&signer.cert).replace('\n', "\r\n");
-        w(
-            out,
-            &format!(
-                "--{boundary}\r\nContent-Type: application/pgp-keys; name=\"researcher.asc\"\r\n\
-                 Content-Disposition: attachment; filename=\"researcher.asc\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{armored}\r\n"
-            ),
-        )?;
-    }
-    w(out, &format!("--{boundary}--\r\n"))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Name, size, SHA-256 and sniffed type of a file, read once in chunks.
-pub fn inspect_attachment(path: &Path) -> Result<AttachmentMeta, SealError> {
-    let err = |source| SealError::Attachment {
+    let exists = || SealError::Exists {
         path: path.display().to_string(),
-        source,
     };
-    let meta = std::fs::metadata(path).map_err(err)?;
-    if !meta.is_file() {
-        return Err(err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
+    if !overwrite && path.symlink_metadata().is_ok() {
+        return Err(exists());
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| err(io::Error::new(io::ErrorKind::InvalidInput, "no file name")))?;
-    let mut file = BufReader::with_capacity(IO_CHUNK, File::open(path).map_err(err)?);
-    let mut hash = Sha256::new();
-    let mut head = Vec::new();
-    let mut buf = vec![0u8; IO_CHUNK];
-    let mut size = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(err(e)),
+    let tmp = crate::fsutil::TempFile::beside(path).map_err(SealError::Output)?;
+    let sealed = (|| -> Result<Sealed, SealError> {
+        let mut writer = io::BufWriter::with_capacity(256 * 1024, tmp.file());
+        let sealed = match format {
+            OutputFormat::Binary => seal(req, &mut writer, false, progress)?,
+            OutputFormat::Armor => seal(req, &mut writer, true, progress)?,
+            OutputFormat::Email(env) => {
+                let mut email = EmailWriter::new(&mut writer, env).map_err(SealError::Output)?;
+                let sealed = seal(req, &mut email, true, progress)?;
+                email.finish().map_err(SealError::Output)?;
+                sealed
+            }
         };
-        if head.len() < 8192 {
-            head.extend_from_slice(&buf[..n.min(8192 - head.len())]);
-        }
-        hash.update(&buf[..n]);
-        size += n as u64;
+        writer.flush().map_err(SealError::Output)?;
+        Ok(sealed)
+    })()?;
+    match tmp.persist(path, overwrite) {
+        Ok(()) => Ok(sealed),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
+        Err(e) => Err(SealError::Output(e)),
     }
-    Ok(AttachmentMeta {
-        name,
-        size,
-        sha256: hex(&hash.finalize()),
-        content_type: mime::sniff(&head),
-    })
-}
-
-/// The readable first part: a header block, then the Markdown body verbatim (CRLF line ends).
-pub fn render_text(
-    report: &Report,
-    program: Option<&Program>,
-    attachments: &[AttachmentMeta],
-) -> String {
-    let mut rows: Vec<(&str, String)> = vec![("Title", report.title.clone())];
-    let program_name = match program {
-        Some(p) if p.id == report.program => format!("{} ({})", p.name, p.id),
-        _ => report.program.clone(),
-    };
-    rows.push(("Program", program_name));
-    for (i, asset) in report.assets.iter().enumerate() {
-        rows.push((if i == 0 { "Assets" } else { "" }, asset.clone()));
-    }
-    let class = match class_by_id(&report.class) {
-        Some(c) => format!("{} ({})", c.id, c.name),
-        None => report.class.clone(),
-    };
-    rows.push(("Class", class));
-    if let Some(cwe) = &report.cwe {
-        rows.push(("CWE", cwe.clone()));
-    }
-    if let Some(vector) = &report.cvss {
-        let scored = parse_cvss(vector)
-            .map(|s| format!(" ({:.1} {})", s.score, s.severity))
-            .unwrap_or_default();
-        rows.push(("CVSS", format!("{vector}{scored}")));
-    }
-    if let Some(sev) = report.effective_severity() {
-        rows.push(("Severity", sev));
-    }
-    rows.push((
-        "Credit",
-        report
-            .credit
-            .as_ref()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "not chosen (treated as anonymous)".into()),
-    ));
-    for (i, a) in attachments.iter().enumerate() {
-        rows.push((
-            if i == 0 { "Attachments" } else { "" },
-            format!(
-                "{} ({} bytes, {}, sha256 {})",
-                a.name, a.size, a.content_type, a.sha256
-            ),
-        ));
-    }
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
-    let mut out = String::new();
-    for (k, v) in rows {
-        let label = if k.is_empty() {
-            String::new()
-        } else {
-            format!("{k}:")
-        };
-        out += &format!("{label:width$} {v}\n");
-    }
-    out += "\n";
-    out += &report.body;
-    normalize_crlf(&out)
-}
-
-/// Every line ending as CRLF.
-pub(crate) fn normalize_crlf(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .replace('\n', "\r\n")
 }
 
 #[cfg(test)]
@@ -635,7 +383,7 @@ mod tests {
         std::fs::write(&file, vec![7u8; 300_000]).unwrap();
         let report = report();
         let recipients = [team];
-        let attachments = [file];
+        let attachments = [Attachment::from_file(&file).unwrap()];
         let req = SealRequest {
             report: &report,
             program: None,
@@ -645,10 +393,12 @@ mod tests {
             sign_anyway: false,
             encrypt_to_self: false,
             aead: false,
-            output: OutputFormat::Binary,
         };
         let out = dir.path().join("x.pgp");
-        let err = seal_to_file(&req, &out, false, &mut |done, _| done < 100_000).unwrap_err();
+        let err = seal_to_file(&req, &OutputFormat::Binary, &out, false, &mut |done, _| {
+            done < 100_000
+        })
+        .unwrap_err();
         assert!(matches!(err, SealError::Cancelled), "{err}");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
@@ -656,16 +406,17 @@ mod tests {
             "only the attachment is left"
         );
         let mut last = (0, 0);
-        seal_to_file(&req, &out, false, &mut |d, t| {
+        let sealed = seal_to_file(&req, &OutputFormat::Binary, &out, false, &mut |d, t| {
             last = (d, t);
             true
         })
         .unwrap();
         assert_eq!(last, (300_000, 300_000));
+        assert!(sealed.reference.starts_with("EMB-"));
         assert!(
             matches!(
-                seal_to_file(&req, &out, false, &mut |_, _| true),
-                Err(SealError::Output(_))
+                seal_to_file(&req, &OutputFormat::Binary, &out, false, &mut |_, _| true),
+                Err(SealError::Exists { .. })
             ),
             "never overwrites unasked"
         );

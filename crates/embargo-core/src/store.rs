@@ -2,13 +2,14 @@
 //! Every write is atomic (temp file, fsync, rename) with mode 0600 in 0700 directories.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{normalize_fingerprint, InvalidFingerprint, InvalidProgramId, ProgramId};
 use crate::keys;
 use crate::program::{Program, ProgramError, TeamKey};
 
@@ -46,6 +47,22 @@ pub enum StoreError {
     /// A program id is taken.
     #[error("a program with id `{0}` already exists")]
     Exists(String),
+    /// A program id that cannot name a program.
+    #[error(transparent)]
+    InvalidProgramId(#[from] InvalidProgramId),
+    /// A fingerprint that cannot name a key.
+    #[error(transparent)]
+    InvalidFingerprint(#[from] InvalidFingerprint),
+    /// The stored key file holds another key than its name says.
+    #[error("{path} holds key {found}, not the pinned {pinned}")]
+    WrongKey {
+        /// The key file.
+        path: String,
+        /// The pinned fingerprint.
+        pinned: String,
+        /// The fingerprint found in the file.
+        found: String,
+    },
     /// Settings do not parse.
     #[error("settings file {path}: {message}")]
     Settings {
@@ -63,23 +80,28 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
+/// The app's colour theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Light.
+    Light,
+    /// Dark.
+    Dark,
+    /// Follow the system.
+    #[default]
+    System,
+}
+
 /// User preferences.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// `light`, `dark` or `system`.
-    #[serde(default = "system")]
-    pub theme: String,
-}
-
-fn system() -> String {
-    "system".into()
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings { theme: system() }
-    }
+    /// The colour theme.
+    #[serde(default)]
+    pub theme: Theme,
 }
 
 /// The data directory.
@@ -108,13 +130,18 @@ impl Store {
         &self.root
     }
 
-    fn program_path(&self, id: &str) -> PathBuf {
+    fn program_path(&self, id: &ProgramId) -> PathBuf {
         self.root.join("programs").join(format!("{id}.toml"))
     }
 
     /// Every program: the built-in ones (as saved, when the user pinned a key) and the user's.
-    pub fn programs(&self) -> Result<Vec<Program>, StoreError> {
-        let mut out = vec![self.program("novu")?];
+    /// A broken program file does not hide the others: it is listed in `broken`.
+    pub fn programs(&self) -> Result<Programs, StoreError> {
+        let mut out = Programs::default();
+        match self.program("novu") {
+            Ok(p) => out.programs.push(p),
+            Err(e) => out.broken.push(e),
+        }
         let dir = self.root.join("programs");
         let mut paths: Vec<PathBuf> = match fs::read_dir(&dir) {
             Ok(rd) => rd
@@ -127,33 +154,60 @@ impl Store {
         };
         paths.sort();
         for path in paths {
-            let id = path
+            let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if id != "novu" {
-                out.push(self.program(&id)?);
+            if stem == "novu" {
+                continue;
+            }
+            match self.program(&stem) {
+                Ok(p) => out.programs.push(p),
+                Err(StoreError::InvalidProgramId(e)) => {
+                    out.broken.push(StoreError::Program(ProgramError::Parse {
+                        name: path.display().to_string(),
+                        message: format!("not a program file name: {e}"),
+                    }))
+                }
+                Err(e) => out.broken.push(e),
             }
         }
         Ok(out)
     }
 
-    /// One program by id: the saved file, else the built-in.
+    /// One program by id: the saved file, else the built-in. A file that does not parse is an
+    /// error naming it, never silently replaced by the built-in.
     pub fn program(&self, id: &str) -> Result<Program, StoreError> {
-        let path = self.program_path(id);
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(Program::from_toml(&path.display().to_string(), &text)?),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Program::builtin(id)?),
+        let id = ProgramId::parse(id)?;
+        let path = self.program_path(&id);
+        match read_capped(&path, MAX_PROGRAM_FILE_BYTES) {
+            Ok(bytes) => {
+                let name = path.display().to_string();
+                let text = String::from_utf8(bytes).map_err(|_| ProgramError::Parse {
+                    name: name.clone(),
+                    message: "not UTF-8 text".into(),
+                })?;
+                let program = Program::from_toml(&name, &text)?;
+                if program.id != id.as_str() {
+                    return Err(StoreError::Program(ProgramError::Parse {
+                        name,
+                        message: format!(
+                            "the file says id = \"{}\", its name says `{id}`",
+                            crate::text::Shown(&program.id)
+                        ),
+                    }));
+                }
+                Ok(program)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Program::builtin(id.as_str())?),
             Err(e) => Err(io_err(&path)(e)),
         }
     }
 
     /// Saves a program.
     pub fn save_program(&self, program: &Program) -> Result<(), StoreError> {
-        atomic_write(
-            &self.program_path(&program.id),
-            program.to_toml().as_bytes(),
-        )
+        let id = ProgramId::parse(&program.id)?;
+        atomic_write(&self.program_path(&id), program.to_toml().as_bytes())
     }
 
     /// Adds a program made by hand; its id is derived from the name.
@@ -163,25 +217,17 @@ impl Store {
         contact: &str,
         intake_url: Option<&str>,
     ) -> Result<Program, StoreError> {
-        let id: String = name
-            .trim()
-            .to_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect::<String>()
-            .split('-')
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("-");
-        if id.is_empty() {
+        if name.trim().is_empty() {
             return Err(StoreError::Program(ProgramError::Parse {
                 name: name.into(),
                 message: "a program needs a name".into(),
             }));
         }
-        if self.program_path(&id).exists() || Program::builtin(&id).is_ok() {
-            return Err(StoreError::Exists(id));
+        let id = ProgramId::derive(name)?;
+        if self.program_path(&id).exists() || Program::builtin(id.as_str()).is_ok() {
+            return Err(StoreError::Exists(id.to_string()));
         }
+        let id = id.to_string();
         let contact = contact.trim();
         let contacts = if contact.is_empty() {
             Vec::new()
@@ -247,10 +293,7 @@ impl Store {
 
     /// Saves a (public) certificate under its fingerprint; an update merges into the stored one.
     pub fn save_cert(&self, cert: &Cert) -> Result<PathBuf, StoreError> {
-        let path = self
-            .root
-            .join("keys")
-            .join(format!("{}.asc", cert.fingerprint().to_hex()));
+        let path = self.cert_path(&cert.fingerprint().to_hex());
         let merged = match self.cert(&cert.fingerprint().to_hex()) {
             Ok(old) => old
                 .merge_public(cert.clone())
@@ -261,10 +304,24 @@ impl Store {
         Ok(path)
     }
 
-    /// A stored certificate by full fingerprint.
+    fn cert_path(&self, fingerprint: &str) -> PathBuf {
+        self.root.join("keys").join(format!("{fingerprint}.asc"))
+    }
+
+    /// A stored certificate by full fingerprint; the file must hold exactly that key.
     pub fn cert(&self, fingerprint: &str) -> Result<Cert, StoreError> {
-        let path = self.root.join("keys").join(format!("{fingerprint}.asc"));
-        Ok(keys::read_certs(&path)?.remove(0))
+        let fingerprint = normalize_fingerprint(fingerprint)?;
+        let path = self.cert_path(&fingerprint);
+        let cert = keys::read_certs(&path)?.remove(0);
+        let found = cert.fingerprint().to_hex();
+        if found != fingerprint {
+            return Err(StoreError::WrongKey {
+                path: path.display().to_string(),
+                pinned: fingerprint,
+                found,
+            });
+        }
+        Ok(cert)
     }
 
     /// The program's pinned team certificate, if any.
@@ -295,47 +352,50 @@ impl Store {
     }
 }
 
-/// Writes a file atomically: a temporary file in the same directory, fsync, rename, fsync the
-/// directory. Directories are created 0700, files 0600.
+/// Largest program file read.
+const MAX_PROGRAM_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a whole file of at most `limit` bytes, opened once; anything else is an error (so that a
+/// path to `/dev/zero` or a huge file cannot exhaust memory).
+pub fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} bytes, over the limit of {limit} bytes", meta.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("over the limit of {limit} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Every program the data directory knows, and the files that could not be read.
+#[derive(Debug, Default)]
+pub struct Programs {
+    /// Readable programs, the built-in Novu first.
+    pub programs: Vec<Program>,
+    /// Program files that are broken, each error naming its file.
+    pub broken: Vec<StoreError>,
+}
+
+/// Writes a file atomically and durably (see [`crate::fsutil::atomic_write`]).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    // A bare file name has the empty path as its parent: that is the current directory.
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir).map_err(io_err(dir))?;
-    let suffix: u64 = rand::random();
-    let tmp = dir.join(format!(
-        ".{}.{suffix:016x}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let mut o = fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let result = (|| {
-        let mut f = o.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(path))
+    crate::fsutil::atomic_write(path, bytes).map_err(io_err(path))
 }
 
 #[cfg(test)]
@@ -347,7 +407,7 @@ mod tests {
     fn pinning_survives_reload_and_a_different_key_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path().join("data"));
-        assert_eq!(store.programs().unwrap().len(), 1);
+        assert_eq!(store.programs().unwrap().programs.len(), 1);
         let (a, _) = CertBuilder::general_purpose(Some("a")).generate().unwrap();
         let (b, _) = CertBuilder::general_purpose(Some("b")).generate().unwrap();
         store.pin_team_key("novu", &a, "pasted", false).unwrap();
@@ -396,6 +456,7 @@ mod tests {
         let ids: Vec<String> = store
             .programs()
             .unwrap()
+            .programs
             .into_iter()
             .map(|p| p.id)
             .collect();
@@ -404,12 +465,10 @@ mod tests {
             store.add_program("ACME corp", "x@y", None),
             Err(StoreError::Exists(_))
         ));
-        assert_eq!(store.settings().unwrap().theme, "system");
+        assert_eq!(store.settings().unwrap().theme, Theme::System);
         store
-            .save_settings(&Settings {
-                theme: "dark".into(),
-            })
+            .save_settings(&Settings { theme: Theme::Dark })
             .unwrap();
-        assert_eq!(store.settings().unwrap().theme, "dark");
+        assert_eq!(store.settings().unwrap().theme, Theme::Dark);
     }
 }

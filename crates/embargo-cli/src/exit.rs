@@ -1,0 +1,50 @@
+//! Exit codes: the numbers, and one table per subcommand shown in `--help` (and copied into the
+//! README). A test runs every documented case and compares the code with its table.
+
+/// Success.
+pub const OK: u8 = 0;
+/// Usage errors, unusable keys, I/O, anything not listed below.
+pub const ERROR: u8 = 1;
+/// `check`: the report has findings.
+pub const FINDINGS: u8 = 1;
+/// The report file cannot be read or parsed, or (for `seal`) has field errors.
+pub const UNREADABLE: u8 = 2;
+/// `open`: integrity failure, no matching secret key, or an inconsistent bundle.
+pub const INTEGRITY: u8 = 3;
+/// `open`: bad signature, or missing/unknown with `--require-signature`.
+pub const SIGNATURE: u8 = 4;
+/// Interrupted (SIGINT/SIGTERM) or cancelled; nothing was left behind.
+pub const CANCELLED: u8 = 130;
+
+pub const NEW: &str = "\
+Exit codes:
+  0  the template was written
+  1  unknown program, the output file exists, or it cannot be written";
+
+pub const CHECK: &str = "\
+Exit codes:
+  0  no findings
+  1  findings (printed one per line, FILE:line N: FIELD: message)
+  2  the report cannot be read or parsed, or its program's file is broken";
+
+pub const SEAL: &str = "\
+Exit codes:
+  0    sealed (findings about scope and rules are printed as warnings)
+  1    no usable team key, an unusable or locked signing key, unreadable attachment,
+       the output exists (without --force), or it cannot be written
+  2    the report cannot be read or parsed, or has field errors
+  130  interrupted; nothing was written";
+
+pub const OPEN: &str = "\
+Exit codes:
+  0    opened
+  1    usage, unreadable input, unusable output directory, too large (--max-size)
+  3    integrity failure (modified, truncated or corrupt), no matching secret key,
+       or a bundle whose parts do not match its report.json
+  4    bad signature; or, with --require-signature, none or an unknown signer
+  130  interrupted; nothing was written";
+
+pub const PLAIN: &str = "\
+Exit codes:
+  0  done
+  1  error";

@@ -1,0 +1,427 @@
+//! The use cases both shells run, one function each: check a report against the store's
+//! programs, resolve recipients, build the email envelope, confirm a team key, seal to a file,
+//! open to a directory. The CLI and the app parse their input, call one of these, and present.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use openpgp::Cert;
+use sequoia_openpgp as openpgp;
+
+use crate::bundle::Attachment;
+use crate::export::EmailEnvelope;
+use crate::ids::{normalize_fingerprint, InvalidFingerprint, ProgramId};
+use crate::keys::{self, KeyError, Signer};
+use crate::open::{OpenError, OpenRequest, Opened};
+use crate::program::{Program, ProgramError};
+use crate::reference::Reference;
+use crate::report::{Finding, FindingCode, Report, ReportError};
+use crate::seal::{self, OutputFormat, ProgressFn, SealError, SealRequest, Sealed};
+use crate::store::{Store, StoreError};
+use crate::text::{first_unsafe, Shown};
+
+/// A report and everything `check` says about it.
+#[derive(Debug)]
+pub struct Checked {
+    /// The report.
+    pub report: Report,
+    /// Its program, when the store has it.
+    pub program: Option<Program>,
+    /// Field errors, recommendations, and the program's scope and rules, in that order.
+    pub findings: Vec<Finding>,
+}
+
+/// Why a report could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The file is not a report.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// The program's file in the data directory is broken (the error names the file).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Parses report text and checks it (see [`check`]). Structural problems of single fields are
+/// findings; only text that is not a report at all is an error.
+pub fn check_text(store: &Store, text: &str) -> Result<Checked, CheckError> {
+    let (report, mut findings) = Report::parse(text)?;
+    let checked = check(store, report)?;
+    findings.extend(checked.findings);
+    Ok(Checked {
+        findings,
+        ..checked
+    })
+}
+
+/// Why report text cannot be sealed as it is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseReportError {
+    /// Not a report at all.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// Front matter with keys of the wrong type, unknown keys or an unsupported schema: sealing
+    /// would drop them, so they must be fixed first.
+    #[error("{}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n"))]
+    FrontMatter(Vec<Finding>),
+}
+
+/// Parses report text for sealing: any structural finding in the front matter is an error.
+pub fn parse_report(text: &str) -> Result<Report, ParseReportError> {
+    let (report, findings) = Report::parse(text)?;
+    if findings.is_empty() {
+        Ok(report)
+    } else {
+        Err(ParseReportError::FrontMatter(findings))
+    }
+}
+
+/// Checks a report: its fields, the recommended content, and its program's scope and rules. An
+/// unknown program is a finding; a program file that does not parse is an error naming it.
+pub fn check(store: &Store, report: Report) -> Result<Checked, StoreError> {
+    let mut findings = report.lint();
+    let mut program = None;
+    if ProgramId::parse(&report.program).is_ok() {
+        match store.program(&report.program) {
+            Ok(p) => {
+                findings.extend(p.check(&report));
+                program = Some(p);
+            }
+            Err(StoreError::Program(ProgramError::Unknown(id))) => findings.push(
+                Finding::new(
+                    FindingCode::UnknownProgram,
+                    "program",
+                    report.line_of("program"),
+                    format!("unknown program `{}`", Shown(&id)),
+                )
+                .hint("`embargo program list` shows the programs you have"),
+            ),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Checked {
+        report,
+        program,
+        findings,
+    })
+}
+
+/// Why no recipients could be found.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecipientError {
+    /// No certificate given and none pinned.
+    #[error("program `{program}` has no confirmed team key")]
+    NoTeamKey {
+        /// The program id.
+        program: String,
+    },
+    /// No certificate given and the report's program is unknown or invalid.
+    #[error("no team key: the report's program `{program}` is not one Embargo knows")]
+    UnknownProgram {
+        /// The program id, escaped.
+        program: String,
+    },
+    /// The data directory could not be read (the error names the file).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The team certificates to seal to: the ones given (public parts only), else the key pinned
+/// for the program.
+pub fn resolve_recipients(
+    store: &Store,
+    program: Option<&Program>,
+    report_program: &str,
+    given: Vec<Cert>,
+) -> Result<Vec<Cert>, RecipientError> {
+    if !given.is_empty() {
+        return Ok(given
+            .into_iter()
+            .map(|c| c.strip_secret_key_material())
+            .collect());
+    }
+    let Some(program) = program else {
+        return Err(RecipientError::UnknownProgram {
+            program: Shown(report_program).to_string(),
+        });
+    };
+    match store.team_cert(program)? {
+        Some(cert) => Ok(vec![cert]),
+        None => Err(RecipientError::NoTeamKey {
+            program: program.id.clone(),
+        }),
+    }
+}
+
+/// Why the email cannot be addressed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// No `To:` given and the program has no email contact.
+    #[error("program `{program}` has no email contact")]
+    NoEmailContact {
+        /// The program id or name.
+        program: String,
+    },
+    /// A header value that is not an address.
+    #[error("`{address}` is not an email address")]
+    BadAddress {
+        /// What was given, escaped.
+        address: String,
+    },
+}
+
+fn check_address(a: &str) -> Result<String, EnvelopeError> {
+    let a = a.trim();
+    let ok = a.contains('@') && first_unsafe(a).is_none() && a.len() <= 320;
+    if ok {
+        Ok(a.to_owned())
+    } else {
+        Err(EnvelopeError::BadAddress {
+            address: Shown(a).to_string(),
+        })
+    }
+}
+
+/// The envelope of the exported email: `To:` the given address, else the program's contact.
+pub fn email_envelope(
+    program: Option<&Program>,
+    report_program: &str,
+    to: Option<&str>,
+    from: Option<&str>,
+    reference: &str,
+) -> Result<EmailEnvelope, EnvelopeError> {
+    let to = match to {
+        Some(a) => check_address(a)?,
+        None => program
+            .and_then(Program::email)
+            .map(str::to_owned)
+            .ok_or_else(|| EnvelopeError::NoEmailContact {
+                program: program
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| Shown(report_program).to_string()),
+            })?,
+    };
+    let from = from.map(check_address).transpose()?;
+    Ok(EmailEnvelope {
+        to,
+        from,
+        reference: Some(reference.to_owned()),
+    })
+}
+
+/// Why a team key could not be pinned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PinError {
+    /// What the user typed is not a fingerprint.
+    #[error(transparent)]
+    InvalidFingerprint(#[from] InvalidFingerprint),
+    /// What the user typed is not this key's fingerprint.
+    #[error("the key has fingerprint {actual}, not the {typed} you typed")]
+    Mismatch {
+        /// What was typed, grouped.
+        typed: String,
+        /// The key's, grouped.
+        actual: String,
+    },
+    /// A secret key was offered as the team's key.
+    #[error("{fingerprint} is a secret key; a team key for encryption is their public key")]
+    SecretKey {
+        /// Its fingerprint.
+        fingerprint: String,
+    },
+    /// The key cannot be encrypted to.
+    #[error(transparent)]
+    Unusable(#[from] KeyError),
+    /// Another key is pinned, and replacing it was not asked for.
+    #[error("program {program} has pinned key {pinned}; {offered} is a different key")]
+    KeyChanged {
+        /// Program id.
+        program: String,
+        /// The pinned fingerprint.
+        pinned: String,
+        /// The new fingerprint.
+        offered: String,
+    },
+    /// The data directory could not be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Pins a team key for a program after the user typed (or pasted) the fingerprint the team
+/// published: compared here, ignoring spaces and case, never on trust. Replacing a different
+/// pinned key needs `replace` as well — never a silent swap.
+pub fn confirm_team_key(
+    store: &Store,
+    program_id: &str,
+    cert: &Cert,
+    typed_fingerprint: &str,
+    source: &str,
+    replace: bool,
+) -> Result<Program, PinError> {
+    let typed = normalize_fingerprint(typed_fingerprint)?;
+    let actual = cert.fingerprint().to_hex();
+    if typed != actual {
+        return Err(PinError::Mismatch {
+            typed: keys::grouped_hex(&typed),
+            actual: keys::grouped(&cert.fingerprint()),
+        });
+    }
+    if cert.is_tsk() {
+        return Err(PinError::SecretKey {
+            fingerprint: keys::grouped(&cert.fingerprint()),
+        });
+    }
+    keys::encryption_keys(cert, &keys::policy())?;
+    match store.pin_team_key(program_id, cert, source, replace) {
+        Ok(p) => Ok(p),
+        Err(StoreError::KeyChanged {
+            program,
+            pinned,
+            offered,
+        }) => Err(PinError::KeyChanged {
+            program,
+            pinned,
+            offered,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How the sealed report is delivered to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// ASCII armor.
+    Armor,
+    /// Binary OpenPGP.
+    Binary,
+    /// PGP/MIME `.eml`: `To:` defaults to the program's contact.
+    Email {
+        /// `To:` override.
+        to: Option<String>,
+        /// `From:`.
+        from: Option<String>,
+    },
+}
+
+/// One seal, as a shell asks for it.
+pub struct SealJob<'a> {
+    /// The report (its reference is kept; a new one is made when it has none).
+    pub report: &'a Report,
+    /// Team certificates given explicitly; empty means the program's pinned key.
+    pub to: Vec<Cert>,
+    /// Attachments.
+    pub attachments: &'a [Attachment],
+    /// The researcher's unlocked key.
+    pub signer: Option<&'a Signer>,
+    /// Sign although credit is anonymous.
+    pub sign_anyway: bool,
+    /// Also encrypt to the signer.
+    pub encrypt_to_self: bool,
+    /// SEIPDv2 for v4 keys that advertise it.
+    pub aead: bool,
+    /// Output shape.
+    pub delivery: Delivery,
+}
+
+/// What a seal did, and what `check` said (warnings: the report was sealed anyway).
+#[derive(Debug)]
+pub struct SealOutcome {
+    /// The sealed message.
+    pub sealed: Sealed,
+    /// Warnings about scope, rules and content.
+    pub findings: Vec<Finding>,
+    /// Whether the reference was made now (the report had none).
+    pub new_reference: bool,
+}
+
+/// Why a seal did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealReportError {
+    /// The data directory could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No recipients.
+    #[error(transparent)]
+    Recipients(#[from] RecipientError),
+    /// The email cannot be addressed.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// Sealing failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+/// Checks, resolves recipients and the envelope, and seals to `path` atomically.
+pub fn seal_report(
+    store: &Store,
+    job: SealJob<'_>,
+    path: &Path,
+    overwrite: bool,
+    progress: &mut ProgressFn<'_>,
+) -> Result<SealOutcome, SealReportError> {
+    let errors = job.report.validate();
+    if !errors.is_empty() {
+        return Err(SealError::InvalidReport(errors).into());
+    }
+    let new_reference = job.report.reference.is_none();
+    let mut report = job.report.clone();
+    let reference = report
+        .reference
+        .get_or_insert_with(|| Reference::generate().to_string())
+        .clone();
+    let checked = check(store, report)?;
+    let report = checked.report;
+    let program = checked.program.as_ref();
+    let recipients = resolve_recipients(store, program, &report.program, job.to)?;
+    let format = match &job.delivery {
+        Delivery::Armor => OutputFormat::Armor,
+        Delivery::Binary => OutputFormat::Binary,
+        Delivery::Email { to, from } => OutputFormat::Email(email_envelope(
+            program,
+            &report.program,
+            to.as_deref(),
+            from.as_deref(),
+            &reference,
+        )?),
+    };
+    let req = SealRequest {
+        report: &report,
+        program,
+        recipients: &recipients,
+        attachments: job.attachments,
+        signer: job.signer,
+        sign_anyway: job.sign_anyway,
+        encrypt_to_self: job.encrypt_to_self,
+        aead: job.aead,
+    };
+    let sealed = seal::seal_to_file(&req, &format, path, overwrite, progress)?;
+    Ok(SealOutcome {
+        sealed,
+        findings: checked
+            .findings
+            .into_iter()
+            .filter(|f| !f.blocks_sealing())
+            .collect(),
+        new_reference,
+    })
+}
+
+/// Opens a message file (opened once, must be a regular file) into a directory.
+pub fn open_file(message: &Path, req: OpenRequest<'_>) -> Result<Opened, OpenError> {
+    let file = File::open(message).map_err(OpenError::Read)?;
+    let meta = file.metadata().map_err(OpenError::Read)?;
+    if !meta.is_file() {
+        return Err(OpenError::Read(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    crate::open::open(file, req)
+}
