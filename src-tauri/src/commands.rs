@@ -1,83 +1,59 @@
-//! Tauri commands: each takes the state, calls embargo-core, converts the result.
+//! Tauri commands: each takes the state, calls one embargo-core use case, converts the result.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use embargo_core::export::{self, EmailEnvelope};
+use embargo_core::bundle::Attachment;
+use embargo_core::export;
 use embargo_core::keys::{self, Signer};
 use embargo_core::openpgp::crypto::Password;
 use embargo_core::openpgp::Cert;
-use embargo_core::program::{class_by_id, Program, CLASSES};
+use embargo_core::program::{Class, Program, CLASSES};
 use embargo_core::render;
-use embargo_core::report::parse_cvss;
-use embargo_core::seal::{self, OutputFormat, SealRequest, Sealed};
-use embargo_core::store::Settings as StoredSettings;
+use embargo_core::report::{parse_cvss, CvssScore, Report};
+use embargo_core::store::{Settings, Theme};
+use embargo_core::usecase::{self, Delivery, SealJob};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use zeroize::Zeroizing;
 
 use crate::dto::*;
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorCode};
+use crate::picker::{PickedFile, Purpose};
 use crate::state::{AppState, Held};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
-fn program_view(state: &AppState, p: &Program) -> Result<ProgramView> {
-    let cert = state.store.team_cert(p)?;
+const KEY_FILTERS: &[crate::picker::Filter] = &[("OpenPGP key", &["asc", "pgp", "gpg", "key"])];
+
+fn program_view(state: &AppState, p: Program) -> Result<ProgramView> {
+    let team_key = state.store.team_cert(&p)?.map(|c| keys::describe(&c));
     Ok(ProgramView {
-        id: p.id.clone(),
-        name: p.name.clone(),
-        contacts: p.contacts.clone(),
         email: p.email().map(str::to_owned),
-        policy_url: p.policy_url.clone(),
-        intake_url: p.intake_url.clone(),
-        in_scope: p.in_scope.clone(),
-        reporting: p.reporting.clone(),
-        out_of_scope: p
-            .out_of_scope
-            .iter()
-            .map(|o| OutOfScopeView {
-                class: o.class.clone(),
-                class_name: class_by_id(&o.class)
-                    .map(|c| c.name.to_owned())
-                    .unwrap_or_default(),
-                wording: o.wording.clone(),
-                condition: o.condition.clone(),
-            })
-            .collect(),
-        attestations: p
-            .attestations
-            .iter()
-            .map(|a| AttestationView {
-                id: a.id.clone(),
-                wording: a.wording.clone(),
-            })
-            .collect(),
-        response: p.response.as_ref().map(|r| r.wording.clone()),
-        response_business_days: p.response.as_ref().map(|r| r.business_days),
-        credit: p.credit.as_ref().map(|c| c.wording.clone()),
-        promises: p.promises.iter().map(|x| x.wording.clone()).collect(),
         builtin: Program::builtin(&p.id).is_ok(),
-        team_key: cert.as_ref().map(|c| keys::describe(c).into()),
-        team_key_source: p.team_key.as_ref().and_then(|k| k.source.clone()),
+        team_key,
+        program: p,
     })
 }
 
-/// Programs in the data directory, Novu first.
+/// Programs in the data directory, Novu first, and the broken program files.
 #[tauri::command]
-pub fn list_programs(state: State<'_, AppState>) -> Result<Vec<ProgramSummary>> {
-    Ok(state
-        .store
-        .programs()?
-        .iter()
-        .map(ProgramSummary::from)
-        .collect())
+pub fn list_programs(state: State<'_, AppState>) -> Result<ProgramList> {
+    let listed = state.store.programs()?;
+    Ok(ProgramList {
+        programs: listed
+            .programs
+            .into_iter()
+            .map(|p| program_view(&state, p))
+            .collect::<Result<_>>()?,
+        broken: listed.broken.iter().map(|e| e.to_string()).collect(),
+    })
 }
 
 /// One program's policy and pinned key.
 #[tauri::command]
 pub fn get_program(state: State<'_, AppState>, id: String) -> Result<ProgramView> {
     let p = state.store.program(&id)?;
-    program_view(&state, &p)
+    program_view(&state, p)
 }
 
 /// Adds a program by hand.
@@ -91,45 +67,25 @@ pub fn add_program(
     let p = state
         .store
         .add_program(&name, &contact, intake_url.as_deref())?;
-    program_view(&state, &p)
+    program_view(&state, p)
 }
 
-/// Reads a team key from pasted armor or a file and shows it, before any trust is given.
-#[tauri::command]
-pub fn inspect_team_key(
-    state: State<'_, AppState>,
-    program_id: String,
-    armored: Option<String>,
-    path: Option<String>,
+fn offer_candidate(
+    state: &AppState,
+    program_id: &str,
+    cert: Cert,
+    source: String,
 ) -> Result<KeyCandidate> {
-    let (certs, source) = match (armored, path) {
-        (Some(text), _) if !text.trim().is_empty() => (
-            keys::parse_certs(text.as_bytes(), "the pasted text")?,
-            "pasted".to_owned(),
-        ),
-        (_, Some(path)) => (keys::read_certs(Path::new(&path))?, format!("file:{path}")),
-        _ => {
-            return Err(CommandError::new("invalid_input", "no key given")
-                .hint("paste the team's armored public key or choose a key file"))
-        }
-    };
-    let cert = certs
-        .into_iter()
-        .next()
-        .expect("parse_certs returns at least one");
-    if cert.is_tsk() {
-        return Err(CommandError::new(
-            "invalid_input",
-            format!("{} is a secret key", cert.fingerprint()),
-        )
-        .hint("a team key for encryption is their public key; never handle their secret key"));
-    }
-    let program = state.store.program(&program_id)?;
-    let pinned = program.team_key.map(|k| k.fingerprint);
-    let fingerprint = cert.fingerprint().to_hex();
+    let pinned = state
+        .store
+        .program(program_id)?
+        .team_key
+        .map(|k| k.fingerprint);
     let candidate = KeyCandidate {
-        key: keys::describe(&cert).into(),
-        differs_from_pinned: pinned.as_ref().is_some_and(|p| *p != fingerprint),
+        key: keys::describe(&cert),
+        differs_from_pinned: pinned
+            .as_ref()
+            .is_some_and(|p| *p != cert.fingerprint().to_hex()),
         pinned,
     };
     let mut inner = state.lock();
@@ -140,96 +96,106 @@ pub fn inspect_team_key(
     Ok(candidate)
 }
 
-/// Pins an inspected key after the user compared its fingerprint.
+/// Reads a team key from pasted armor and shows it, before any trust is given.
+#[tauri::command]
+pub fn inspect_team_key(
+    state: State<'_, AppState>,
+    program_id: String,
+    armored: String,
+) -> Result<KeyCandidate> {
+    let cert = keys::parse_certs(armored.as_bytes(), "the pasted text")?.remove(0);
+    offer_candidate(&state, &program_id, cert, "pasted".into())
+}
+
+/// Shows the team key in a file dropped on the window (`dropped`: its token), or else asks for
+/// one in a native dialog; `None` when cancelled.
+#[tauri::command]
+pub async fn choose_team_key_file(
+    state: State<'_, AppState>,
+    program_id: String,
+    dropped: Option<u64>,
+) -> Result<Option<KeyCandidate>> {
+    let path = match dropped {
+        Some(token) => state.files.path(token, Purpose::Read)?,
+        None => match state
+            .picker()?
+            .open("The team's public key", KEY_FILTERS, false)
+            .pop()
+        {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    let cert = keys::read_certs(&path)?.remove(0);
+    let source = format!("file:{}", path.display());
+    offer_candidate(&state, &program_id, cert, source).map(Some)
+}
+
+/// Pins an inspected key once the fingerprint the user typed matches it (checked in the core,
+/// ignoring spaces and case). Replacing another pinned key needs `replace` as well.
 #[tauri::command]
 pub fn confirm_team_key(
     state: State<'_, AppState>,
     program_id: String,
-    fingerprint: String,
+    typed_fingerprint: String,
+    replace: bool,
 ) -> Result<ProgramView> {
-    let wanted: String = fingerprint
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_uppercase();
-    let (cert, source) = state
-        .lock()
-        .candidates
-        .iter()
-        .find(|(c, _)| c.fingerprint().to_hex() == wanted)
-        .cloned()
-        .ok_or_else(|| {
-            CommandError::new("not_found", format!("key {wanted} was not inspected"))
-                .hint("inspect the key first")
-        })?;
-    keys::encryption_keys(&cert, &keys::policy())?;
-    // The UI showed a loud warning when the primary key differs; confirming is the user's choice.
-    let program = state
-        .store
-        .pin_team_key(&program_id, &cert, &source, true)?;
+    let wanted = embargo_core::ids::normalize_fingerprint(&typed_fingerprint).ok();
+    let (cert, source) = {
+        let inner = state.lock();
+        let found = inner
+            .candidates
+            .iter()
+            .find(|(c, _)| Some(c.fingerprint().to_hex()) == wanted)
+            .or_else(|| inner.candidates.last());
+        found.cloned().ok_or_else(|| {
+            CommandError::new(ErrorCode::NotFound, "no key was offered for this program")
+                .hint("Paste or choose the team's key first.")
+        })?
+    };
+    let program = usecase::confirm_team_key(
+        &state.store,
+        &program_id,
+        &cert,
+        &typed_fingerprint,
+        &source,
+        replace,
+    )?;
     state
         .lock()
         .candidates
         .retain(|(c, _)| c.fingerprint() != cert.fingerprint());
-    program_view(&state, &program)
+    program_view(&state, program)
 }
 
 /// The class taxonomy.
 #[tauri::command]
-pub fn list_classes() -> Vec<ClassView> {
-    CLASSES
-        .iter()
-        .map(|c| ClassView {
-            id: c.id.into(),
-            name: c.name.into(),
-            cwe: c.cwe.map(str::to_owned),
-        })
-        .collect()
+pub fn list_classes() -> Vec<Class> {
+    CLASSES.to_vec()
 }
 
-fn status(state: &AppState, draft: ReportDraft) -> DraftStatus {
-    let report = draft.to_report();
-    let mut findings: Vec<Finding> = Vec::new();
-    let program = state.store.program(&report.program);
-    let team_key = match &program {
-        Ok(p) => {
-            findings.extend(report.check(p).into_iter().map(Finding::from));
-            p.team_key.is_some()
-        }
-        Err(e) => {
-            findings.extend(report.validate().into_iter().map(Finding::from));
-            findings.push(Finding {
-                field: "program".into(),
-                line: None,
-                message: e.to_string(),
-                hint: None,
-            });
-            false
-        }
-    };
-    DraftStatus {
-        cvss: report
-            .cvss
-            .as_deref()
-            .and_then(|v| parse_cvss(v).ok())
-            .map(CvssScore::from),
-        severity: report.effective_severity(),
-        ready_to_seal: team_key && report.validate().is_empty(),
-        findings,
+fn status(state: &AppState, draft: Report) -> Result<DraftStatus> {
+    let c = usecase::check_draft(&state.store, &draft)?;
+    Ok(DraftStatus {
         draft,
-    }
+        findings: c.findings,
+        cvss: c.cvss,
+        severity: c.severity,
+        ready_to_seal: c.ready_to_seal,
+    })
 }
 
 /// The current draft and what is wrong with it.
 #[tauri::command]
-pub fn get_draft(state: State<'_, AppState>) -> DraftStatus {
+pub fn get_draft(state: State<'_, AppState>) -> Result<DraftStatus> {
     let draft = state.lock().draft.clone();
     status(&state, draft)
 }
 
 /// Replaces the draft; returns the findings per field.
 #[tauri::command]
-pub fn update_draft(state: State<'_, AppState>, draft: ReportDraft) -> DraftStatus {
+pub fn update_draft(state: State<'_, AppState>, draft: Report) -> Result<DraftStatus> {
+    let draft = draft.tidied();
     state.lock().draft = draft.clone();
     status(&state, draft)
 }
@@ -237,9 +203,7 @@ pub fn update_draft(state: State<'_, AppState>, draft: ReportDraft) -> DraftStat
 /// Score of a CVSS 3.1 / 4.0 vector.
 #[tauri::command]
 pub fn cvss_score(vector: String) -> Result<CvssScore> {
-    parse_cvss(&vector)
-        .map(CvssScore::from)
-        .map_err(|m| CommandError::new("invalid_input", m))
+    parse_cvss(&vector).map_err(|m| CommandError::new(ErrorCode::InvalidInput, m))
 }
 
 /// Markdown to sanitized HTML.
@@ -253,7 +217,10 @@ fn attachment_views(state: &AppState) -> Vec<AttachmentView> {
         .lock()
         .attachments
         .iter()
-        .map(|h| AttachmentView::new(h.id, &h.meta))
+        .map(|h| AttachmentView {
+            id: h.id,
+            meta: h.attachment.meta.clone(),
+        })
         .collect()
 }
 
@@ -262,25 +229,52 @@ fn attachments_changed<R: Runtime>(app: &AppHandle<R>, list: &[AttachmentView]) 
     let _ = app.emit("attachments-changed", list);
 }
 
-/// Adds a file (from the dialog or a drop): hashed and typed now, read again when sealing.
-#[tauri::command]
-pub async fn add_attachment<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    path: String,
+async fn add_paths<R: Runtime>(
+    app: &AppHandle<R>,
+    paths: Vec<PathBuf>,
 ) -> Result<Vec<AttachmentView>> {
-    let path = PathBuf::from(path);
-    let p = path.clone();
-    let meta = blocking(move || Ok(seal::inspect_attachment(&p)?)).await?;
+    let read = blocking(move || {
+        paths
+            .iter()
+            .map(|p| Attachment::from_file(p).map_err(CommandError::from))
+            .collect::<Result<Vec<_>>>()
+    })
+    .await?;
+    let state = app.state::<AppState>();
     {
         let mut inner = state.lock();
-        let id = inner.next_id;
-        inner.next_id += 1;
-        inner.attachments.push(Held { id, path, meta });
+        for attachment in read {
+            let id = inner.next_id;
+            inner.next_id += 1;
+            inner.attachments.push(Held { id, attachment });
+        }
     }
     let list = attachment_views(&state);
-    attachments_changed(&app, &list);
+    attachments_changed(app, &list);
     Ok(list)
+}
+
+/// Asks for files in a native dialog and attaches them (hashed and typed now, read again when
+/// sealing).
+#[tauri::command]
+pub async fn choose_attachments<R: Runtime>(app: AppHandle<R>) -> Result<Vec<AttachmentView>> {
+    let state = app.state::<AppState>();
+    let paths = state.picker()?.open("Add files to the report", &[], true);
+    add_paths(&app, paths).await
+}
+
+/// Attaches files dropped on the window (their tokens came with the `files-dropped` event).
+#[tauri::command]
+pub async fn add_dropped<R: Runtime>(
+    app: AppHandle<R>,
+    tokens: Vec<u64>,
+) -> Result<Vec<AttachmentView>> {
+    let state = app.state::<AppState>();
+    let paths = tokens
+        .iter()
+        .map(|t| state.files.path(*t, Purpose::Read))
+        .collect::<Result<Vec<_>>>()?;
+    add_paths(&app, paths).await
 }
 
 /// Removes an attachment.
@@ -298,7 +292,7 @@ pub fn remove_attachment<R: Runtime>(
     };
     if !removed {
         return Err(CommandError::new(
-            "not_found",
+            ErrorCode::NotFound,
             format!("no attachment {id}"),
         ));
     }
@@ -314,11 +308,8 @@ pub fn list_attachments(state: State<'_, AppState>) -> Vec<AttachmentView> {
 }
 
 fn signing_view(cert: &Cert) -> SigningKeyView {
-    let info = keys::describe(cert);
     SigningKeyView {
-        fingerprint: info.fingerprint,
-        fingerprint_grouped: info.fingerprint_grouped,
-        user_ids: info.user_ids,
+        key: keys::describe(cert),
         protected: cert
             .keys()
             .secret()
@@ -326,13 +317,21 @@ fn signing_view(cert: &Cert) -> SigningKeyView {
     }
 }
 
-/// Loads the researcher's secret key from a file; only its public facts come back.
+/// Asks for the researcher's secret key file in a native dialog; only its public facts come
+/// back. `None` when cancelled.
 #[tauri::command]
-pub fn import_signing_key(state: State<'_, AppState>, path: String) -> Result<SigningKeyView> {
-    let tsk = keys::read_secret_key(Path::new(&path))?;
+pub async fn choose_signing_key(state: State<'_, AppState>) -> Result<Option<SigningKeyView>> {
+    let Some(path) = state
+        .picker()?
+        .open("Your secret key", KEY_FILTERS, false)
+        .pop()
+    else {
+        return Ok(None);
+    };
+    let tsk = keys::read_secret_key(&path)?;
     let view = signing_view(&tsk);
     state.lock().signing_key = Some(tsk);
-    Ok(view)
+    Ok(Some(view))
 }
 
 /// Forgets the signing key.
@@ -341,16 +340,34 @@ pub fn clear_signing_key(state: State<'_, AppState>) {
     state.lock().signing_key = None;
 }
 
-/// What a seal needs, copied out of the state so no lock is held while sealing.
-struct Snapshot {
-    report: embargo_core::report::Report,
-    program: Program,
-    team: Cert,
-    attachments: Vec<Held>,
-    signing_key: Option<Cert>,
+/// The largest armored message offered for the clipboard (a report with a screenshot fits;
+/// a video does not, and pasting megabytes into webmail fails).
+const COPY_MAX: u64 = 1 << 20;
+/// Mail clients and OS URL handlers truncate long mailto links; 2000 characters is safe everywhere.
+const MAILTO_MAX: usize = 2000;
+
+fn delivery_options(armored_bytes: u64) -> DeliveryOptions {
+    let copy = armored_bytes <= COPY_MAX;
+    // Percent-encoding grows the armored text by about a tenth (line breaks, `+`, `/`, `=`).
+    let mailto = armored_bytes.saturating_add(armored_bytes / 10 + 200) <= MAILTO_MAX as u64;
+    DeliveryOptions {
+        armored_bytes,
+        copy,
+        copy_why_not: (!copy).then(|| format!(
+            "The sealed report would be about {} KB, too large to paste into a message. Save the .asc and attach it.",
+            armored_bytes / 1000
+        )),
+        mailto,
+        mailto_why_not: (!mailto).then(|| format!(
+            "The sealed report would be about {} KB; a mail link holds about 2 KB. Save the .eml and open it in your mail client.",
+            armored_bytes.div_ceil(1000)
+        )),
+    }
 }
 
-fn snapshot(state: &AppState) -> Result<Snapshot> {
+/// Exactly what will be sent, and to whom.
+#[tauri::command]
+pub fn preview_seal(state: State<'_, AppState>) -> Result<SealPreview> {
     let (draft, attachments, signing_key) = {
         let inner = state.lock();
         (
@@ -359,70 +376,56 @@ fn snapshot(state: &AppState) -> Result<Snapshot> {
             inner.signing_key.clone(),
         )
     };
-    let program = state.store.program(&draft.program)?;
-    let team = state.store.team_cert(&program)?.ok_or_else(|| {
-        CommandError::new(
-            "no_team_key",
-            format!("{} has no confirmed team key", program.name),
-        )
-        .hint("import the team's key on the Programs screen and confirm its fingerprint")
-    })?;
-    Ok(Snapshot {
-        report: draft.to_report(),
-        program,
-        team,
-        attachments,
-        signing_key,
-    })
-}
-
-/// Exactly what will be sent, and to whom.
-#[tauri::command]
-pub fn preview_seal(state: State<'_, AppState>) -> Result<SealPreview> {
-    let s = snapshot(&state)?;
-    let metas: Vec<_> = s.attachments.iter().map(|h| h.meta.clone()).collect();
-    let info = keys::describe(&s.team);
-    let format = keys::format_for(&s.team, false)?;
+    let metas: Vec<_> = attachments
+        .iter()
+        .map(|h| h.attachment.meta.clone())
+        .collect();
+    let p = usecase::preview(&state.store, &draft, &metas, signing_key.as_ref())?;
     Ok(SealPreview {
-        text: seal::render_text(&s.report, Some(&s.program), &metas),
-        body_html: render::markdown_to_safe_html(&s.report.body),
-        recipients: vec![RecipientView {
-            fingerprint: info.fingerprint,
-            fingerprint_grouped: info.fingerprint_grouped,
-            user_ids: info.user_ids,
-            format: format.into(),
-        }],
-        format: format.into(),
-        signer: s.signing_key.as_ref().map(signing_view),
-        anonymous: s.report.is_anonymous(),
-        attachments: s
-            .attachments
+        body_html: render::markdown_to_safe_html(&draft.body),
+        recipients: p.recipients.iter().map(keys::describe).collect(),
+        format: p.format,
+        signer: signing_key.as_ref().map(signing_view),
+        anonymous: draft.is_anonymous(),
+        attachments: attachments
             .iter()
-            .map(|h| AttachmentView::new(h.id, &h.meta))
+            .map(|h| AttachmentView {
+                id: h.id,
+                meta: h.attachment.meta.clone(),
+            })
             .collect(),
-        subject: s.report.title.clone(),
-        to: s.program.email().map(str::to_owned),
+        subject: draft.title.clone(),
+        to: p.to,
+        reference: p.reference,
+        delivery: delivery_options(p.armored_bytes),
+        text: p.text,
     })
 }
 
-/// Seals the snapshot into `sink` or a file, emitting progress and honouring cancel.
+/// Seals the draft into `path` with the signing choice, emitting progress and honouring
+/// `cancel_seal(op)`.
 fn run_seal<R: Runtime>(
     app: &AppHandle<R>,
-    state: &AppState,
-    sign: bool,
-    passphrase: Option<String>,
-    output: OutputFormat,
-    file: Option<&Path>,
-    sink: &mut Vec<u8>,
-) -> Result<Sealed> {
-    let passphrase = passphrase.map(Zeroizing::new);
-    let s = snapshot(state)?;
-    let signer = match (sign, &s.signing_key) {
+    options: SealOptions,
+    delivery: Delivery,
+    path: &std::path::Path,
+) -> Result<embargo_core::seal::Sealed> {
+    let state = app.state::<AppState>();
+    let passphrase = options.passphrase.map(Zeroizing::new);
+    let (draft, attachments, signing_key) = {
+        let inner = state.lock();
+        (
+            inner.draft.clone(),
+            inner.attachments.clone(),
+            inner.signing_key.clone(),
+        )
+    };
+    let signer = match (options.sign, &signing_key) {
         (false, _) => None,
         (true, None) => {
             return Err(
-                CommandError::new("invalid_input", "no signing key imported")
-                    .hint("choose your key file, or turn signing off"),
+                CommandError::new(ErrorCode::InvalidInput, "no signing key chosen")
+                    .hint("Choose your key file, or turn signing off."),
             )
         }
         (true, Some(tsk)) => {
@@ -435,165 +438,175 @@ fn run_seal<R: Runtime>(
             Some(Signer::from_tsk(tsk, &mut ask)?)
         }
     };
-    let paths: Vec<PathBuf> = s.attachments.iter().map(|h| h.path.clone()).collect();
-    let team = [s.team];
-    let req = SealRequest {
-        report: &s.report,
-        program: Some(&s.program),
-        recipients: &team,
-        attachments: &paths,
-        signer: signer.as_ref(),
-        sign_anyway: false,
-        encrypt_to_self: false,
-        aead: false,
-        output,
-    };
-    state.cancel.store(false, Ordering::SeqCst);
-    let cancel = state.cancel.clone();
+    let attachments: Vec<Attachment> = attachments.into_iter().map(|h| h.attachment).collect();
+    let op = state.begin(options.op)?;
+    let cancel = op.cancel.clone();
     let mut last = 0u64;
     let mut progress = |done: u64, total: u64| {
         // About a hundred events for a large file, not one per chunk.
         if done == total || done >= last + (total / 100).max(1 << 20) {
             last = done;
-            let _ = app.emit("seal-progress", SealProgress { done, total });
+            let _ = app.emit(
+                "seal-progress",
+                SealProgress {
+                    op: options.op,
+                    done,
+                    total,
+                },
+            );
         }
         !cancel.load(Ordering::SeqCst)
     };
-    let sealed = match file {
-        Some(path) => seal::seal_to_file(&req, path, true, &mut progress)?,
-        None => seal::seal(&req, sink, &mut progress)?,
+    let job = SealJob {
+        report: &draft,
+        to: Vec::new(),
+        attachments: &attachments,
+        signer: signer.as_ref(),
+        sign_anyway: false,
+        encrypt_to_self: false,
+        aead: false,
+        delivery,
     };
-    Ok(sealed)
+    let outcome = usecase::seal_report(&state.store, job, path, true, &mut progress)?;
+    drop(op);
+    Ok(outcome.sealed)
 }
 
-/// Seals and writes `.eml` or `.asc` to the path the save dialog returned.
+/// Asks where to save in a native dialog, then seals and writes `.eml` or `.asc` there.
+/// `None` when the dialog was cancelled.
 #[tauri::command]
 pub async fn export_report<R: Runtime>(
     app: AppHandle<R>,
-    state: State<'_, AppState>,
-    request: ExportRequest,
-) -> Result<ExportResult> {
-    let path = PathBuf::from(&request.path);
-    let output = match request.format {
-        ExportFormat::Asc => OutputFormat::Armor,
-        ExportFormat::Eml => {
-            let program = state.store.program(&state.lock().draft.program)?;
-            let to = program.email().map(str::to_owned).ok_or_else(|| {
-                CommandError::new(
-                    "invalid_input",
-                    format!("{} has no email contact", program.name),
-                )
-                .hint("save the .asc and send it as the program asks")
-            })?;
-            OutputFormat::Email(EmailEnvelope { to, from: None })
-        }
+    format: ExportFormat,
+    options: SealOptions,
+) -> Result<Option<ExportResult>> {
+    let (ext, filter): (&str, crate::picker::Filter) = match format {
+        ExportFormat::Eml => ("eml", ("Email message", &["eml"])),
+        ExportFormat::Asc => ("asc", ("ASCII-armored OpenPGP message", &["asc"])),
+    };
+    let state = app.state::<AppState>();
+    let Some(path) = state.picker()?.save(
+        "Save the sealed report",
+        &format!("report.{ext}"),
+        &[filter],
+    ) else {
+        return Ok(None);
+    };
+    let delivery = match format {
+        ExportFormat::Eml => Delivery::Email {
+            to: None,
+            from: None,
+        },
+        ExportFormat::Asc => Delivery::Armor,
     };
     let (handle, target) = (app.clone(), path.clone());
-    let sealed = blocking(move || {
-        run_seal(
-            &handle,
-            &handle.state::<AppState>(),
-            request.sign,
-            request.passphrase,
-            output,
-            Some(&target),
-            &mut Vec::new(),
-        )
-    })
-    .await?;
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let sealed = blocking(move || run_seal(&handle, options, delivery, &target)).await?;
     let result = ExportResult {
         path: path.display().to_string(),
-        format: sealed.format.into(),
+        format: sealed.format,
         recipients: sealed.recipients,
         signer: sealed.signer,
-        bytes,
+        bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+        reference: sealed.reference,
     };
     let _ = app.emit("seal-finished", &result);
-    Ok(result)
+    Ok(Some(result))
 }
 
-/// The sealed report as armored text (for the clipboard or webmail).
-#[tauri::command]
-pub async fn armored_report<R: Runtime>(
-    app: AppHandle<R>,
-    request: SealRequestDto,
+/// Seals into memory for the clipboard or a mail link, when the estimate says it fits.
+fn sealed_text<R: Runtime>(
+    app: &AppHandle<R>,
+    options: SealOptions,
+    max: u64,
+    why: Option<String>,
 ) -> Result<String> {
-    let out = blocking(move || armored(&app, request)).await?;
-    String::from_utf8(out).map_err(|e| CommandError::new("internal", e))
+    let preview = preview_seal(app.state::<AppState>())?;
+    if preview.delivery.armored_bytes > max {
+        return Err(CommandError::new(
+            ErrorCode::TooLarge,
+            why.unwrap_or_else(|| "the sealed report is too large".into()),
+        ));
+    }
+    // Sealed into a private temporary file: only ciphertext touches the disk.
+    let dir = tempfile::tempdir().map_err(|e| CommandError::new(ErrorCode::Io, e))?;
+    let path = dir.path().join("report.asc");
+    run_seal(app, options, Delivery::Armor, &path)?;
+    std::fs::read_to_string(&path).map_err(|e| CommandError::new(ErrorCode::Io, e))
 }
 
-fn armored<R: Runtime>(app: &AppHandle<R>, request: SealRequestDto) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    run_seal(
-        app,
-        &app.state::<AppState>(),
-        request.sign,
-        request.passphrase,
-        OutputFormat::Armor,
-        None,
-        &mut out,
-    )?;
-    Ok(out)
+/// The sealed report as armored text (for the clipboard or webmail), when it fits.
+#[tauri::command]
+pub async fn armored_report<R: Runtime>(app: AppHandle<R>, options: SealOptions) -> Result<String> {
+    blocking(move || {
+        let why = delivery_options(u64::MAX).copy_why_not;
+        sealed_text(&app, options, COPY_MAX, why)
+    })
+    .await
 }
 
-/// Runs sealing off the async runtime's threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tauri::async_runtime::spawn_blocking(f)
-        .await
-        .map_err(|e| CommandError::new("internal", e))?
-}
-
-/// Opens the mail client with the armored report as the body when it fits in a mailto link.
+/// Opens the mail client with the armored report as the body when it fits in a mailto link;
+/// otherwise says why and what to do, without sealing anything.
 #[tauri::command]
 pub async fn open_mail_client<R: Runtime>(
     app: AppHandle<R>,
-    state: State<'_, AppState>,
-    request: SealRequestDto,
+    options: SealOptions,
 ) -> Result<MailResult> {
-    let program = state.store.program(&state.lock().draft.program)?;
-    let Some(to) = program.email().map(str::to_owned) else {
+    let preview = preview_seal(app.state::<AppState>())?;
+    let Some(to) = preview.to.clone() else {
         return Ok(MailResult {
             opened: false,
-            instructions: Some(format!(
-                "{} has no email contact: use its intake or web form.",
-                program.name
-            )),
+            instructions: Some(
+                "This program has no email contact: use its intake or web form.".into(),
+            ),
         });
     };
-    let out = blocking(move || armored(&app, request)).await?;
-    let armored = String::from_utf8_lossy(&out);
-    match export::mailto(&to, &armored, MAILTO_MAX) {
+    if !preview.delivery.mailto {
+        return Ok(MailResult {
+            opened: false,
+            instructions: preview.delivery.mailto_why_not,
+        });
+    }
+    let reference = preview.reference.clone();
+    let armored = blocking(move || sealed_text(&app, options, u64::MAX, None)).await?;
+    let subject = export::EmailEnvelope {
+        to: to.clone(),
+        from: None,
+        reference: Some(reference),
+    }
+    .subject();
+    match export::mailto(&to, &subject, &armored, MAILTO_MAX) {
         Some(url) => {
-            open::that_detached(&url).map_err(|e| CommandError::new("io", format!("cannot open the mail client: {e}")))?;
-            Ok(MailResult { opened: true, instructions: None })
+            open::that_detached(&url).map_err(|e| {
+                CommandError::new(ErrorCode::Io, format!("cannot open the mail client: {e}"))
+            })?;
+            Ok(MailResult {
+                opened: true,
+                instructions: None,
+            })
         }
         None => Ok(MailResult {
             opened: false,
-            instructions: Some(format!(
-                "The sealed report is {} characters, too long for a mailto link. Click \"Export .eml…\", then open the saved file with your mail client and send it to {to}; or attach a saved .asc to a new message to {to}.",
-                armored.len()
-            )),
+            instructions: delivery_options(u64::MAX).mailto_why_not,
         }),
     }
 }
 
-/// Mail clients and OS URL handlers truncate long mailto links; 2000 characters is safe everywhere.
-const MAILTO_MAX: usize = 2000;
-
-/// Cancels a running seal; its partial output is removed.
+/// Cancels the seal running under `op`; its partial output is removed.
 #[tauri::command]
-pub fn cancel_seal(state: State<'_, AppState>) {
-    state.cancel.store(true, Ordering::SeqCst);
+pub fn cancel_seal(state: State<'_, AppState>, op: u32) -> bool {
+    state.cancel(op)
 }
 
-fn settings_view(state: &AppState, s: &StoredSettings) -> Settings {
-    Settings {
-        theme: match s.theme.as_str() {
-            "light" => Theme::Light,
-            "dark" => Theme::Dark,
-            _ => Theme::System,
-        },
+/// Runs blocking work off the async runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| CommandError::new(ErrorCode::Internal, e))?
+}
+
+fn app_settings(state: &AppState, settings: Settings) -> AppSettings {
+    AppSettings {
+        settings,
         data_dir: state.store.root().display().to_string(),
         version: env!("CARGO_PKG_VERSION").into(),
         tauri_version: tauri::VERSION.into(),
@@ -612,22 +625,25 @@ fn settings_view(state: &AppState, s: &StoredSettings) -> Settings {
 
 /// Settings and about.
 #[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> Result<Settings> {
+pub fn get_settings(state: State<'_, AppState>) -> Result<AppSettings> {
     let s = state.store.settings()?;
-    Ok(settings_view(&state, &s))
+    Ok(app_settings(&state, s))
 }
 
 /// Sets the theme.
 #[tauri::command]
-pub fn set_theme(state: State<'_, AppState>, theme: Theme) -> Result<Settings> {
-    let s = StoredSettings {
-        theme: match theme {
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-            Theme::System => "system",
-        }
-        .into(),
-    };
+pub fn set_theme(state: State<'_, AppState>, theme: Theme) -> Result<AppSettings> {
+    let mut s = state.store.settings()?;
+    s.theme = theme;
     state.store.save_settings(&s)?;
-    Ok(settings_view(&state, &s))
+    Ok(app_settings(&state, s))
+}
+
+/// The file token of a file dropped on the window, registered by the drop handler.
+pub fn register_drop(state: &AppState, paths: Vec<PathBuf>) -> Vec<PickedFile> {
+    paths
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| state.files.register(p, Purpose::Read))
+        .collect()
 }

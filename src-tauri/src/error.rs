@@ -1,30 +1,66 @@
-//! One error type for every command: a stable `code` the UI switches on, the problem, the remedy.
+//! One error type for every command: a stable `code` the UI switches on, the problem (the core's
+//! words), and the remedy worded for this app (never as CLI flags).
 
+use embargo_core::bundle::AttachmentError;
 use embargo_core::keys::KeyError;
 use embargo_core::program::ProgramError;
 use embargo_core::seal::SealError;
 use embargo_core::store::StoreError;
+use embargo_core::usecase::{EnvelopeError, PinError, RecipientError, SealReportError};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// The stable codes of [`CommandError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The report has field errors.
+    InvalidReport,
+    /// No confirmed team key for the program.
+    NoTeamKey,
+    /// A key cannot be used (expired, revoked, no encryption subkey, rejected by policy).
+    KeyUnusable,
+    /// A different key than the pinned one was offered.
+    KeyChanged,
+    /// The typed fingerprint differs from the key's.
+    FingerprintMismatch,
+    /// Something named does not exist (program, attachment, operation, picked file).
+    NotFound,
+    /// Reading or writing a file failed.
+    Io,
+    /// The user cancelled.
+    Cancelled,
+    /// The key needs its passphrase.
+    PassphraseRequired,
+    /// The passphrase is wrong.
+    WrongPassphrase,
+    /// Signing would identify an anonymous researcher.
+    AnonymousSigning,
+    /// The message is too large for the way asked (clipboard, mail link).
+    TooLarge,
+    /// Input that does not make sense.
+    InvalidInput,
+    /// A bug.
+    Internal,
+}
+
 /// What every failing command returns: `{code, message, hint}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
-#[serde(rename_all = "camelCase")]
-#[error("{code}: {message}")]
+#[error("{code:?}: {message}")]
 pub struct CommandError {
     /// Stable machine-readable code.
-    pub code: String,
+    pub code: ErrorCode,
     /// What went wrong, carrying the input.
     pub message: String,
-    /// What to do about it.
+    /// What to do about it, in the app's words.
     pub hint: Option<String>,
 }
 
 impl CommandError {
     /// An error with a code and message.
-    pub fn new(code: &str, message: impl ToString) -> Self {
+    pub fn new(code: ErrorCode, message: impl ToString) -> Self {
         CommandError {
-            code: code.into(),
+            code,
             message: message.to_string(),
             hint: None,
         }
@@ -36,55 +72,158 @@ impl CommandError {
         self
     }
 
-    fn with_hint(mut self, hint: Option<&str>) -> Self {
+    fn maybe_hint(mut self, hint: Option<&str>) -> Self {
         self.hint = hint.map(str::to_owned);
         self
     }
 }
 
-fn key_code(e: &KeyError) -> &'static str {
+fn key_error(e: &KeyError) -> (ErrorCode, Option<&'static str>) {
     match e {
-        KeyError::PassphraseRequired { .. } => "passphrase_required",
-        KeyError::WrongPassphrase { .. } => "wrong_passphrase",
-        KeyError::Read { .. } => "io",
-        KeyError::Parse { .. } | KeyError::Empty { .. } => "invalid_input",
-        _ => "key_unusable",
+        KeyError::PassphraseRequired { .. } => (
+            ErrorCode::PassphraseRequired,
+            Some("Type the key's passphrase, then try again."),
+        ),
+        KeyError::WrongPassphrase { .. } => (
+            ErrorCode::WrongPassphrase,
+            Some("Check the passphrase and try again."),
+        ),
+        KeyError::Read { .. } => (ErrorCode::Io, None),
+        KeyError::Parse { .. } | KeyError::Empty { .. } => (
+            ErrorCode::InvalidInput,
+            Some("Paste the whole armored key, from -----BEGIN PGP PUBLIC KEY BLOCK----- to its END line."),
+        ),
+        KeyError::NotSecret { .. } => (
+            ErrorCode::InvalidInput,
+            Some("Choose your secret key file (exported with its secret parts)."),
+        ),
+        _ => (
+            ErrorCode::KeyUnusable,
+            Some("Ask the team for their current key: their security.txt, WKD or policy page."),
+        ),
     }
+}
+
+fn from_key(e: &KeyError) -> CommandError {
+    let (code, hint) = key_error(e);
+    CommandError::new(code, e).maybe_hint(hint)
 }
 
 impl From<KeyError> for CommandError {
     fn from(e: KeyError) -> Self {
-        CommandError::new(key_code(&e), &e).with_hint(e.hint())
+        from_key(&e)
     }
 }
 
 impl From<SealError> for CommandError {
     fn from(e: SealError) -> Self {
-        let code = match &e {
-            SealError::InvalidReport(_) => "invalid_report",
-            SealError::AnonymousSigning => "anonymous_signing",
-            SealError::NoRecipients => "no_team_key",
-            SealError::Key(k) => key_code(k),
-            SealError::Cancelled => "cancelled",
-            SealError::Attachment { .. }
-            | SealError::AttachmentChanged { .. }
-            | SealError::Output(_) => "io",
-            _ => "internal",
+        let (code, hint) = match &e {
+            SealError::InvalidReport(_) => (
+                ErrorCode::InvalidReport,
+                Some("Fix the fields marked on the Report screen."),
+            ),
+            SealError::AnonymousSigning => (
+                ErrorCode::AnonymousSigning,
+                Some("Turn signing off, or choose named credit."),
+            ),
+            SealError::NoRecipients => (ErrorCode::NoTeamKey, None),
+            SealError::Key(k) => return from_key(k),
+            SealError::Cancelled => (ErrorCode::Cancelled, None),
+            SealError::TooManyAttachments { .. } => (
+                ErrorCode::TooLarge,
+                Some("Put the files in one archive and attach that."),
+            ),
+            SealError::Bundle(_) | SealError::Output(_) | SealError::Exists { .. } => {
+                (ErrorCode::Io, None)
+            }
+            _ => (ErrorCode::Internal, None),
         };
-        CommandError::new(code, &e).with_hint(e.hint())
+        CommandError::new(code, &e).maybe_hint(hint)
     }
 }
 
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::KeyChanged { .. } => CommandError::new("key_changed", &e)
-                .hint("compare the new fingerprint with one the team published before replacing the pinned key"),
-            StoreError::Program(ProgramError::Unknown(_)) => CommandError::new("not_found", &e),
-            StoreError::Exists(_) => CommandError::new("invalid_input", &e).hint("choose another name"),
+            StoreError::Program(ProgramError::Unknown(_)) => {
+                CommandError::new(ErrorCode::NotFound, &e)
+            }
+            StoreError::Exists(_) => {
+                CommandError::new(ErrorCode::InvalidInput, &e).hint("Choose another name.")
+            }
+            StoreError::InvalidProgramId(_) | StoreError::InvalidFingerprint(_) => {
+                CommandError::new(ErrorCode::InvalidInput, &e)
+            }
             StoreError::Key(k) => k.into(),
-            StoreError::Io { .. } => CommandError::new("io", &e),
-            _ => CommandError::new("internal", &e),
+            StoreError::Io { .. } => CommandError::new(ErrorCode::Io, &e),
+            _ => CommandError::new(ErrorCode::Io, &e)
+                .hint("The file named above is damaged: fix or remove it."),
         }
+    }
+}
+
+impl From<RecipientError> for CommandError {
+    fn from(e: RecipientError) -> Self {
+        match e {
+            RecipientError::Store(s) => s.into(),
+            e => CommandError::new(ErrorCode::NoTeamKey, &e)
+                .hint("Add the team's key on the Programs screen and confirm its fingerprint."),
+        }
+    }
+}
+
+impl From<EnvelopeError> for CommandError {
+    fn from(e: EnvelopeError) -> Self {
+        CommandError::new(ErrorCode::InvalidInput, &e)
+            .hint("Save the .asc instead and send it the way the program asks.")
+    }
+}
+
+impl From<SealReportError> for CommandError {
+    fn from(e: SealReportError) -> Self {
+        match e {
+            SealReportError::Store(e) => e.into(),
+            SealReportError::Recipients(e) => e.into(),
+            SealReportError::Envelope(e) => e.into(),
+            SealReportError::Seal(e) => e.into(),
+            e => CommandError::new(ErrorCode::Internal, &e),
+        }
+    }
+}
+
+impl From<PinError> for CommandError {
+    fn from(e: PinError) -> Self {
+        let (code, hint) = match &e {
+            PinError::Mismatch { .. } => (
+                ErrorCode::FingerprintMismatch,
+                Some("This is not the key the team published. Do not use it; check where it came from."),
+            ),
+            PinError::InvalidFingerprint(_) => (
+                ErrorCode::InvalidInput,
+                Some("Type or paste the full fingerprint the team published (40 or 64 hexadecimal digits)."),
+            ),
+            PinError::KeyChanged { .. } => (
+                ErrorCode::KeyChanged,
+                Some("Replace the key only if the team announced a new one; compare its fingerprint first."),
+            ),
+            PinError::SecretKey { .. } => (
+                ErrorCode::InvalidInput,
+                Some("Use the team's public key. Never handle their secret key."),
+            ),
+            PinError::Unusable(k) => return from_key(k),
+            PinError::Store(_) => (ErrorCode::Io, None),
+            _ => (ErrorCode::Internal, None),
+        };
+        CommandError::new(code, &e).maybe_hint(hint)
+    }
+}
+
+impl From<AttachmentError> for CommandError {
+    fn from(e: AttachmentError) -> Self {
+        let code = match &e {
+            AttachmentError::Read { .. } => ErrorCode::Io,
+            _ => ErrorCode::InvalidInput,
+        };
+        CommandError::new(code, &e)
     }
 }

@@ -4,10 +4,11 @@
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod picker;
 pub mod state;
 
 use embargo_core::store::Store;
-use tauri::{App, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, Emitter, Manager, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 pub use state::AppState;
 
@@ -17,21 +18,31 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .manage(state)
+        .on_window_event(|window, event| {
+            // Dropped files are registered here, in the backend; the webview gets tokens.
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                let state = window.state::<AppState>();
+                let files = commands::register_drop(&state, paths.clone());
+                let _ = window.emit("files-dropped", files);
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             commands::list_programs,
             commands::get_program,
             commands::add_program,
             commands::inspect_team_key,
+            commands::choose_team_key_file,
             commands::confirm_team_key,
             commands::list_classes,
             commands::get_draft,
             commands::update_draft,
             commands::cvss_score,
             commands::render_markdown,
-            commands::add_attachment,
+            commands::choose_attachments,
+            commands::add_dropped,
             commands::remove_attachment,
             commands::list_attachments,
-            commands::import_signing_key,
+            commands::choose_signing_key,
             commands::clear_signing_key,
             commands::preview_seal,
             commands::export_report,
@@ -84,6 +95,8 @@ pub fn run_app<R: Runtime>(
             }
         })
         .setup(move |app| {
+            app.state::<AppState>()
+                .set_picker(picker_for(app.handle().clone()));
             main_window(app)?;
             setup(app);
             Ok(())
@@ -91,6 +104,18 @@ pub fn run_app<R: Runtime>(
         .build(tauri::generate_context!())
         .expect("the Embargo app builds");
     app.run(|_, _| {});
+}
+
+/// The native dialogs; in debug builds, `EMBARGO_E2E_PICKS` names a file of scripted answers
+/// for the end-to-end test (WebDriver cannot click native dialogs). Release builds ignore it.
+fn picker_for<R: Runtime>(app: tauri::AppHandle<R>) -> Box<dyn picker::Picker> {
+    #[cfg(debug_assertions)]
+    if let Some(file) = std::env::var_os("EMBARGO_E2E_PICKS") {
+        return Box::new(picker::ScriptedPicker::from_file(std::path::Path::new(
+            &file,
+        )));
+    }
+    Box::new(picker::DialogPicker { app })
 }
 
 /// The desktop app's entry point.
@@ -102,7 +127,21 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    harden_process();
     run_app(tauri::Builder::default(), store, |_| {});
+}
+
+/// Keeps secrets out of core dumps: no core file, and not dumpable. WebKit's helper processes
+/// (the web and network processes) are separate executables and outside this.
+fn harden_process() {
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    );
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
 #[cfg(test)]

@@ -1,31 +1,32 @@
-//! What the app holds between commands: the draft, attachments by path, the signing key, the
-//! team keys offered but not yet confirmed. Report text lives here, in memory, not in the webview.
+//! What the app holds between commands: the draft, attachments, the signing key, team keys
+//! offered but not yet confirmed, the files the user picked, and the running operations. Report
+//! text lives here, in memory, not in the webview.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use embargo_core::bundle::Attachment;
 use embargo_core::openpgp::Cert;
-use embargo_core::seal::AttachmentMeta;
+use embargo_core::report::Report;
 use embargo_core::store::Store;
 
-use crate::dto::ReportDraft;
+use crate::error::{CommandError, ErrorCode};
+use crate::picker::{Picker, Registry};
 
 /// An attachment chosen by the user.
 #[derive(Debug, Clone)]
 pub struct Held {
     /// Id for removal.
     pub id: u32,
-    /// Where it is read from when sealing.
-    pub path: PathBuf,
-    /// Name, size, hash, type.
-    pub meta: AttachmentMeta,
+    /// What will be sealed.
+    pub attachment: Attachment,
 }
 
 /// Mutable state.
 pub struct Inner {
     /// The report being written.
-    pub draft: ReportDraft,
+    pub draft: Report,
     /// Attachments.
     pub attachments: Vec<Held>,
     /// Next attachment id.
@@ -41,8 +42,12 @@ pub struct AppState {
     /// The data directory.
     pub store: Store,
     inner: Mutex<Inner>,
-    /// Set by `cancel_seal`, read by a running seal.
-    pub cancel: Arc<AtomicBool>,
+    /// Files the user picked in this session.
+    pub files: Registry,
+    /// The dialogs (set once the app exists).
+    picker: OnceLock<Box<dyn Picker>>,
+    /// Cancel flags of running seals, by the operation id the UI chose.
+    ops: Mutex<HashMap<u32, Arc<AtomicBool>>>,
 }
 
 impl AppState {
@@ -51,18 +56,79 @@ impl AppState {
         AppState {
             store,
             inner: Mutex::new(Inner {
-                draft: ReportDraft::new("novu"),
+                draft: Report::draft("novu"),
                 attachments: Vec::new(),
                 next_id: 1,
                 signing_key: None,
                 candidates: Vec::new(),
             }),
-            cancel: Arc::new(AtomicBool::new(false)),
+            files: Registry::default(),
+            picker: OnceLock::new(),
+            ops: Mutex::new(HashMap::new()),
         }
     }
 
     /// Locks the state (a panic in another command does not poison it for good).
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the dialogs; the first call wins.
+    pub fn set_picker(&self, picker: Box<dyn Picker>) {
+        let _ = self.picker.set(picker);
+    }
+
+    /// The dialogs.
+    pub fn picker(&self) -> Result<&dyn Picker, CommandError> {
+        self.picker
+            .get()
+            .map(|p| p.as_ref())
+            .ok_or_else(|| CommandError::new(ErrorCode::Internal, "no file dialogs yet"))
+    }
+
+    /// Starts an operation with a fresh cancel flag; an id still running is refused.
+    pub fn begin(&self, op: u32) -> Result<Operation<'_>, CommandError> {
+        let mut ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
+        if ops.contains_key(&op) {
+            return Err(CommandError::new(
+                ErrorCode::InvalidInput,
+                format!("operation {op} is already running"),
+            ));
+        }
+        let flag = Arc::new(AtomicBool::new(false));
+        ops.insert(op, Arc::clone(&flag));
+        Ok(Operation {
+            state: self,
+            id: op,
+            cancel: flag,
+        })
+    }
+
+    /// Cancels a running operation; `false` when none has this id.
+    pub fn cancel(&self, op: u32) -> bool {
+        let ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
+        match ops.get(&op) {
+            Some(flag) => {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A running operation; removed from the table when dropped.
+pub struct Operation<'a> {
+    state: &'a AppState,
+    /// The id the UI chose.
+    pub id: u32,
+    /// Set by `cancel_seal`.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Drop for Operation<'_> {
+    fn drop(&mut self) {
+        let mut ops = self.state.ops.lock().unwrap_or_else(|e| e.into_inner());
+        ops.remove(&self.id);
     }
 }

@@ -1,6 +1,7 @@
 //! Every command through Tauri's IPC on the mock runtime, with the real capability and ACL.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use embargo_core::openpgp::cert::CertBuilder;
 use embargo_core::store::Store;
@@ -8,14 +9,17 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
+use crate::picker::{Purpose, ScriptedPicker};
 use crate::AppState;
 
 struct Harness {
     _app: App<MockRuntime>,
     main: WebviewWindow<MockRuntime>,
     dir: tempfile::TempDir,
+    /// What the next file dialogs answer.
+    picks: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 fn harness() -> Harness {
@@ -26,11 +30,15 @@ fn harness() -> Harness {
     )
     .build(tauri::generate_context!())
     .expect("app builds on the mock runtime");
+    let picks: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+    app.state::<AppState>()
+        .set_picker(Box::new(ScriptedPicker::new(Arc::clone(&picks))));
     let main = crate::main_window(&app).unwrap();
     Harness {
         _app: app,
         main,
         dir,
+        picks,
     }
 }
 
@@ -60,8 +68,12 @@ impl Harness {
             Err(e) => e,
         }
     }
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    /// The next file dialog answers this.
+    fn pick(&self, path: impl AsRef<Path>) {
+        self.picks.lock().unwrap().push(path.as_ref().to_owned());
     }
 }
 
@@ -78,24 +90,34 @@ fn team_cert() -> (String, String, embargo_core::openpgp::Cert) {
 
 fn ready_draft() -> Value {
     json!({
-        "program": "novu", "title": "IDOR in workflows", "assets": ["https://api.novu.co/v1/workflows", " "],
+        "schema": 1, "program": "novu", "title": "IDOR in workflows", "assets": ["https://api.novu.co/v1/workflows", " "],
         "class": "idor", "cwe": "CWE-639", "cvss": "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N", "severity": null,
-        "credit": {"kind": "named", "name": "Ada", "handle": "@ada"},
+        "credit": {"name": "Ada", "handle": "@ada"},
         "attestations": ["no-automated-scanning", "no-exploitation", "confidential-until-fixed", "no-social-engineering-or-dos"],
-        "scopeConfirmations": [], "body": "## Steps to reproduce\n\n1. GET it.\n"
+        "scope_confirmations": [], "reference": "EMB-7K2Q-9XDA", "body": "## Steps to reproduce\n\n1. GET it.\n"
     })
+}
+
+fn spaced(fpr: &str) -> String {
+    fpr.as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap().to_lowercase())
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 #[test]
 fn programs_keys_and_pinning() {
     let h = harness();
     let list = h.ok("list_programs", json!({}));
-    assert_eq!(list[0]["id"], "novu");
-    assert_eq!(list[0]["contact"], "security@novu.co");
-    assert_eq!(list[0]["teamKeyFingerprint"], Value::Null);
+    let novu = &list["programs"][0];
+    assert_eq!(novu["program"]["id"], "novu");
+    assert_eq!(novu["email"], "security@novu.co");
+    assert_eq!(novu["teamKey"], Value::Null);
+    assert_eq!(list["broken"], json!([]));
     let novu = h.ok("get_program", json!({"id": "novu"}));
-    assert_eq!(novu["responseBusinessDays"], 3);
-    assert!(novu["outOfScope"]
+    assert_eq!(novu["program"]["response"]["business_days"], 3);
+    assert!(novu["program"]["out_of_scope"]
         .as_array()
         .unwrap()
         .iter()
@@ -104,34 +126,44 @@ fn programs_keys_and_pinning() {
         h.err("get_program", json!({"id": "nope"}))["code"],
         "not_found"
     );
+    assert_eq!(
+        h.err("get_program", json!({"id": "../../etc"}))["code"],
+        "invalid_input"
+    );
 
     let (armored, fpr, _) = team_cert();
     let candidate = h.ok(
         "inspect_team_key",
-        json!({"programId": "novu", "armored": armored, "path": null}),
+        json!({"programId": "novu", "armored": armored}),
     );
     assert_eq!(candidate["key"]["fingerprint"], fpr);
     assert_eq!(candidate["key"]["format"], "SEIPDv1");
     assert_eq!(candidate["differsFromPinned"], false);
     assert_eq!(
-        candidate["key"]["fingerprintGrouped"]
+        candidate["key"]["fingerprint_grouped"]
             .as_str()
             .unwrap()
             .split(' ')
             .count(),
         10
     );
+    // The user types what the team published; a wrong one is refused in the backend.
     let err = h.err(
         "confirm_team_key",
-        json!({"programId": "novu", "fingerprint": "0000"}),
+        json!({"programId": "novu", "typedFingerprint": "0000", "replace": false}),
     );
-    assert_eq!(err["code"], "not_found");
+    assert_eq!(err["code"], "invalid_input");
+    let err = h.err(
+        "confirm_team_key",
+        json!({"programId": "novu", "typedFingerprint": "AB".repeat(20), "replace": false}),
+    );
+    assert_eq!(err["code"], "fingerprint_mismatch");
     let pinned = h.ok(
         "confirm_team_key",
-        json!({"programId": "novu", "fingerprint": fpr}),
+        json!({"programId": "novu", "typedFingerprint": spaced(&fpr), "replace": false}),
     );
     assert_eq!(pinned["teamKey"]["fingerprint"], fpr);
-    assert_eq!(pinned["teamKeySource"], "pasted");
+    assert_eq!(pinned["program"]["team_key"]["source"], "pasted");
     // Shared with the CLI: it is in the data directory.
     let store = Store::at(h.dir.path().join("data"));
     assert_eq!(
@@ -139,21 +171,35 @@ fn programs_keys_and_pinning() {
         fpr
     );
 
-    // A different key later: loud, not silent.
+    // A different key later, from a file the user picked: loud, and never a silent swap.
     let (other, other_fpr, _) = team_cert();
-    std::fs::write(h.dir.path().join("other.asc"), &other).unwrap();
+    std::fs::write(h.path("other.asc"), &other).unwrap();
+    h.pick(h.path("other.asc"));
     let c = h.ok(
-        "inspect_team_key",
-        json!({"programId": "novu", "armored": null, "path": h.path("other.asc")}),
+        "choose_team_key_file",
+        json!({"programId": "novu", "dropped": null}),
     );
     assert_eq!(c["differsFromPinned"], true);
     assert_eq!(c["pinned"], fpr);
+    let e = h.err(
+        "confirm_team_key",
+        json!({"programId": "novu", "typedFingerprint": other_fpr, "replace": false}),
+    );
+    assert_eq!(e["code"], "key_changed");
     assert_eq!(
         h.ok(
             "confirm_team_key",
-            json!({"programId": "novu", "fingerprint": other_fpr})
+            json!({"programId": "novu", "typedFingerprint": other_fpr, "replace": true})
         )["teamKey"]["fingerprint"],
         other_fpr
+    );
+    // A cancelled dialog is not an error.
+    assert_eq!(
+        h.ok(
+            "choose_team_key_file",
+            json!({"programId": "novu", "dropped": null})
+        ),
+        Value::Null
     );
 
     // Unusable keys come back with the core's specific reason and cannot be confirmed.
@@ -162,7 +208,10 @@ fn programs_keys_and_pinning() {
         .add_signing_subkey()
         .generate()
         .unwrap();
-    let c = h.ok("inspect_team_key", json!({"programId": "novu", "armored": embargo_core::keys::armored_public(&sign_only), "path": null}));
+    let c = h.ok(
+        "inspect_team_key",
+        json!({"programId": "novu", "armored": embargo_core::keys::armored_public(&sign_only)}),
+    );
     assert!(
         c["key"]["problem"]
             .as_str()
@@ -172,14 +221,14 @@ fn programs_keys_and_pinning() {
     );
     let e = h.err(
         "confirm_team_key",
-        json!({"programId": "novu", "fingerprint": sign_only.fingerprint().to_hex()}),
+        json!({"programId": "novu", "typedFingerprint": sign_only.fingerprint().to_hex(), "replace": true}),
     );
     assert_eq!(e["code"], "key_unusable");
     assert!(e["hint"].is_string());
     assert_eq!(
         h.err(
             "inspect_team_key",
-            json!({"programId": "novu", "armored": "garbage", "path": null})
+            json!({"programId": "novu", "armored": "garbage"})
         )["code"],
         "invalid_input"
     );
@@ -190,8 +239,19 @@ fn programs_keys_and_pinning() {
     );
     assert_eq!(added["email"], "sec@acme.example");
     assert_eq!(
-        h.ok("list_programs", json!({})).as_array().unwrap().len(),
+        h.ok("list_programs", json!({}))["programs"]
+            .as_array()
+            .unwrap()
+            .len(),
         2
+    );
+    // A broken program file is named, and does not hide the others.
+    std::fs::write(h.path("data/programs/broken.toml"), "id = 3").unwrap();
+    let list = h.ok("list_programs", json!({}));
+    assert_eq!(list["programs"].as_array().unwrap().len(), 2);
+    assert!(
+        list["broken"][0].as_str().unwrap().contains("broken.toml"),
+        "{list}"
     );
 }
 
@@ -200,6 +260,10 @@ fn draft_validation_cvss_and_markdown() {
     let h = harness();
     let s = h.ok("get_draft", json!({}));
     assert_eq!(s["draft"]["program"], "novu");
+    assert!(s["draft"]["reference"]
+        .as_str()
+        .unwrap()
+        .starts_with("EMB-"));
     assert_eq!(s["readyToSeal"], false);
     let fields: Vec<&str> = s["findings"]
         .as_array()
@@ -216,22 +280,13 @@ fn draft_validation_cvss_and_markdown() {
     draft["class"] = json!("dos");
     draft["cvss"] = json!("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:Q");
     let s = h.ok("update_draft", json!({"draft": draft}));
-    let msgs: Vec<String> = s["findings"]
+    let codes: Vec<&str> = s["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| format!("{}: {}", f["field"], f["message"]))
+        .map(|f| f["code"].as_str().unwrap())
         .collect();
-    assert!(
-        msgs.iter()
-            .any(|m| m.contains("\"class\"") && m.contains("out of scope for Novu")),
-        "{msgs:?}"
-    );
-    assert!(
-        msgs.iter()
-            .any(|m| m.contains("\"cvss\"") && m.contains("does not parse")),
-        "{msgs:?}"
-    );
+    assert_eq!(codes, ["invalid_cvss", "out_of_scope"], "{s}");
     assert_eq!(s["readyToSeal"], false, "no team key and a bad vector");
 
     let s = h.ok("update_draft", json!({"draft": ready_draft()}));
@@ -239,9 +294,19 @@ fn draft_validation_cvss_and_markdown() {
     assert_eq!(s["cvss"]["score"], 6.5);
     assert_eq!(s["severity"], "medium");
     assert_eq!(
+        s["draft"]["assets"],
+        json!(["https://api.novu.co/v1/workflows"]),
+        "blank rows dropped"
+    );
+    assert_eq!(
         h.ok("get_draft", json!({}))["draft"]["title"],
         "IDOR in workflows"
     );
+    // A control character in the title is a finding, not a surprise in the team's terminal.
+    let mut evil = ready_draft();
+    evil["title"] = json!("IDOR\u{1b}[2K");
+    let s = h.ok("update_draft", json!({"draft": evil}));
+    assert_eq!(s["findings"][0]["code"], "control_character");
 
     assert_eq!(
         h.ok(
@@ -267,27 +332,33 @@ fn draft_validation_cvss_and_markdown() {
         .any(|c| c["id"] == "idor"));
 }
 
+fn pin_team(h: &Harness) -> (String, embargo_core::openpgp::Cert) {
+    let (armored, fpr, team) = team_cert();
+    h.ok(
+        "inspect_team_key",
+        json!({"programId": "novu", "armored": armored}),
+    );
+    h.ok(
+        "confirm_team_key",
+        json!({"programId": "novu", "typedFingerprint": fpr, "replace": false}),
+    );
+    (fpr, team)
+}
+
 #[test]
 fn attachments_signing_preview_and_export() {
     let h = harness();
     assert_eq!(h.err("preview_seal", json!({}))["code"], "no_team_key");
-    let (armored, fpr, team) = team_cert();
-    h.ok(
-        "inspect_team_key",
-        json!({"programId": "novu", "armored": armored, "path": null}),
-    );
-    h.ok(
-        "confirm_team_key",
-        json!({"programId": "novu", "fingerprint": fpr}),
-    );
+    let (fpr, team) = pin_team(&h);
     h.ok("update_draft", json!({"draft": ready_draft()}));
     assert_eq!(h.ok("get_draft", json!({}))["readyToSeal"], true);
 
     let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(h.dir.path().join("poc.bin"), &data).unwrap();
-    let list = h.ok("add_attachment", json!({"path": h.path("poc.bin")}));
-    assert_eq!(list[0]["name"], "poc.bin");
-    assert_eq!(list[0]["size"], 5000);
+    std::fs::write(h.path("poc.bin"), &data).unwrap();
+    h.pick(h.path("poc.bin"));
+    let list = h.ok("choose_attachments", json!({}));
+    assert_eq!(list[0]["meta"]["name"], "poc.bin");
+    assert_eq!(list[0]["meta"]["size"], 5000);
     assert_eq!(
         h.ok("list_attachments", json!({}))
             .as_array()
@@ -295,10 +366,8 @@ fn attachments_signing_preview_and_export() {
             .len(),
         1
     );
-    assert_eq!(
-        h.err("add_attachment", json!({"path": h.path("missing.bin")}))["code"],
-        "io"
-    );
+    h.pick(h.path("missing.bin"));
+    assert_eq!(h.err("choose_attachments", json!({}))["code"], "io");
     assert_eq!(
         h.err("remove_attachment", json!({"id": 99}))["code"],
         "not_found"
@@ -309,17 +378,19 @@ fn attachments_signing_preview_and_export() {
     assert_eq!(preview["format"], "SEIPDv1");
     assert_eq!(preview["to"], "security@novu.co");
     assert_eq!(preview["subject"], "IDOR in workflows");
+    assert_eq!(preview["reference"], "EMB-7K2Q-9XDA");
+    let text = preview["text"].as_str().unwrap();
     assert!(
-        preview["text"]
-            .as_str()
-            .unwrap()
-            .contains("Class:       idor (Insecure direct object reference)"),
+        text.contains("Class:       idor (Insecure direct object reference)"),
         "{preview}"
     );
+    assert!(text.contains("Reference:   EMB-7K2Q-9XDA"), "{text}");
     assert!(preview["bodyHtml"]
         .as_str()
         .unwrap()
         .contains("<h2>Steps to reproduce</h2>"));
+    assert_eq!(preview["delivery"]["copy"], true);
+    assert_eq!(preview["delivery"]["mailto"], false);
 
     // Signing keys: only public facts come back; the passphrase goes straight to the core.
     let (me, _) = CertBuilder::general_purpose(Some("Ada <ada@example.net>"))
@@ -327,31 +398,50 @@ fn attachments_signing_preview_and_export() {
         .generate()
         .unwrap();
     std::fs::write(
-        h.dir.path().join("me.asc"),
+        h.path("me.asc"),
         embargo_core::keys::armored_secret(&me).as_bytes(),
     )
     .unwrap();
-    let view = h.ok("import_signing_key", json!({"path": h.path("me.asc")}));
+    h.pick(h.path("me.asc"));
+    let view = h.ok("choose_signing_key", json!({}));
     assert_eq!(view["protected"], true);
     assert!(view.get("secret").is_none());
     let eml = h.path("report.eml");
-    let req = |pass: Value| json!({"request": {"format": "eml", "path": eml, "sign": true, "passphrase": pass}});
+    let export = |pass: Value| {
+        h.pick(&eml);
+        call(
+            &h.main,
+            "export_report",
+            json!({"format": "eml", "options": {"sign": true, "passphrase": pass, "op": 1}}),
+        )
+    };
     assert_eq!(
-        h.err("export_report", req(Value::Null))["code"],
+        export(Value::Null).unwrap_err()["code"],
         "passphrase_required"
     );
     assert_eq!(
-        h.err("export_report", req(json!("wrong")))["code"],
+        export(json!("wrong")).unwrap_err()["code"],
         "wrong_passphrase"
     );
-    assert!(!Path::new(&eml).exists(), "a failed export leaves nothing");
-    let done = h.ok("export_report", req(json!("pw")));
+    assert!(!eml.exists(), "a failed export leaves nothing");
+    let done = export(json!("pw")).unwrap();
     assert_eq!(done["format"], "SEIPDv1");
     assert_eq!(done["signer"], me.fingerprint().to_hex());
     assert_eq!(done["recipients"][0], fpr);
+    assert_eq!(done["reference"], "EMB-7K2Q-9XDA");
+    let mail = std::fs::read_to_string(&eml).unwrap();
+    assert!(mail.contains("Subject: Encrypted vulnerability report EMB-7K2Q-9XDA\r\n"));
+    // A cancelled save dialog exports nothing and is no error.
+    assert_eq!(
+        h.ok(
+            "export_report",
+            json!({"format": "asc", "options": {"sign": false, "passphrase": null, "op": 2}})
+        ),
+        Value::Null
+    );
 
     // The team opens what the app exported, with the core.
-    let out = h.dir.path().join("opened");
+    let out = h.path("opened");
     let mut none = |_: &str| None;
     let opened = embargo_core::open::open(
         std::fs::File::open(&eml).unwrap(),
@@ -362,6 +452,8 @@ fn attachments_signing_preview_and_export() {
             output_dir: &out,
             max_size: 1 << 30,
             require_signature: true,
+            cancel: None,
+            progress: None,
         },
     )
     .unwrap();
@@ -373,50 +465,164 @@ fn attachments_signing_preview_and_export() {
 
     let armored = h.ok(
         "armored_report",
-        json!({"request": {"sign": false, "passphrase": null}}),
+        json!({"options": {"sign": false, "passphrase": null, "op": 3}}),
     );
     assert!(armored
         .as_str()
         .unwrap()
         .starts_with("-----BEGIN PGP MESSAGE-----"));
-    // Too long for a mailto link: instructions instead (nothing is launched).
+    // Too long for a mailto link: instructions instead (nothing is sealed or launched).
     let mail = h.ok(
         "open_mail_client",
-        json!({"request": {"sign": false, "passphrase": null}}),
+        json!({"options": {"sign": false, "passphrase": null, "op": 4}}),
     );
     assert_eq!(mail["opened"], false);
-    assert!(mail["instructions"]
-        .as_str()
-        .unwrap()
-        .contains("Export .eml"));
+    assert!(mail["instructions"].as_str().unwrap().contains(".eml"));
 
     let mut anon = ready_draft();
-    anon["credit"] = json!({"kind": "anonymous"});
+    anon["credit"] = json!("anonymous");
     h.ok("update_draft", json!({"draft": anon}));
     assert_eq!(
-        h.err("export_report", req(json!("pw")))["code"],
+        export(json!("pw")).unwrap_err()["code"],
         "anonymous_signing"
     );
     h.ok("clear_signing_key", json!({}));
-    assert_eq!(
-        h.err("export_report", req(Value::Null))["code"],
-        "invalid_input"
-    );
+    assert_eq!(export(Value::Null).unwrap_err()["code"], "invalid_input");
     let list = h.ok("remove_attachment", json!({"id": list[0]["id"]}));
     assert!(list.as_array().unwrap().is_empty());
-    h.ok("cancel_seal", json!({}));
+}
+
+#[test]
+fn commands_take_only_files_the_user_picked() {
+    let h = harness();
+    // No command takes a path from the webview: only tokens of files picked or dropped.
+    for (cmd, args) in [
+        ("add_dropped", json!({"tokens": [12345]})),
+        ("add_dropped", json!({"tokens": [0]})),
+    ] {
+        assert_eq!(h.err(cmd, args)["code"], "not_found");
+    }
+    let state = h._app.state::<AppState>();
+    std::fs::write(h.path("dropped.txt"), b"dropped").unwrap();
+    let dropped = crate::commands::register_drop(
+        &state,
+        vec![h.path("dropped.txt"), h.dir.path().to_owned()],
+    );
+    assert_eq!(dropped.len(), 1, "directories are not files");
+    let list = h.ok("add_dropped", json!({"tokens": [dropped[0].token]}));
+    assert_eq!(list[0]["meta"]["name"], "dropped.txt");
+    // A token for reading is not a place to write to.
+    assert!(state.files.path(dropped[0].token, Purpose::Write).is_err());
+    // Key files are opened once, must be regular files, and are size-capped.
+    h.pick("/dev/zero");
+    let e = h.err("choose_signing_key", json!({}));
+    assert_eq!(e["code"], "io", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn copy_and_mail_link_are_decided_by_an_estimate_before_sealing() {
+    let h = harness();
+    pin_team(&h);
+    h.ok("update_draft", json!({"draft": ready_draft()}));
+    // 3 MB of attachment: far over the clipboard cap, so nothing is sealed into memory.
+    std::fs::write(h.path("big.bin"), vec![7u8; 3 << 20]).unwrap();
+    h.pick(h.path("big.bin"));
+    h.ok("choose_attachments", json!({}));
+    let preview = h.ok("preview_seal", json!({}));
+    let estimate = preview["delivery"]["armoredBytes"].as_u64().unwrap();
+    assert!(estimate > 4 << 20, "{estimate}");
+    assert_eq!(preview["delivery"]["copy"], false);
+    assert!(preview["delivery"]["copyWhyNot"]
+        .as_str()
+        .unwrap()
+        .contains("KB"));
+    let e = h.err(
+        "armored_report",
+        json!({"options": {"sign": false, "passphrase": null, "op": 1}}),
+    );
+    assert_eq!(e["code"], "too_large");
+    // The estimate is an upper bound: the real seal is not larger.
+    let asc = h.path("big.asc");
+    h.pick(&asc);
+    h.ok(
+        "export_report",
+        json!({"format": "asc", "options": {"sign": false, "passphrase": null, "op": 2}}),
+    );
+    let real = std::fs::metadata(&asc).unwrap().len();
+    assert!(
+        real <= estimate && real * 11 / 10 >= estimate,
+        "{real} vs {estimate}"
+    );
+}
+
+#[test]
+fn cancel_is_per_operation() {
+    let h = harness();
+    pin_team(&h);
+    h.ok("update_draft", json!({"draft": ready_draft()}));
+    std::fs::write(h.path("big.bin"), vec![1u8; 64 << 20]).unwrap();
+    h.pick(h.path("big.bin"));
+    h.ok("choose_attachments", json!({}));
+    let out = h.path("big.asc");
+    h.pick(&out);
+    let main = h.main.clone();
+    let running = std::thread::spawn(move || {
+        call(
+            &main,
+            "export_report",
+            json!({"format": "asc", "options": {"sign": false, "passphrase": null, "op": 7}}),
+        )
+    });
+    // Another operation's id cancels nothing; this one's cancels this seal only.
+    let mut cancelled = false;
+    for _ in 0..2000 {
+        assert_eq!(h.ok("cancel_seal", json!({"op": 8})), false);
+        if h.ok("cancel_seal", json!({"op": 7})) == true {
+            cancelled = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(cancelled, "the seal was running under op 7");
+    let result = running.join().unwrap();
+    assert_eq!(result.unwrap_err()["code"], "cancelled");
+    assert!(!out.exists(), "a cancelled export leaves nothing");
+    assert_eq!(
+        h.ok("cancel_seal", json!({"op": 7})),
+        false,
+        "finished operations are gone"
+    );
 }
 
 #[test]
 fn settings_persist() {
     let h = harness();
     let s = h.ok("get_settings", json!({}));
-    assert_eq!(s["theme"], "system");
+    assert_eq!(s["settings"]["theme"], "system");
     assert!(s["dataDir"].as_str().unwrap().ends_with("data"));
     assert_eq!(s["sequoiaVersion"], embargo_core::openpgp::VERSION);
-    assert_eq!(h.ok("set_theme", json!({"theme": "dark"}))["theme"], "dark");
-    assert_eq!(h.ok("get_settings", json!({}))["theme"], "dark");
+    assert_eq!(
+        h.ok("set_theme", json!({"theme": "dark"}))["settings"]["theme"],
+        "dark"
+    );
+    assert_eq!(h.ok("get_settings", json!({}))["settings"]["theme"], "dark");
     assert!(call(&h.main, "set_theme", json!({"theme": "pink"})).is_err());
+}
+
+#[test]
+fn command_errors_serialize_with_a_stable_code() {
+    let e = crate::error::CommandError::new(crate::error::ErrorCode::NoTeamKey, "x").hint("y");
+    assert_eq!(
+        serde_json::to_value(&e).unwrap(),
+        json!({"code": "no_team_key", "message": "x", "hint": "y"})
+    );
 }
 
 #[test]
@@ -544,8 +750,6 @@ fn security_configuration_is_not_loosened() {
     let mut want: Vec<String> = [
         "core:event:allow-listen",
         "core:event:allow-unlisten",
-        "dialog:allow-open",
-        "dialog:allow-save",
         "clipboard-manager:allow-write-text",
     ]
     .map(String::from)
@@ -567,7 +771,7 @@ fn security_configuration_is_not_loosened() {
         .collect();
     assert_eq!(
         got, want,
-        "exactly Embargo's commands, its events, and the dialog/clipboard calls it uses"
+        "exactly Embargo's commands, its events, and the clipboard; dialogs are the backend's"
     );
 
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::support::*;
+use embargo_tests::*;
 
 fn app_bin() -> PathBuf {
     let bin = embargo_bin().with_file_name("embargo-app");
@@ -87,14 +87,15 @@ async fn until(c: &Client, what: &str, script: &str) {
     }
 }
 
-async fn invoke(c: &Client, cmd: &str, args: Value) -> Value {
+/// Calls a command from the page as injected script would, and returns its rejection.
+async fn invoke_refused(c: &Client, cmd: &str, args: Value) -> Value {
     let script = "const [cmd, args, done] = arguments; window.__TAURI_INTERNALS__.invoke(cmd, args).then(r => done({ok: r}), e => done({err: e}));";
     let v = c
         .execute_async(script, vec![json!(cmd), args])
         .await
         .unwrap();
-    assert!(v.get("err").is_none(), "{cmd}: {v}");
-    v["ok"].clone()
+    assert!(v.get("ok").is_none(), "{cmd} should be refused: {v}");
+    v["err"].clone()
 }
 
 async fn shot(c: &Client, dir: &Path, name: &str) {
@@ -136,6 +137,9 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
     let armored = fs::read_to_string(d.join("team.asc")).unwrap();
     let attachment = noise(200_000, 11);
     fs::write(d.join("poc.bin"), &attachment).unwrap();
+    let picks = d.join("picks.txt");
+    fs::write(&picks, "").unwrap();
+    let answer = |path: &Path| fs::write(&picks, path.display().to_string()).unwrap();
 
     let port = free_port();
     let driver = Driver(
@@ -147,6 +151,9 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
                 &free_port().to_string(),
             ])
             .env("EMBARGO_HOME", d.join("home"))
+            // Native dialogs cannot be clicked over WebDriver: the debug app answers them from
+            // this file, one path per dialog (see picker.rs).
+            .env("EMBARGO_E2E_PICKS", &picks)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -170,7 +177,9 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
             Err(e) => panic!("tauri-driver session: {e}"),
         }
     };
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    // Into the target dir: a test run never dirties the tree. scripts/screenshots.sh copies
+    // them into docs/screenshots on purpose.
+    let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
     assert_eq!(c.title().await.unwrap(), "Embargo");
 
@@ -193,7 +202,23 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
         shown.contains(&grouped[..2].join(" ")),
         "grouped by four: {shown}"
     );
-    by(&c, "team-key-compared").await.click().await.unwrap();
+    // The confirm button stays off until the published fingerprint is typed; a wrong one is
+    // refused by the backend.
+    assert!(!by(&c, "team-key-confirm").await.is_enabled().await.unwrap());
+    type_into(&c, "team-key-typed", &"AB".repeat(20)).await;
+    by(&c, "team-key-confirm").await.click().await.unwrap();
+    until(
+        &c,
+        "the mismatch",
+        "return document.body.textContent.includes('not the key the team published')",
+    )
+    .await;
+    let typed = by(&c, "team-key-typed").await;
+    typed.clear().await.unwrap();
+    typed
+        .send_keys(&grouped.join(" ").to_lowercase())
+        .await
+        .unwrap();
     by(&c, "team-key-confirm").await.click().await.unwrap();
     let pinned = text_of(&c, "pinned-fingerprint").await;
     assert_eq!(pinned.split_whitespace().collect::<String>(), team);
@@ -237,9 +262,18 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
     body.clear().await.unwrap();
     type_into(&c, "body", "## Summary\n\nAny member reads another tenant's workflows by id.\n\n## Steps to reproduce\n\n1. GET /v1/workflows/<other id>\n").await;
     until(&c, "the preview", "const p = document.querySelector(\"[data-testid='body-preview']\"); return !!p && p.innerHTML.includes('<h2')").await;
-    // The native file dialog's result feeds add_attachment; the table updates from its event.
-    invoke(&c, "add_attachment", json!({ "path": d.join("poc.bin") })).await;
+    // "Add files…" opens the backend's dialog (scripted here); the table updates from its event.
+    answer(&d.join("poc.bin"));
+    by(&c, "attachment-add").await.click().await.unwrap();
     by(&c, "attachment-poc.bin").await;
+    // Script in the page cannot name a file of its own choosing: only picked files have tokens.
+    let refused = invoke_refused(&c, "add_dropped", json!({ "tokens": [4242] })).await;
+    assert_eq!(refused["code"], "not_found", "{refused}");
+    let refused = invoke_refused(&c, "add_attachment", json!({ "path": "/etc/passwd" })).await;
+    assert!(
+        refused.to_string().contains("not found") || refused.to_string().contains("not allowed"),
+        "{refused}"
+    );
     by(&c, "credit-named").await.click().await.unwrap();
     by(&c, "credit-name")
         .await
@@ -262,7 +296,7 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
     .await;
     shot(&c, &shots, "report-light").await;
 
-    // Review & seal: recipient and format, then the save dialog's result feeds export_report.
+    // Review & seal: recipient and format; "Export .eml…" asks the backend's save dialog.
     by(&c, "nav-review").await.click().await.unwrap();
     let recipient = text_of(&c, "review-recipient").await;
     assert_eq!(recipient.split_whitespace().collect::<String>(), team);
@@ -272,12 +306,8 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
         .contains("Title:       IDOR exposes other tenants' workflows"));
     shot(&c, &shots, "review-light").await;
     let eml = d.join("report.eml");
-    invoke(
-        &c,
-        "export_report",
-        json!({ "request": { "format": "eml", "path": eml, "sign": false, "passphrase": null } }),
-    )
-    .await;
+    answer(&eml);
+    by(&c, "export-eml").await.click().await.unwrap();
     let banner = text_of(&c, "export-result").await;
     assert!(banner.contains("report.eml"), "{banner}");
     by(&c, "nav-settings").await.click().await.unwrap();

@@ -10,7 +10,7 @@ use embargo_core::openpgp::serialize::stream::{
     Armorer, Encryptor, LiteralWriter, Message, Signer,
 };
 
-use crate::support::*;
+use embargo_tests::*;
 
 #[test]
 fn new_then_check_lists_every_problem_with_its_field_and_line() {

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::*;
+use embargo_tests::*;
 
 struct Setup {
     dir: tempfile::TempDir,

@@ -3,4 +3,3 @@
 mod app_e2e;
 mod cli;
 mod interop;
-mod support;

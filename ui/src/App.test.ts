@@ -5,18 +5,19 @@ import { flushSync, mount, unmount } from "svelte";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { AttachmentView } from "./bindings/AttachmentView";
 import type { DraftStatus } from "./bindings/DraftStatus";
-import type { KeyView } from "./bindings/KeyView";
+import type { Finding } from "./bindings/Finding";
+import type { KeyInfo } from "./bindings/KeyInfo";
 import type { ProgramView } from "./bindings/ProgramView";
-import type { ReportDraft } from "./bindings/ReportDraft";
+import type { Report } from "./bindings/Report";
 
 const backend = vi.hoisted(() => {
   const FP = "0123456789ABCDEF0123456789ABCDEF01234567";
   const key = {
     fingerprint: FP,
-    fingerprintGrouped: "0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567",
-    userIds: ["Novu Security <security@novu.co>"],
+    fingerprint_grouped: "0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567",
+    user_ids: ["Novu Security <security@novu.co>"],
     algorithm: "EdDSA/ECDH (Curve25519)",
-    encryptionSubkeys: ["89ABCDEF01234567"],
+    encryption_subkeys: ["89ABCDEF01234567"],
     created: "2024-01-02T03:04:05Z",
     expires: null,
     version: 4,
@@ -26,9 +27,10 @@ const backend = vi.hoisted(() => {
   const state = {
     calls: [] as [string, unknown][],
     attachmentListeners: [] as ((l: unknown) => void)[],
-    attachments: [] as { id: number; name: string; size: number; contentType: string; sha256: string }[],
+    attachments: [] as { id: number; meta: { name: string; size: number; content_type: string; sha256: string } }[],
     pinned: false,
     draft: {
+      schema: 1,
       program: "novu",
       title: "",
       assets: [] as string[],
@@ -36,9 +38,10 @@ const backend = vi.hoisted(() => {
       cwe: null as string | null,
       cvss: null as string | null,
       severity: null as string | null,
-      credit: { kind: "unset" } as { kind: string },
+      credit: null as unknown,
       attestations: [] as string[],
-      scopeConfirmations: [] as string[],
+      scope_confirmations: [] as string[],
+      reference: "EMB-7K2Q-9XDA",
       body: "",
     },
   };
@@ -47,45 +50,55 @@ const backend = vi.hoisted(() => {
 
 function program(): ProgramView {
   return {
-    id: "novu",
-    name: "Novu",
-    contacts: ["mailto:security@novu.co"],
+    program: {
+      id: "novu",
+      name: "Novu",
+      contacts: ["mailto:security@novu.co"],
+      policy_url: "https://github.com/novuhq/novu/blob/next/SECURITY.md",
+      intake_url: null,
+      team_key: backend.state.pinned ? { fingerprint: backend.FP, source: "pasted", confirmed_at: null } : null,
+      in_scope: ["Any security issues that might put at risk the confidentiality, integrity, or accessibility of our systems or data."],
+      reporting: "Please share enough details.",
+      out_of_scope: [
+        {
+          class: "clickjacking",
+          wording: "Clickjacking on pages with no sensitive actions.",
+          condition: "The affected page has sensitive actions (clickjacking there is in scope).",
+        },
+        { class: "dos", wording: "Any activity that could lead to the disruption of our service (DoS).", condition: null },
+      ],
+      attestations: [
+        { id: "no-exploitation", wording: "Please do not exploit the vulnerability." },
+        { id: "confidential-until-fixed", wording: "Please keep the issue confidential until we've fixed it." },
+      ],
+      response: { business_days: 3, wording: "We'll get back to you within 3 business days." },
+      credit: { default: "credited", wording: "We'll credit you as the discoverer of the issue." },
+      promises: [{ wording: "We will not take any legal action against you." }],
+    },
     email: "security@novu.co",
-    policyUrl: "https://github.com/novuhq/novu/blob/next/SECURITY.md",
-    intakeUrl: null,
-    inScope: ["Any security issues that might put at risk the confidentiality, integrity, or accessibility of our systems or data."],
-    reporting: "Please share enough details.",
-    outOfScope: [
-      {
-        class: "clickjacking",
-        className: "Clickjacking",
-        wording: "Clickjacking on pages with no sensitive actions.",
-        condition: "The affected page has sensitive actions (clickjacking there is in scope).",
-      },
-      { class: "dos", className: "Denial of service", wording: "Any activity that could lead to the disruption of our service (DoS).", condition: null },
-    ],
-    attestations: [
-      { id: "no-exploitation", wording: "Please do not exploit the vulnerability." },
-      { id: "confidential-until-fixed", wording: "Please keep the issue confidential until we've fixed it." },
-    ],
-    response: "We'll get back to you within 3 business days.",
-    responseBusinessDays: 3,
-    credit: "We'll credit you as the discoverer of the issue.",
-    promises: ["We will not take any legal action against you."],
     builtin: true,
-    teamKey: backend.state.pinned ? (backend.key as KeyView) : null,
-    teamKeySource: backend.state.pinned ? "pasted" : null,
+    teamKey: backend.state.pinned ? (backend.key as KeyInfo) : null,
   };
 }
 
 function status(): DraftStatus {
-  const d = backend.state.draft as ReportDraft;
-  const findings = [];
-  if (d.title.trim() === "") findings.push({ field: "title", line: null, message: "missing title", hint: "one line saying what is broken where" });
-  if (d.body.trim() === "") findings.push({ field: "body", line: null, message: "the report has no description", hint: null });
-  findings.push({ field: "schema", line: 1, message: "missing `schema = 1`", hint: null });
+  const d = backend.state.draft as Report;
+  const findings: Finding[] = [];
+  if (d.title.trim() === "")
+    findings.push({ code: "missing_title", field: "title", line: null, message: "missing title", hint: "one line saying what is broken where" });
+  if (d.body.trim() === "") findings.push({ code: "no_description", field: "body", line: null, message: "the report has no description", hint: null });
+  findings.push({ code: "missing_schema", field: "schema", line: 1, message: "missing `schema = 1`", hint: null });
   return { draft: structuredClone(d), findings, cvss: null, severity: null, readyToSeal: false };
 }
+
+const settings = (theme: string) => ({
+  settings: { theme },
+  dataDir: "/home/me/.local/share/embargo",
+  version: "0.1.0",
+  tauriVersion: "2.9.0",
+  sequoiaVersion: "2.4.0",
+  licenses: ["GPL-3.0-or-later"],
+});
 
 vi.mock("./ipc", async (importOriginal) => {
   const real = await importOriginal<typeof import("./ipc")>();
@@ -95,18 +108,18 @@ vi.mock("./ipc", async (importOriginal) => {
   return {
     isCommandError: real.isCommandError,
     errorText: real.errorText,
-    ERROR_CODES: real.ERROR_CODES,
-    listPrograms: async () => [
-      { id: "novu", name: "Novu", contact: "mailto:security@novu.co", intakeUrl: null, builtin: true, teamKeyFingerprint: state.pinned ? key.fingerprint : null },
-    ],
+    errorCode: real.errorCode,
+    newOperation: real.newOperation,
+    listPrograms: async () => ({ programs: [program()], broken: [] }),
     getProgram: async (id: string) => (log("get_program", { id }), program()),
     addProgram: async () => program(),
-    inspectTeamKey: async (programId: string, armored: string | null, path: string | null) => {
-      log("inspect_team_key", { programId, armored, path });
+    inspectTeamKey: async (programId: string, armored: string) => {
+      log("inspect_team_key", { programId, armored });
       return { key, pinned: null, differsFromPinned: false };
     },
-    confirmTeamKey: async (programId: string, fingerprint: string) => {
-      log("confirm_team_key", { programId, fingerprint });
+    chooseTeamKeyFile: async () => null,
+    confirmTeamKey: async (programId: string, typedFingerprint: string, replace: boolean) => {
+      log("confirm_team_key", { programId, typedFingerprint, replace });
       state.pinned = true;
       return program();
     },
@@ -116,68 +129,61 @@ vi.mock("./ipc", async (importOriginal) => {
       { id: "dos", name: "Denial of service", cwe: "CWE-400" },
     ],
     getDraft: async () => status(),
-    updateDraft: async (draft: ReportDraft) => {
+    updateDraft: async (draft: Report) => {
       log("update_draft", { draft });
       state.draft = structuredClone(draft) as typeof state.draft;
       return status();
     },
     cvssScore: async (vector: string) => (log("cvss_score", { vector }), { version: "3.1", score: 9.8, severity: "critical" }),
     renderMarkdown: async (markdown: string) => `<p>${markdown.replace(/[<>&]/g, "")}</p>`,
-    addAttachment: async (path: string) => {
-      const name = path.split("/").pop() ?? path;
-      state.attachments.push({ id: state.attachments.length + 1, name, size: 2048, contentType: "text/plain", sha256: "00" });
+    chooseAttachments: async () => {
+      state.attachments.push({ id: state.attachments.length + 1, meta: { name: "poc.txt", size: 2048, content_type: "text/plain", sha256: "00" } });
       emitAttachments();
       return structuredClone(state.attachments);
     },
+    addDropped: async () => structuredClone(state.attachments),
     removeAttachment: async (id: number) => {
       state.attachments = state.attachments.filter((a) => a.id !== id);
       emitAttachments();
       return structuredClone(state.attachments);
     },
     listAttachments: async () => structuredClone(state.attachments),
-    importSigningKey: async () => ({ fingerprint: "AAAA", fingerprintGrouped: "AAAA", userIds: [], protected: true }),
+    chooseSigningKey: async () => ({ key: { ...key, fingerprint: "AAAA" }, protected: true }),
     clearSigningKey: async () => null,
     previewSeal: async () => ({
       text: "Title: x\n\nBody",
       bodyHtml: "<p>Body</p>",
-      recipients: [{ fingerprint: key.fingerprint, fingerprintGrouped: key.fingerprintGrouped, userIds: key.userIds, format: "SEIPDv1" }],
+      recipients: [key],
       format: "SEIPDv1",
       signer: null,
-      anonymous: state.draft.credit.kind === "anonymous",
+      anonymous: state.draft.credit === "anonymous",
       attachments: structuredClone(state.attachments),
       subject: "Security report",
       to: "security@novu.co",
+      reference: "EMB-7K2Q-9XDA",
+      delivery: { armoredBytes: 4000, copy: true, copyWhyNot: null, mailto: false, mailtoWhyNot: "too large for a mail link" },
     }),
-    exportReport: async () => ({ path: "/tmp/report.eml", format: "SEIPDv1", recipients: [key.fingerprint], signer: null, bytes: 4096 }),
+    exportReport: async () => ({
+      path: "/tmp/report.eml",
+      format: "SEIPDv1",
+      recipients: [key.fingerprint],
+      signer: null,
+      bytes: 4096,
+      reference: "EMB-7K2Q-9XDA",
+    }),
     armoredReport: async () => "-----BEGIN PGP MESSAGE-----",
     openMailClient: async () => ({ opened: false, instructions: "Send it yourself." }),
-    cancelSeal: async () => null,
-    getSettings: async () => ({
-      theme: "system",
-      dataDir: "/home/me/.local/share/embargo",
-      version: "0.1.0",
-      tauriVersion: "2.9.0",
-      sequoiaVersion: "2.4.0",
-      licenses: ["GPL-3.0-or-later"],
-    }),
-    setTheme: async (theme: string) => (log("set_theme", { theme }), {
-      theme,
-      dataDir: "/home/me/.local/share/embargo",
-      version: "0.1.0",
-      tauriVersion: "2.9.0",
-      sequoiaVersion: "2.4.0",
-      licenses: ["GPL-3.0-or-later"],
-    }),
+    cancelSeal: async () => true,
+    getSettings: async () => settings("system"),
+    setTheme: async (theme: string) => (log("set_theme", { theme }), settings(theme)),
     onAttachmentsChanged: async (handler: (l: AttachmentView[]) => void) => {
       state.attachmentListeners.push(handler as (l: unknown) => void);
       return () => {};
     },
     onSealProgress: async () => () => {},
     onSealFinished: async () => () => {},
+    onFilesDropped: async () => () => {},
     onFileDrag: async () => () => {},
-    pickKeyFile: async () => null,
-    pickAttachments: async () => [],
-    pickSavePath: async () => null,
     copyText: async () => {},
   };
 });
@@ -244,7 +250,7 @@ describe("the app against a fake backend", () => {
     }
   });
 
-  it("shows the program's policy and pins a team key after the comparison is ticked", async () => {
+  it("shows the program's policy and pins a team key once the published fingerprint is typed", async () => {
     click(await waitFor(() => byId("program-novu"), "program list"));
     await waitFor(() => byId("team-key-text"), "team key form");
     expect(document.body.textContent).toContain("Clickjacking on pages with no sensitive actions.");
@@ -256,11 +262,14 @@ describe("the app against a fake backend", () => {
     const fp = await waitFor(() => byId("candidate-fingerprint"), "candidate");
     expect(fp.textContent?.replace(/\s+/g, " ").trim()).toBe("0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567");
     expect((byId("team-key-confirm") as HTMLButtonElement).disabled).toBe(true);
-    change(byId("team-key-compared"), true);
+    type(byId("team-key-typed"), "0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567");
     expect((byId("team-key-confirm") as HTMLButtonElement).disabled).toBe(false);
     click(byId("team-key-confirm"));
     await waitFor(() => byId("pinned-fingerprint"), "pinned key");
-    expect(backend.state.calls).toContainEqual(["confirm_team_key", { programId: "novu", fingerprint: backend.FP }]);
+    expect(backend.state.calls).toContainEqual([
+      "confirm_team_key",
+      { programId: "novu", typedFingerprint: "0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567", replace: false },
+    ]);
   });
 
   it("sends edits with update_draft and shows findings beside their fields", async () => {
@@ -285,9 +294,9 @@ describe("the app against a fake backend", () => {
     expect(warning.textContent).toContain("Clickjacking on pages with no sensitive actions.");
     expect((byId("cwe") as HTMLInputElement).value).toBe("CWE-1021");
     change(byId("oos-confirm"), true);
-    await waitFor(() => backend.state.draft.scopeConfirmations.includes("clickjacking"), "confirmation sent");
+    await waitFor(() => backend.state.draft.scope_confirmations.includes("clickjacking"), "confirmation sent");
     change(byId("oos-confirm"), false);
-    await waitFor(() => backend.state.draft.scopeConfirmations.length === 0, "confirmation removed");
+    await waitFor(() => backend.state.draft.scope_confirmations.length === 0, "confirmation removed");
     change(byId("class"), "xss");
     await waitFor(() => !byId("oos-warning"), "warning gone");
   });
@@ -310,8 +319,7 @@ describe("the app against a fake backend", () => {
   });
 
   it("updates the attachment table when the backend adds an attachment", async () => {
-    const ipc = await import("./ipc");
-    await ipc.addAttachment("/tmp/poc.txt");
+    click(byId("attachment-add"));
     const row = await waitFor(() => byId("attachment-poc.txt"), "attachment row");
     expect(row.textContent).toContain("2 KB");
   });
@@ -321,7 +329,7 @@ describe("the app against a fake backend", () => {
     type(await waitFor(() => byId("credit-name"), "credit name"), "Ada");
     change(byId("attest-no-exploitation"), true);
     await waitFor(
-      () => backend.state.draft.attestations.includes("no-exploitation") && backend.state.draft.credit.kind === "named",
+      () => backend.state.draft.attestations.includes("no-exploitation") && typeof backend.state.draft.credit === "object" && backend.state.draft.credit !== null,
       "credit and attestation sent",
     );
     change(byId("credit-anonymous"), true);

@@ -8,7 +8,7 @@ const fake = vi.hoisted(() => {
   const FP = "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333";
   return {
     FP,
-    progress: null as null | ((p: { done: number; total: number }) => void),
+    progress: null as null | ((p: { op: number; done: number; total: number }) => void),
     exportRequests: [] as unknown[],
     sealRequests: [] as unknown[],
     copied: [] as string[],
@@ -20,10 +20,10 @@ vi.mock("./ipc", async (importOriginal) => {
   const real = await importOriginal<typeof import("./ipc")>();
   const key = {
     fingerprint: fake.FP,
-    fingerprintGrouped: "AAAA BBBB",
-    userIds: ["Team <security@example.test>"],
+    fingerprint_grouped: "AAAA BBBB",
+    user_ids: ["Team <security@example.test>"],
     algorithm: "RSA 4096",
-    encryptionSubkeys: [],
+    encryption_subkeys: [],
     created: "2024-01-01T00:00:00Z",
     expires: null,
     version: 4,
@@ -31,6 +31,7 @@ vi.mock("./ipc", async (importOriginal) => {
     problem: null,
   };
   const draft = {
+    schema: 1,
     program: "acme",
     title: "T",
     assets: ["https://acme.test"],
@@ -38,23 +39,31 @@ vi.mock("./ipc", async (importOriginal) => {
     cwe: "CWE-79",
     cvss: null,
     severity: "high",
-    credit: { kind: "named", name: "Ada", handle: null },
+    credit: { name: "Ada", handle: null },
     attestations: [],
-    scopeConfirmations: [],
+    scope_confirmations: [],
+    reference: "EMB-7K2Q-9XDA",
     body: "b",
   };
   const status = { draft, findings: [], cvss: null, severity: "high", readyToSeal: true };
-  const settings = { theme: "light", dataDir: "/d", version: "0.1.0", tauriVersion: "2", sequoiaVersion: "2", licenses: [] };
+  const settings = { settings: { theme: "light" }, dataDir: "/d", version: "0.1.0", tauriVersion: "2", sequoiaVersion: "2", licenses: [] };
+  const program = {
+    program: {
+      id: "acme", name: "Acme", contacts: [], policy_url: null, intake_url: null, in_scope: [], reporting: null,
+      out_of_scope: [], attestations: [], response: null, credit: null, promises: [],
+      team_key: { fingerprint: fake.FP, source: "file:/k.asc", confirmed_at: null },
+    },
+    email: "security@acme.test",
+    builtin: false,
+    teamKey: key,
+  };
   return {
     isCommandError: real.isCommandError,
     errorText: real.errorText,
-    ERROR_CODES: real.ERROR_CODES,
-    listPrograms: async () => [{ id: "acme", name: "Acme", contact: null, intakeUrl: null, builtin: false, teamKeyFingerprint: fake.FP }],
-    getProgram: async () => ({
-      id: "acme", name: "Acme", contacts: [], email: "security@acme.test", policyUrl: null, intakeUrl: null, inScope: [],
-      reporting: null, outOfScope: [], attestations: [], response: null, responseBusinessDays: null, credit: null,
-      promises: [], builtin: false, teamKey: key, teamKeySource: "file:/k.asc",
-    }),
+    errorCode: real.errorCode,
+    newOperation: real.newOperation,
+    listPrograms: async () => ({ programs: [program], broken: [] }),
+    getProgram: async () => program,
     listClasses: async () => [{ id: "xss", name: "Cross-site scripting", cwe: "CWE-79" }],
     getDraft: async () => status,
     updateDraft: async () => status,
@@ -62,33 +71,39 @@ vi.mock("./ipc", async (importOriginal) => {
     getSettings: async () => settings,
     onAttachmentsChanged: async () => () => {},
     onSealFinished: async () => () => {},
-    onSealProgress: async (h: (p: { done: number; total: number }) => void) => {
+    onSealProgress: async (h: (p: { op: number; done: number; total: number }) => void) => {
       fake.progress = h;
       return () => {};
     },
     onFileDrag: async () => () => {},
+    onFilesDropped: async () => () => {},
     previewSeal: async () => ({
       text: "readable", bodyHtml: "<p>b</p>", format: "SEIPDv2", signer: null, anonymous: false, attachments: [],
-      subject: "Security report", to: "security@acme.test",
-      recipients: [{ fingerprint: fake.FP, fingerprintGrouped: "", userIds: ["Team"], format: "SEIPDv2" }],
+      subject: "Security report", to: "security@acme.test", reference: "EMB-7K2Q-9XDA",
+      recipients: [key],
+      delivery: { armoredBytes: 1500, copy: true, copyWhyNot: null, mailto: true, mailtoWhyNot: null },
     }),
-    pickKeyFile: async () => "/home/me/secret.asc",
-    importSigningKey: async () => ({ fingerprint: "1234567812345678", fingerprintGrouped: "", userIds: ["Ada"], protected: true }),
+    chooseSigningKey: async () => ({ key: { ...key, fingerprint: "1234567812345678", user_ids: ["Ada"] }, protected: true }),
     clearSigningKey: async () => null,
-    pickSavePath: async (format: string) => `/tmp/report.${format}`,
-    exportReport: async (request: { passphrase: string | null; path: string; format: string }) => {
-      fake.exportRequests.push({ ...request });
+    exportReport: async (format: string, options: { passphrase: string | null; sign: boolean; op: number }) => {
+      fake.exportRequests.push({ format, ...options });
       fake.passphraseSeenDuringExport = (document.getElementById("passphrase") as HTMLInputElement | null)?.value ?? null;
-      fake.progress?.({ done: 1, total: 2 });
+      fake.progress?.({ op: options.op, done: 1, total: 2 });
+      fake.progress?.({ op: options.op + 1000, done: 2, total: 2 });
       await new Promise((r) => setTimeout(r, 20));
-      return { path: request.path, format: "SEIPDv2", recipients: [fake.FP], signer: "1234567812345678", bytes: 2048 };
+      return { path: `/tmp/report.${format}`, format: "SEIPDv2", recipients: [fake.FP], signer: "1234567812345678", bytes: 2048, reference: "EMB-7K2Q-9XDA" };
     },
-    armoredReport: async (request: unknown) => (fake.sealRequests.push(request), "-----BEGIN PGP MESSAGE-----"),
-    openMailClient: async (request: unknown) => (fake.sealRequests.push(request), { opened: false, instructions: "Attach report.asc yourself." }),
+    armoredReport: async (options: { sign: boolean; passphrase: string | null }) => (
+      fake.sealRequests.push({ sign: options.sign, passphrase: options.passphrase }), "-----BEGIN PGP MESSAGE-----"
+    ),
+    openMailClient: async (options: { sign: boolean; passphrase: string | null }) => (
+      fake.sealRequests.push({ sign: options.sign, passphrase: options.passphrase }),
+      { opened: false, instructions: "Attach report.asc yourself." }
+    ),
     copyText: async (t: string) => {
       fake.copied.push(t);
     },
-    cancelSeal: async () => null,
+    cancelSeal: async () => true,
   };
 });
 
@@ -126,7 +141,7 @@ describe("sealing a ready report", () => {
     expect(document.body.textContent).toContain("SEIPDv2: authenticated encryption (AEAD); modern OpenPGP tools only.");
   });
 
-  it("signs with a protected key: the passphrase goes to the call and the field is cleared", async () => {
+  it("signs with a protected key: the passphrase goes to the call and the field is cleared; progress of other operations is ignored", async () => {
     click(Array.from(document.querySelectorAll("button")).find((b) => b.textContent?.includes("Choose key file")) ?? null);
     const pass = await waitFor(() => document.getElementById("passphrase") as HTMLInputElement | null, "passphrase field");
     expect(pass.type).toBe("password");
@@ -134,7 +149,7 @@ describe("sealing a ready report", () => {
     pass.value = "correct horse";
     click(byId("export-eml"));
     await waitFor(() => fake.exportRequests.length === 1, "export");
-    expect(fake.exportRequests[0]).toEqual({ format: "eml", path: "/tmp/report.eml", sign: true, passphrase: "correct horse" });
+    expect(fake.exportRequests[0]).toMatchObject({ format: "eml", sign: true, passphrase: "correct horse" });
     expect(fake.passphraseSeenDuringExport).toBe("");
     const bar = await waitFor(() => byId("seal-progress") as HTMLProgressElement | null, "progress bar");
     expect(bar.value).toBe(1);

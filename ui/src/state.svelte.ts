@@ -1,17 +1,15 @@
 // Application state shared by the screens. The backend owns the draft; this holds the
 // copy on screen, the latest answer (findings, score, readiness) and the lists it serves.
 
+import type { AppSettings } from "./bindings/AppSettings";
 import type { AttachmentView } from "./bindings/AttachmentView";
-import type { ClassView } from "./bindings/ClassView";
+import type { Class } from "./bindings/Class";
 import type { DraftStatus } from "./bindings/DraftStatus";
 import type { ExportResult } from "./bindings/ExportResult";
-import type { ProgramSummary } from "./bindings/ProgramSummary";
 import type { ProgramView } from "./bindings/ProgramView";
-import type { ReportDraft } from "./bindings/ReportDraft";
-import type { Settings } from "./bindings/Settings";
 import type { SigningKeyView } from "./bindings/SigningKeyView";
 import * as ipc from "./ipc";
-import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire } from "./lib/draft";
+import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire, type ReportDraft } from "./lib/draft";
 import { groupFindings, type GroupedFindings } from "./lib/findings";
 import { applyTheme } from "./lib/theme";
 
@@ -30,8 +28,10 @@ class AppState {
   loadError = $state<string | null>(null);
   syncError = $state<string | null>(null);
 
-  programs = $state.raw<ProgramSummary[]>([]);
-  classes = $state.raw<ClassView[]>([]);
+  programs = $state.raw<ProgramView[]>([]);
+  /** Program files that could not be read, each message naming its file. */
+  brokenPrograms = $state.raw<string[]>([]);
+  classes = $state.raw<Class[]>([]);
   /** The draft on screen; edits go through `edit`. */
   draft = $state.raw<ReportDraft>(emptyDraft());
   /** The backend's latest answer about the draft. */
@@ -39,7 +39,7 @@ class AppState {
   /** The policy of the report's program. */
   program = $state.raw<ProgramView | null>(null);
   attachments = $state.raw<AttachmentView[]>([]);
-  settings = $state.raw<Settings | null>(null);
+  settings = $state.raw<AppSettings | null>(null);
   signingKey = $state.raw<SigningKeyView | null>(null);
   /** Whether the researcher wants the sealed report signed. */
   sign = $state(false);
@@ -106,13 +106,18 @@ class AppState {
 
   /** Keeps the program list and the report's program current after a change on the Programs screen. */
   async programChanged(view: ProgramView): Promise<void> {
-    if (view.id === this.draft.program) this.program = view;
+    if (view.program.id === this.draft.program) this.program = view;
     try {
-      this.programs = await ipc.listPrograms();
+      this.setPrograms(await ipc.listPrograms());
     } catch (e) {
       this.syncError = ipc.errorText(e);
     }
-    if (view.id === this.draft.program) await this.recheck();
+    if (view.program.id === this.draft.program) await this.recheck();
+  }
+
+  private setPrograms(list: { programs: ProgramView[]; broken: string[] }): void {
+    this.programs = list.programs;
+    this.brokenPrograms = list.broken;
   }
 
   async refreshAttachments(): Promise<void> {
@@ -123,9 +128,9 @@ class AppState {
     }
   }
 
-  setSettings(settings: Settings): void {
+  setSettings(settings: AppSettings): void {
     this.settings = settings;
-    applyTheme(settings.theme);
+    applyTheme(settings.settings.theme);
   }
 
   async init(): Promise<void> {
@@ -144,7 +149,7 @@ class AppState {
         ipc.listAttachments(),
         ipc.getSettings(),
       ]);
-      this.programs = programs;
+      this.setPrograms(programs);
       this.classes = classes;
       this.status = status;
       this.draft = status.draft;

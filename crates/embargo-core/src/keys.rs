@@ -454,6 +454,16 @@ pub fn recipients<'a>(
     })
 }
 
+/// The format one message to all these certificates gets (see [`recipients`]).
+pub fn recipients_format(certs: &[Cert], aead: bool) -> Result<Format, KeyError> {
+    let p = policy();
+    let keys = certs
+        .iter()
+        .map(|c| encryption_keys(c, &p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(recipients(certs, &keys, aead)?.format)
+}
+
 /// What a person sees before trusting a key.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

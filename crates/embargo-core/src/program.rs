@@ -116,7 +116,7 @@ pub struct CreditPolicy {
 /// Any other promise the policy makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "PolicyPromise"))]
 pub struct Promise {
     /// The policy's own words.
     pub wording: String,

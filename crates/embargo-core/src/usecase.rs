@@ -413,6 +413,107 @@ pub fn seal_report(
     })
 }
 
+/// A draft as an editor sees it: findings, score, and whether it can be sealed now.
+#[derive(Debug)]
+pub struct DraftCheck {
+    /// The report, tidied (see [`Report::tidied`]).
+    pub report: Report,
+    /// Its program, when known.
+    pub program: Option<Program>,
+    /// Everything `check` says.
+    pub findings: Vec<Finding>,
+    /// The CVSS score when the vector parses.
+    pub cvss: Option<crate::report::CvssScore>,
+    /// Given or derived severity.
+    pub severity: Option<String>,
+    /// No field errors, and a confirmed team key to seal to.
+    pub ready_to_seal: bool,
+}
+
+/// Checks a draft for an editor.
+pub fn check_draft(store: &Store, draft: &Report) -> Result<DraftCheck, StoreError> {
+    let checked = check(store, draft.tidied())?;
+    let has_key = checked
+        .program
+        .as_ref()
+        .is_some_and(|p| p.team_key.is_some());
+    let ready_to_seal = has_key && !checked.findings.iter().any(Finding::blocks_sealing);
+    Ok(DraftCheck {
+        cvss: checked
+            .report
+            .cvss
+            .as_deref()
+            .and_then(|v| crate::report::parse_cvss(v).ok()),
+        severity: checked.report.effective_severity(),
+        ready_to_seal,
+        report: checked.report,
+        program: checked.program,
+        findings: checked.findings,
+    })
+}
+
+/// Exactly what a seal would send, before sealing.
+#[derive(Debug)]
+pub struct Preview {
+    /// The readable part as the team will see it.
+    pub text: String,
+    /// The team certificates.
+    pub recipients: Vec<Cert>,
+    /// The format they get.
+    pub format: keys::Format,
+    /// The email `To:`, when the program has one.
+    pub to: Option<String>,
+    /// The reference (the report's, or the one a seal will make).
+    pub reference: String,
+    /// The estimated size of the armored message.
+    pub armored_bytes: u64,
+}
+
+/// What sealing this draft would produce (signed by `signer` when given).
+pub fn preview(
+    store: &Store,
+    draft: &Report,
+    attachments: &[crate::bundle::AttachmentMeta],
+    signer: Option<&Cert>,
+) -> Result<Preview, SealReportError> {
+    let checked = check(store, draft.tidied())?;
+    let program = checked.program.as_ref();
+    let report = &checked.report;
+    let recipients = resolve_recipients(store, program, &report.program, Vec::new())?;
+    let format = keys::recipients_format(&recipients, false).map_err(SealError::Key)?;
+    let reference = report
+        .reference
+        .clone()
+        .unwrap_or_else(|| Reference::generate().to_string());
+    let contact = signer.and_then(|c| {
+        c.userids()
+            .next()
+            .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+    });
+    let text = crate::bundle::render_text(
+        report,
+        &crate::bundle::TextContext {
+            program,
+            reference: Some(&reference),
+            contact: contact.as_deref(),
+        },
+        attachments,
+    );
+    let researcher_bytes = signer.map_or(0, |c| keys::armored_public(c).len() as u64);
+    Ok(Preview {
+        armored_bytes: crate::bundle::estimate_armored_len(
+            text.len() as u64 + report.body.len() as u64 * 2,
+            attachments,
+            researcher_bytes,
+        ),
+        text,
+        recipients,
+        format,
+        to: program.and_then(Program::email).map(str::to_owned),
+        reference,
+    })
+}
+
 /// Opens a message file (opened once, must be a regular file) into a directory.
 pub fn open_file(message: &Path, req: OpenRequest<'_>) -> Result<Opened, OpenError> {
     let file = File::open(message).map_err(OpenError::Read)?;

@@ -24,4 +24,8 @@ signer: string | null,
 /**
  * Bytes written.
  */
-bytes: number, };
+bytes: number, 
+/**
+ * The report's reference.
+ */
+reference: string, };

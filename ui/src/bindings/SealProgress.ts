@@ -5,6 +5,10 @@
  */
 export type SealProgress = { 
 /**
+ * The operation.
+ */
+op: number, 
+/**
  * Attachment bytes done.
  */
 done: number, 

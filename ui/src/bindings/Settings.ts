@@ -2,30 +2,10 @@
 import type { Theme } from "./Theme";
 
 /**
- * Settings and about.
+ * User preferences.
  */
 export type Settings = { 
 /**
- * Theme.
+ * The colour theme.
  */
-theme: Theme, 
-/**
- * Data directory.
- */
-dataDir: string, 
-/**
- * Embargo version.
- */
-version: string, 
-/**
- * Tauri version.
- */
-tauriVersion: string, 
-/**
- * sequoia-openpgp version.
- */
-sequoiaVersion: string, 
-/**
- * Licenses.
- */
-licenses: Array<string>, };
+theme: Theme, };

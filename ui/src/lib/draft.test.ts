@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ClassView } from "../bindings/ClassView";
+import type { Class } from "../bindings/Class";
 import type { DraftStatus } from "../bindings/DraftStatus";
-import type { ReportDraft } from "../bindings/ReportDraft";
+import type { ReportDraft } from "./draft";
 import {
   addAsset,
   assetRows,
@@ -25,7 +25,7 @@ import {
   toWire,
 } from "./draft";
 
-const classes: ClassView[] = [
+const classes: Class[] = [
   { id: "xss", name: "Cross-site scripting", cwe: "CWE-79" },
   { id: "clickjacking", name: "Clickjacking", cwe: "CWE-1021" },
   { id: "csrf", name: "Cross-site request forgery", cwe: "CWE-352" },
@@ -39,16 +39,16 @@ describe("scope confirmations and attestations", () => {
     let d = setClass(base(), "clickjacking", classes);
     d = setScopeConfirmation(d, "clickjacking", true);
     d = setScopeConfirmation(d, "clickjacking", true);
-    expect(d.scopeConfirmations).toEqual(["clickjacking"]);
+    expect(d.scope_confirmations).toEqual(["clickjacking"]);
     d = setScopeConfirmation(d, "clickjacking", false);
-    expect(d.scopeConfirmations).toEqual([]);
+    expect(d.scope_confirmations).toEqual([]);
   });
 
   it("drops confirmations of other classes when the class changes", () => {
     let d = setClass(base(), "clickjacking", classes);
     d = setScopeConfirmation(d, "clickjacking", true);
-    expect(setClass(d, "xss", classes).scopeConfirmations).toEqual([]);
-    expect(setClass(d, "clickjacking", classes).scopeConfirmations).toEqual(["clickjacking"]);
+    expect(setClass(d, "xss", classes).scope_confirmations).toEqual([]);
+    expect(setClass(d, "clickjacking", classes).scope_confirmations).toEqual(["clickjacking"]);
   });
 
   it("toggles attestations independently and keeps their order", () => {
@@ -69,7 +69,7 @@ describe("scope confirmations and attestations", () => {
     const other = setProgram(d, "acme");
     expect(other.program).toBe("acme");
     expect(other.attestations).toEqual([]);
-    expect(other.scopeConfirmations).toEqual([]);
+    expect(other.scope_confirmations).toEqual([]);
   });
 
   it("never mutates the draft it was given", () => {
@@ -159,19 +159,18 @@ describe("CVSS, severity and credit", () => {
 
   it("switches credit between named and anonymous", () => {
     let d = setCreditKind(base(), "named");
-    expect(d.credit).toEqual({ kind: "named", name: "", handle: null });
+    expect(d.credit).toEqual({ name: "", handle: null });
     d = setCreditName(d, "Ada");
     d = setCreditHandle(d, "@ada");
-    expect(d.credit).toEqual({ kind: "named", name: "Ada", handle: "@ada" });
+    expect(d.credit).toEqual({ name: "Ada", handle: "@ada" });
     expect(setCreditKind(d, "named")).toBe(d);
     const anon = setCreditKind(d, "anonymous");
-    expect(anon.credit).toEqual({ kind: "anonymous" });
+    expect(anon.credit).toEqual("anonymous");
     expect(setCreditKind(anon, "named", { name: "Ada", handle: "@ada" }).credit).toEqual({
-      kind: "named",
       name: "Ada",
       handle: "@ada",
     });
-    expect(setCreditHandle(d, " ").credit).toEqual({ kind: "named", name: "Ada", handle: null });
+    expect(setCreditHandle(d, " ").credit).toEqual({ name: "Ada", handle: null });
   });
 });
 
@@ -183,7 +182,7 @@ describe("toWire", () => {
       assets: ["", " https://a.example ", "  "],
       cwe: " CWE-79",
       cvss: " ",
-      credit: { kind: "named", name: " Ada ", handle: " " },
+      credit: { name: " Ada ", handle: " " },
       body: "  keep\n",
     };
     const w = toWire(d);
@@ -191,7 +190,7 @@ describe("toWire", () => {
     expect(w.assets).toEqual(["https://a.example"]);
     expect(w.cwe).toBe("CWE-79");
     expect(w.cvss).toBeNull();
-    expect(w.credit).toEqual({ kind: "named", name: "Ada", handle: null });
+    expect(w.credit).toEqual({ name: "Ada", handle: null });
     expect(w.body).toBe("  keep\n");
   });
 
@@ -212,8 +211,8 @@ describe("mergeReturnedDraft", () => {
   });
 
   it("does not care about the order of an object's keys", () => {
-    const local: ReportDraft = { ...base(), credit: { kind: "named", name: "Ada ", handle: null } };
-    const returned = { ...base(), credit: { handle: null, name: "Ada", kind: "named" } } as ReportDraft;
+    const local: ReportDraft = { ...base(), credit: { name: "Ada ", handle: null } };
+    const returned = { ...base(), credit: { handle: null, name: "Ada" } } as ReportDraft;
     expect(mergeReturnedDraft(local, returned).credit).toBe(local.credit);
   });
 

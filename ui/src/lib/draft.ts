@@ -1,17 +1,21 @@
-// The report form's logic as pure functions over ReportDraft, plus the debounced
-// synchronisation with the backend (which owns the draft and answers with findings).
+// The report form's logic as pure functions over the core's Report (the draft), plus the
+// debounced synchronisation with the backend (which owns the draft and answers with findings).
 
-import type { ClassView } from "../bindings/ClassView";
-import type { Credit } from "../bindings/Credit";
+import type { Class } from "../bindings/Class";
 import type { DraftStatus } from "../bindings/DraftStatus";
-import type { OutOfScopeView } from "../bindings/OutOfScopeView";
-import type { ReportDraft } from "../bindings/ReportDraft";
+import type { OutOfScope } from "../bindings/OutOfScope";
+import type { Report } from "../bindings/Report";
 import { debounce, type Debounced } from "./debounce";
+
+/** The draft is the core's report as it is being written. */
+export type ReportDraft = Report;
+type Credit = Report["credit"];
 
 export const DRAFT_DEBOUNCE_MS = 200;
 
 export function emptyDraft(): ReportDraft {
   return {
+    schema: 1,
     program: "",
     title: "",
     assets: [],
@@ -19,11 +23,28 @@ export function emptyDraft(): ReportDraft {
     cwe: null,
     cvss: null,
     severity: null,
-    credit: { kind: "unset" },
+    credit: null,
     attestations: [],
-    scopeConfirmations: [],
+    scope_confirmations: [],
+    reference: null,
     body: "",
   };
+}
+
+/** Which credit is chosen: a name, anonymous, or not yet. */
+export function creditKind(d: ReportDraft): "named" | "anonymous" | "unset" {
+  if (d.credit === null) return "unset";
+  return d.credit === "anonymous" ? "anonymous" : "named";
+}
+
+/** The name to credit, when one is chosen. */
+export function creditName(d: ReportDraft): string {
+  return d.credit !== null && d.credit !== "anonymous" ? d.credit.name : "";
+}
+
+/** The handle to credit, when one is given. */
+export function creditHandle(d: ReportDraft): string {
+  return d.credit !== null && d.credit !== "anonymous" ? (d.credit.handle ?? "") : "";
 }
 
 /** `""` (after trimming) becomes `null`; anything else is kept as typed. */
@@ -34,7 +55,7 @@ function optional(value: string): string | null {
 export function setProgram(d: ReportDraft, program: string): ReportDraft {
   if (d.program === program) return d;
   // Attestations and scope confirmations belong to the previous program's policy.
-  return { ...d, program, attestations: [], scopeConfirmations: [] };
+  return { ...d, program, attestations: [], scope_confirmations: [] };
 }
 
 export function setTitle(d: ReportDraft, title: string): ReportDraft {
@@ -67,7 +88,7 @@ export function removeAsset(d: ReportDraft, index: number): ReportDraft {
 /** Changes the class. Scope confirmations for other classes are dropped (they no longer
  * describe this report), and the CWE follows the class's suggestion unless the researcher
  * typed a CWE of their own. */
-export function setClass(d: ReportDraft, classId: string, classes: readonly ClassView[]): ReportDraft {
+export function setClass(d: ReportDraft, classId: string, classes: readonly Class[]): ReportDraft {
   const previous = classes.find((c) => c.id === d.class);
   const next = classes.find((c) => c.id === classId);
   const cweIsSuggestion = d.cwe === null || d.cwe.trim() === "" || (previous !== undefined && d.cwe === previous.cwe);
@@ -76,7 +97,7 @@ export function setClass(d: ReportDraft, classId: string, classes: readonly Clas
     ...d,
     class: classId,
     cwe,
-    scopeConfirmations: d.scopeConfirmations.filter((c) => c === classId),
+    scope_confirmations: d.scope_confirmations.filter((c) => c === classId),
   };
 }
 
@@ -86,7 +107,7 @@ function toggle(list: readonly string[], id: string, on: boolean): string[] {
 }
 
 export function setScopeConfirmation(d: ReportDraft, classId: string, confirmed: boolean): ReportDraft {
-  return { ...d, scopeConfirmations: toggle(d.scopeConfirmations, classId, confirmed) };
+  return { ...d, scope_confirmations: toggle(d.scope_confirmations, classId, confirmed) };
 }
 
 export function setAttestation(d: ReportDraft, id: string, attested: boolean): ReportDraft {
@@ -113,31 +134,34 @@ export function setBody(d: ReportDraft, body: string): ReportDraft {
 
 /** Switches between named and anonymous credit, keeping a typed name around in the UI's
  * draft only while "named" is chosen. */
-export function setCreditKind(d: ReportDraft, kind: Credit["kind"], remembered?: { name: string; handle: string | null }): ReportDraft {
+export function setCreditKind(
+  d: ReportDraft,
+  kind: "named" | "anonymous" | "unset",
+  remembered?: { name: string; handle: string | null },
+): ReportDraft {
   switch (kind) {
     case "anonymous":
-      return { ...d, credit: { kind: "anonymous" } };
+      return { ...d, credit: "anonymous" };
     case "unset":
-      return { ...d, credit: { kind: "unset" } };
+      return { ...d, credit: null };
     case "named": {
-      if (d.credit.kind === "named") return d;
-      return { ...d, credit: { kind: "named", name: remembered?.name ?? "", handle: remembered?.handle ?? null } };
+      if (creditKind(d) === "named") return d;
+      return { ...d, credit: { name: remembered?.name ?? "", handle: remembered?.handle ?? null } };
     }
   }
 }
 
 export function setCreditName(d: ReportDraft, name: string): ReportDraft {
-  const handle = d.credit.kind === "named" ? d.credit.handle : null;
-  return { ...d, credit: { kind: "named", name, handle } };
+  const handle = creditHandle(d);
+  return { ...d, credit: { name, handle: optional(handle) } };
 }
 
 export function setCreditHandle(d: ReportDraft, handle: string): ReportDraft {
-  const name = d.credit.kind === "named" ? d.credit.name : "";
-  return { ...d, credit: { kind: "named", name, handle: optional(handle) } };
+  return { ...d, credit: { name: creditName(d), handle: optional(handle) } };
 }
 
 /** The out-of-scope entry of the program for the draft's class, if any. */
-export function outOfScopeFor(classId: string, outOfScope: readonly OutOfScopeView[] | undefined): OutOfScopeView | null {
+export function outOfScopeFor(classId: string, outOfScope: readonly OutOfScope[] | undefined): OutOfScope | null {
   if (!classId || !outOfScope) return null;
   return outOfScope.find((o) => o.class === classId) ?? null;
 }
@@ -181,7 +205,9 @@ export function mergeReturnedDraft(local: ReportDraft, returned: ReportDraft): R
 export function toWire(d: ReportDraft): ReportDraft {
   const trimmedOrNull = (v: string | null) => (v === null || v.trim() === "" ? null : v.trim());
   const credit: Credit =
-    d.credit.kind === "named" ? { kind: "named", name: d.credit.name.trim(), handle: trimmedOrNull(d.credit.handle) } : d.credit;
+    d.credit !== null && d.credit !== "anonymous"
+      ? { name: d.credit.name.trim(), handle: trimmedOrNull(d.credit.handle ?? null) }
+      : d.credit;
   return {
     ...d,
     title: d.title.trim(),

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Finding } from "../bindings/Finding";
 import { fieldLabel, findingText, groupFindings, slotForField } from "./findings";
 
-const f = (field: string, message = "m", hint: string | null = null): Finding => ({ field, line: null, message, hint });
+const f = (field: string, message = "m", hint: string | null = null): Finding => ({ code: "missing_title", field, line: null, message, hint });
 
 describe("slotForField", () => {
   it.each([

@@ -411,6 +411,26 @@ pub fn render_text(
     normalize_crlf(&out)
 }
 
+/// An upper bound, close enough to decide how a message can travel, of the armored size of a
+/// sealed bundle: `text_and_json` bytes of readable part and report.json, the attachments
+/// base64-encoded in 76-character lines, the researcher's key, MIME headers, OpenPGP framing
+/// and signature, then ASCII armor (4/3 and a line break every 64 characters).
+pub fn estimate_armored_len(
+    text_and_json: u64,
+    attachments: &[AttachmentMeta],
+    researcher_asc: u64,
+) -> u64 {
+    let b64 = |n: u64| n.div_ceil(57) * 78;
+    let parts: u64 = attachments
+        .iter()
+        .map(|a| b64(a.size) + 400 + 2 * a.name.len() as u64 * 3)
+        .sum();
+    let bundle = text_and_json + parts + researcher_asc + 2048;
+    let packets = bundle + bundle / 512 + 1024;
+    let armored = packets.div_ceil(3) * 4;
+    armored + armored / 64 + 128
+}
+
 /// Every line ending as CRLF.
 pub(crate) fn normalize_crlf(s: &str) -> String {
     s.replace("\r\n", "\n")

@@ -3,12 +3,12 @@
 /**
  * A rule the researcher attests to.
  */
-export type AttestationView = { 
+export type Attestation = { 
 /**
- * Id.
+ * Stable id used in `attestations = […]`.
  */
 id: string, 
 /**
- * The policy's words.
+ * The policy's own words.
  */
 wording: string, };
