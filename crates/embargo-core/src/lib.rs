@@ -6,6 +6,7 @@ pub mod export;
 pub mod keys;
 pub mod mime;
 pub mod open;
+pub mod policy_md;
 pub mod program;
 pub mod render;
 pub mod report;
