@@ -43,21 +43,6 @@ fn novu_policy_reproduces_the_built_in_program() {
 }
 
 #[test]
-fn novu_policy_from_the_shared_copy_is_the_same_file() {
-    // The importer is tested on the copy beside novu.toml; the shared one must not drift from it.
-    let shared = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/programs/novu/SECURITY.md"
-    );
-    if let Ok(text) = std::fs::read_to_string(shared) {
-        assert_eq!(
-            text, NOVU_MD,
-            "{shared} differs from programs/novu-SECURITY.md"
-        );
-    }
-}
-
-#[test]
 fn a_generic_title_names_the_program_after_its_id() {
     let p = import("# Security Policy\n\nMail security@x.org.\n").program;
     assert_eq!(p.name, "Test");
