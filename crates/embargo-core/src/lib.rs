@@ -10,6 +10,7 @@ pub mod policy_md;
 pub mod program;
 pub mod render;
 pub mod report;
+pub mod scrub;
 pub mod seal;
 pub mod store;
 
