@@ -374,6 +374,20 @@ fn keys_are_hinted_never_pinned() {
 }
 
 #[test]
+fn unmapped_items_and_key_hints_serialize_for_the_cli_and_the_app() {
+    let imported = import(
+        "## Out of scope\n\n- Rate limiting\n- SQL injection or XSS\n\nFingerprint: \
+         2DD15B4BBC0FFB1AEF056662182B59A2D78D7303\n",
+    );
+    expect![[r#"[{"section":"Out of scope","text":"Rate limiting","reason":{"code":"no_class"}},{"section":"Out of scope","text":"SQL injection or XSS","reason":{"code":"several_classes","classes":["xss","sqli"]}}]"#]]
+    .assert_eq(&serde_json::to_string(&imported.unmapped).unwrap());
+    expect![[r#"[{"kind":"fingerprint","value":"2DD15B4BBC0FFB1AEF056662182B59A2D78D7303"}]"#]]
+        .assert_eq(&serde_json::to_string(&imported.keys).unwrap());
+    expect!["names several classes (xss, sqli)"]
+        .assert_eq(&imported.unmapped[1].reason.to_string());
+}
+
+#[test]
 fn errors_name_the_input() {
     let err = import_security_md("Mail a@b.org", "Not An Id", None).unwrap_err();
     expect![[r#"invalid program id `Not An Id`: use 1 to 64 lower-case letters, digits and single dashes"#]]
