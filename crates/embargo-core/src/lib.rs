@@ -10,6 +10,7 @@ pub mod program;
 pub mod render;
 pub mod report;
 pub mod seal;
+pub mod securitytxt;
 pub mod store;
 
 /// `embargo <version>`, written into every report.json.
