@@ -5,6 +5,7 @@
 pub mod export;
 pub mod keys;
 pub mod mime;
+pub mod net;
 pub mod open;
 pub mod program;
 pub mod render;
