@@ -2,6 +2,7 @@
 //! terminal code. The CLI, the desktop app and the intake server are thin shells around it.
 #![deny(missing_docs)]
 
+pub mod discover;
 pub mod export;
 pub mod keys;
 pub mod mime;
