@@ -89,7 +89,9 @@ impl Target {
             return Ok(Target::Domain(domain(host).map_err(|r| invalid(&r))?));
         }
         if s.contains("://") {
-            return Err(invalid("only https:// URLs, domains and email addresses are accepted"));
+            return Err(invalid(
+                "only https:// URLs, domains and email addresses are accepted",
+            ));
         }
         match s.rsplit_once('@') {
             Some((local, dom)) => {
@@ -557,8 +559,7 @@ pub fn wkd_urls(address: &str) -> Option<(Url, Url)> {
     ))
     .ok()?;
     advanced.query_pairs_mut().append_pair("l", local);
-    let mut direct =
-        Url::parse(&format!("https://{dom}/.well-known/openpgpkey/hu/{hash}")).ok()?;
+    let mut direct = Url::parse(&format!("https://{dom}/.well-known/openpgpkey/hu/{hash}")).ok()?;
     direct.query_pairs_mut().append_pair("l", local);
     Some((advanced, direct))
 }
@@ -646,7 +647,7 @@ impl<T: Transport> Run<'_, T> {
                 });
                 KeyAnswer::Failed
             }
-            Ok(r) => match keys::parse_certs(&r.body, &r.url.to_string()) {
+            Ok(r) => match keys::parse_certs(&r.body, r.url.as_str()) {
                 Ok(certs) => {
                     self.log(what, url, format!("{} key(s)", certs.len()));
                     KeyAnswer::Certs(certs, r.url)
@@ -754,8 +755,9 @@ impl<T: Transport> Run<'_, T> {
                         .push(not_followed("discovery only connects to port 443"));
                     return None;
                 }
-                if let KeyAnswer::Certs(certs, final_url) =
-                    self.fetch_keys("security.txt Encryption", &url, false).await
+                if let KeyAnswer::Certs(certs, final_url) = self
+                    .fetch_keys("security.txt Encryption", &url, false)
+                    .await
                 {
                     for cert in certs {
                         self.found.push(Found {
@@ -771,8 +773,9 @@ impl<T: Transport> Run<'_, T> {
                 None
             }
             "http" => {
-                self.problems
-                    .push(not_followed("not https (a key fetched over http proves nothing)"));
+                self.problems.push(not_followed(
+                    "not https (a key fetched over http proves nothing)",
+                ));
                 None
             }
             "dns" => {
@@ -782,8 +785,9 @@ impl<T: Transport> Run<'_, T> {
                 None
             }
             _ => {
-                self.problems
-                    .push(not_followed("not an https: URL or openpgp4fpr: fingerprint"));
+                self.problems.push(not_followed(
+                    "not an https: URL or openpgp4fpr: fingerprint",
+                ));
                 None
             }
         }
@@ -884,7 +888,8 @@ pub async fn discover<T: Transport>(
     };
     if let Some(st) = &security_txt {
         for p in &st.parsed.problems {
-            run.problems.push(DiscoveryProblem::SecurityTxt { problem: p.clone() });
+            run.problems
+                .push(DiscoveryProblem::SecurityTxt { problem: p.clone() });
         }
         if !st.parsed.canonical.is_empty()
             && !st
@@ -1048,11 +1053,20 @@ fn agreement(found: &[Found], named: &[String], problems: &mut Vec<DiscoveryProb
             });
         }
     };
-    for f in found.iter().filter(|f| f.evidence.source != Source::SecurityTxt) {
+    for f in found
+        .iter()
+        .filter(|f| f.evidence.source != Source::SecurityTxt)
+    {
         let fpr = f.cert.fingerprint().to_hex();
         let who = format!("{} for {}", f.evidence.source, f.evidence.detail);
         if !named.is_empty() && !named.contains(&fpr) {
-            report(problems, "security.txt".into(), named.to_vec(), who.clone(), fpr.clone());
+            report(
+                problems,
+                "security.txt".into(),
+                named.to_vec(),
+                who.clone(),
+                fpr.clone(),
+            );
         }
         for g in found.iter().filter(|g| {
             g.evidence.source != Source::SecurityTxt
@@ -1277,10 +1291,13 @@ mod tests {
     fn agreeing_sources_make_one_candidate() {
         let (cert, armored) = key("Security <security@example.org>");
         let mut t = Memory::default();
-        t.serve(ST, security_txt("Encryption: https://example.org/key.asc\n"))
-            .serve("https://example.org/key.asc", armored.clone())
-            .serve(DIRECT, armored.clone())
-            .serve(VKS, armored);
+        t.serve(
+            ST,
+            security_txt("Encryption: https://example.org/key.asc\n"),
+        )
+        .serve("https://example.org/key.asc", armored.clone())
+        .serve(DIRECT, armored.clone())
+        .serve(VKS, armored);
         let d = run(&t, "example.org");
         assert_eq!(problems(&d), Vec::<String>::new());
         assert_eq!(d.candidates.len(), 1);
@@ -1289,7 +1306,11 @@ mod tests {
         assert_eq!(c.sources, [Source::SecurityTxt, Source::Wkd, Source::Vks]);
         assert!(c.usable());
         // Proton is not told about an address other sources had a key for.
-        assert!(!d.lookups.iter().any(|l| l.url == PROTON), "{:?}", d.lookups);
+        assert!(
+            !d.lookups.iter().any(|l| l.url == PROTON),
+            "{:?}",
+            d.lookups
+        );
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(
             json,
@@ -1310,9 +1331,12 @@ mod tests {
         let (named, named_armored) = key("Security <security@example.org>");
         let (other, other_armored) = key("Security <security@example.org>");
         let mut t = Memory::default();
-        t.serve(ST, security_txt("Encryption: https://example.org/key.asc\n"))
-            .serve("https://example.org/key.asc", named_armored)
-            .serve(ADV, other_armored);
+        t.serve(
+            ST,
+            security_txt("Encryption: https://example.org/key.asc\n"),
+        )
+        .serve("https://example.org/key.asc", named_armored)
+        .serve(ADV, other_armored);
         let d = run(&t, "example.org");
         assert_eq!(d.candidates.len(), 2);
         assert_eq!(
@@ -1334,7 +1358,10 @@ mod tests {
         let d = run(&t, "example.org");
         let p = problems(&d);
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].starts_with("KEYS DISAGREE: vks for security@example.org serves"), "{p:?}");
+        assert!(
+            p[0].starts_with("KEYS DISAGREE: vks for security@example.org serves"),
+            "{p:?}"
+        );
         assert!(p[0].contains(&b_cert.fingerprint().to_hex()), "{p:?}");
     }
 
@@ -1376,17 +1403,23 @@ mod tests {
         let (cert, armored) = key("Security <security@example.org>");
         let fpr = cert.fingerprint().to_hex();
         let mut t = Memory::default();
-        t.serve(ST, security_txt(&format!("Encryption: openpgp4fpr:{fpr}\n")))
-            .serve(
-                &format!("https://keys.openpgp.org/vks/v1/by-fingerprint/{fpr}"),
-                armored,
-            );
+        t.serve(
+            ST,
+            security_txt(&format!("Encryption: openpgp4fpr:{fpr}\n")),
+        )
+        .serve(
+            &format!("https://keys.openpgp.org/vks/v1/by-fingerprint/{fpr}"),
+            armored,
+        );
         let d = run(&t, "example.org");
         assert_eq!(d.candidates.len(), 1);
         assert_eq!(d.candidates[0].sources, [Source::SecurityTxt]);
 
         let mut t = Memory::default();
-        t.serve(ST, security_txt("Encryption: openpgp4fpr:0000000000000000000000000000000000000000\n"));
+        t.serve(
+            ST,
+            security_txt("Encryption: openpgp4fpr:0000000000000000000000000000000000000000\n"),
+        );
         let d = run(&t, "example.org");
         assert!(d.candidates.is_empty());
         assert!(problems(&d).contains(
@@ -1492,7 +1525,11 @@ mod tests {
         let mut signed = Vec::new();
         {
             let m = Message::new(&mut signed);
-            let mut s = Signer::new(m, keypair).unwrap().cleartext().build().unwrap();
+            let mut s = Signer::new(m, keypair)
+                .unwrap()
+                .cleartext()
+                .build()
+                .unwrap();
             s.write_all(security_txt("").as_bytes()).unwrap();
             s.finalize().unwrap();
         }
@@ -1535,14 +1572,22 @@ mod tests {
         ];
         let r = key_request("mailto:security@novu.co");
         assert_eq!(r.to.as_deref(), Some("security@novu.co"));
-        let all = format!("{}\n{}\n{}", r.subject, r.body, r.mailto.as_deref().unwrap());
+        let all = format!(
+            "{}\n{}\n{}",
+            r.subject,
+            r.body,
+            r.mailto.as_deref().unwrap()
+        );
         let lower = all.to_lowercase();
         // Whole words only: "another" does not name the class "Other".
         let words: String = lower
             .chars()
             .map(|c| if c.is_alphanumeric() { c } else { ' ' })
             .collect();
-        let words = format!(" {} ", words.split_whitespace().collect::<Vec<_>>().join(" "));
+        let words = format!(
+            " {} ",
+            words.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
         for s in &secrets {
             assert!(!lower.contains(&s.to_lowercase()), "{s:?} leaks into {all}");
         }
@@ -1555,14 +1600,21 @@ mod tests {
                 .collect();
             let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
             assert!(
-                !words.contains(&format!(" {name} ")) && !words.contains(&format!(" {} ", class.id)),
+                !words.contains(&format!(" {name} "))
+                    && !words.contains(&format!(" {} ", class.id)),
                 "class {:?} named in {all}",
                 class.name
             );
         }
         let m = r.mailto.unwrap();
-        assert!(m.starts_with("mailto:security@novu.co?subject=Request%20for%20an%20OpenPGP%20key"), "{m}");
-        assert!(m.contains("%0D%0A") && !m.contains(' ') && !m.contains('\n'), "{m}");
+        assert!(
+            m.starts_with("mailto:security@novu.co?subject=Request%20for%20an%20OpenPGP%20key"),
+            "{m}"
+        );
+        assert!(
+            m.contains("%0D%0A") && !m.contains(' ') && !m.contains('\n'),
+            "{m}"
+        );
 
         let form = key_request("https://example.org/report");
         assert_eq!(form.to, None);

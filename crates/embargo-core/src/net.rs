@@ -153,7 +153,9 @@ pub fn parse_resolve(spec: &str) -> Result<Vec<Resolve>, NetError> {
         } else if let Ok(ip) = target.trim_matches(['[', ']']).parse::<IpAddr>() {
             (ip, None)
         } else {
-            return Err(err("the target must be an IP address, optionally with :port"));
+            return Err(err(
+                "the target must be an IP address, optionally with :port",
+            ));
         };
         if port == Some(0) {
             return Err(err("port 0"));
@@ -225,11 +227,9 @@ pub fn client(cfg: &NetConfig) -> Result<reqwest::Client, NetError> {
     let max = cfg.max_redirects;
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         let next = attempt.url().clone();
-        let refuse = |reason| {
-            RedirectRefused {
-                location: next.to_string(),
-                reason,
-            }
+        let refuse = |reason| RedirectRefused {
+            location: next.to_string(),
+            reason,
         };
         if next.scheme() != "https" {
             return attempt.error(refuse("not https"));
@@ -357,8 +357,11 @@ impl FetchError {
 pub trait Transport: Sync {
     /// GETs `url`, following redirects as the client allows, reading at most `limit` bytes of
     /// body (more is [`FetchError::TooLarge`]). Any HTTP status is a `Response`.
-    fn get(&self, url: &Url, limit: usize)
-        -> impl Future<Output = Result<Response, FetchError>> + Send;
+    fn get(
+        &self,
+        url: &Url,
+        limit: usize,
+    ) -> impl Future<Output = Result<Response, FetchError>> + Send;
 }
 
 /// The reqwest implementation of [`Transport`].
@@ -475,10 +478,7 @@ impl Transport for HttpTransport {
             url: url.to_string(),
             limit,
         };
-        if resp
-            .content_length()
-            .is_some_and(|n| n > limit as u64)
-        {
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
         let status = resp.status().as_u16();
@@ -520,8 +520,9 @@ mod tests {
 
     #[test]
     fn resolve_entries() {
-        let r = parse_resolve("Example.TEST=127.0.0.1:8443, b.test=::1,c.test=[::1]:9,d.test=10.0.0.1")
-            .unwrap();
+        let r =
+            parse_resolve("Example.TEST=127.0.0.1:8443, b.test=::1,c.test=[::1]:9,d.test=10.0.0.1")
+                .unwrap();
         assert_eq!(r[0].host, "example.test");
         assert_eq!(r[0].port, Some(8443));
         assert_eq!(r[1].ip, "::1".parse::<IpAddr>().unwrap());
@@ -530,7 +531,10 @@ mod tests {
         assert_eq!(r[3].port, None);
         for bad in ["nohost", "a.test=not-an-ip", "=1.2.3.4", "a.test=1.2.3.4:0"] {
             let e = parse_resolve(bad).unwrap_err();
-            assert!(e.to_string().contains(bad.split(',').next().unwrap()), "{e}");
+            assert!(
+                e.to_string().contains(bad.split(',').next().unwrap()),
+                "{e}"
+            );
         }
     }
 }

@@ -493,16 +493,20 @@ fn looks_like_html(bytes: &[u8]) -> bool {
     let head = String::from_utf8_lossy(head).to_ascii_lowercase();
     let t = head.trim_start_matches('\u{feff}').trim_start();
     t.starts_with('<')
-        && ["<!doctype html", "<html", "<head", "<body", "<meta", "<title"]
-            .iter()
-            .any(|tag| t.contains(tag))
+        && [
+            "<!doctype html",
+            "<html",
+            "<head",
+            "<body",
+            "<meta",
+            "<title",
+        ]
+        .iter()
+        .any(|tag| t.contains(tag))
 }
 
 fn valid_field_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// RFC 3986 characters (unreserved, reserved, `%`).
@@ -571,9 +575,7 @@ fn check_uri(field: &str, line: usize, value: &str) -> Option<Problem> {
         }),
         "https" if url.host_str().is_none_or(str::is_empty) => malformed("no host".into()),
         "mailto" => match mailto_address(value) {
-            Some(addr) if valid_domain(addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("")) => {
-                None
-            }
+            Some(addr) if valid_domain(addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("")) => None,
             _ => malformed("not an email address".into()),
         },
         _ => None,
@@ -586,9 +588,7 @@ fn valid_domain(domain: &str) -> bool {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
 }
 
@@ -755,7 +755,11 @@ pub fn parse(bytes: &[u8], now: DateTime<Utc>, certs: &[Cert]) -> SecurityTxt {
                     line,
                     value: value.to_string(),
                 }),
-                Some(at) if now.checked_add_months(Months::new(12)).is_some_and(|y| at > y) => {
+                Some(at)
+                    if now
+                        .checked_add_months(Months::new(12))
+                        .is_some_and(|y| at > y) =>
+                {
                     problems.push(Problem::ExpiresTooFar {
                         line,
                         value: value.to_string(),
@@ -829,7 +833,8 @@ impl VerificationHelper for Helper<'_> {
                 for r in results {
                     match r {
                         Ok(good) => {
-                            self.good.get_or_insert(good.ka.cert().fingerprint().to_hex());
+                            self.good
+                                .get_or_insert(good.ka.cert().fingerprint().to_hex());
                         }
                         Err(VerificationError::MissingKey { sig }) => self.missing.push(
                             sig.get_issuers()
@@ -985,7 +990,9 @@ mod tests {
         assert_eq!(v.as_object().unwrap().len(), keys.len(), "{json}");
         let mut last = 0;
         for k in keys {
-            let pos = json.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} in {json}"));
+            let pos = json
+                .find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("{k} in {json}"));
             assert!(pos >= last, "{k} out of order in {json}");
             last = pos;
         }
@@ -1006,7 +1013,10 @@ mod tests {
         let st = parse(&bytes, now(), &certs[1..]);
         assert_eq!(st.signature, Signature::Unverified);
         assert!(
-            st.signature_detail.as_deref().unwrap().contains("D894E15F45028563"),
+            st.signature_detail
+                .as_deref()
+                .unwrap()
+                .contains("D894E15F45028563"),
             "{:?}",
             st.signature_detail
         );
@@ -1016,7 +1026,12 @@ mod tests {
         let tampered = text.replace("mailto:question@", "mailto:attacker@");
         assert_ne!(tampered, text);
         let st = parse(tampered.as_bytes(), now(), &certs);
-        assert_eq!(st.signature, Signature::Invalid, "{:?}", st.signature_detail);
+        assert_eq!(
+            st.signature,
+            Signature::Invalid,
+            "{:?}",
+            st.signature_detail
+        );
         assert_eq!(st.contacts, ["mailto:attacker@internet.nl"]);
 
         // A field appended after the signature is not read, and is reported.
@@ -1067,12 +1082,18 @@ mod tests {
         // The key is made now, so this test's clock is the real one.
         let now = Utc::now();
         let expires = (now + chrono::Duration::days(30)).to_rfc3339();
-        let text = format!("Contact: mailto:security@example.org\nExpires: {expires}\n-- the team\n");
+        let text =
+            format!("Contact: mailto:security@example.org\nExpires: {expires}\n-- the team\n");
         let (signed, cert) = sign_cleartext(&text);
         let s = String::from_utf8(signed.clone()).unwrap();
         assert!(s.contains("\n- -- the team"), "{s}");
         let st = parse(&signed, now, &[cert]);
-        assert_eq!(st.signature, Signature::Verified, "{:?}", st.signature_detail);
+        assert_eq!(
+            st.signature,
+            Signature::Verified,
+            "{:?}",
+            st.signature_detail
+        );
         assert!(st.signed);
         assert_eq!(st.contacts, ["mailto:security@example.org"]);
         assert_eq!(
@@ -1173,7 +1194,10 @@ mod tests {
         assert_eq!(st.hiring, [""]);
         assert_eq!(st.other.get("x-custom").unwrap(), ["one", "two"]);
         let json = serde_json::to_value(&st).unwrap();
-        assert_eq!(json["other"], serde_json::json!({"X-Custom": ["one", "two"]}));
+        assert_eq!(
+            json["other"],
+            serde_json::json!({"X-Custom": ["one", "two"]})
+        );
     }
 
     #[test]
@@ -1225,7 +1249,10 @@ mod tests {
             mailto_address("mailto:sec%40urity@example.org?subject=x").as_deref(),
             Some("sec@urity@example.org")
         );
-        assert_eq!(mailto_address("MAILTO:a@b.example").as_deref(), Some("a@b.example"));
+        assert_eq!(
+            mailto_address("MAILTO:a@b.example").as_deref(),
+            Some("a@b.example")
+        );
         assert_eq!(mailto_address("mailto:a@b.example,c@d.example"), None);
         assert_eq!(mailto_address("https://a@b.example"), None);
         assert_eq!(mailto_address("mailto:nobody"), None);
