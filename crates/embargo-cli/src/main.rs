@@ -15,6 +15,8 @@ use embargo_core::seal::{self, OutputFormat, SealRequest};
 use embargo_core::store::Store;
 use zeroize::Zeroizing;
 
+mod discover;
+
 #[derive(Parser)]
 #[command(
     name = "embargo",
@@ -118,6 +120,8 @@ enum Command {
     /// Programs in the data directory (shared with the desktop app).
     #[command(subcommand)]
     Program(ProgramCommand),
+    #[command(flatten)]
+    Discovery(discover::DiscoveryCommand),
 }
 
 #[derive(Subcommand)]
@@ -227,6 +231,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<u8, Failure> {
     match command {
+        Command::Discovery(c) => Ok(discover::run(c)),
         Command::New { program, output } => cmd_new(&program, output.as_deref()),
         Command::Check { report } => cmd_check(&report),
         Command::Seal {
