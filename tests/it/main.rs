@@ -2,5 +2,6 @@
 
 mod app_e2e;
 mod cli;
+mod discover;
 mod interop;
 mod support;
