@@ -154,17 +154,24 @@ impl Server {
 
     /// Runs `embargo` pointed at this server by environment only.
     fn embargo(&self, args: &[&str]) -> Output {
+        self.embargo_with(args, &[])
+    }
+
+    /// The same, with more (or replaced) environment variables.
+    fn embargo_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let home = tempfile::tempdir().unwrap();
-        Command::new(embargo_bin())
-            .args(args)
+        let mut cmd = Command::new(embargo_bin());
+        cmd.args(args)
             .env("EMBARGO_HOME", home.path())
             .env("EMBARGO_CA_FILE", &self.ca_file)
             .env("EMBARGO_RESOLVE", self.resolve())
             .env("EMBARGO_VKS_URL", "https://vks.test")
             .env("EMBARGO_PROTON_URL", "https://proton.test")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run embargo")
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run embargo")
     }
 }
 
@@ -711,6 +718,70 @@ fn securitytxt_command() {
     expect_code(&out, 1);
     assert!(
         stderr(&out).contains("only https:// URLs are fetched"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `--proxy` is used for every request (a closed proxy port: nothing is reached, although the
+/// server is there), and bad network settings are errors that name the setting.
+#[test]
+fn the_proxy_is_used_and_bad_settings_are_named() {
+    let (_, cert) = team_key("Security <security@proxied.test>");
+    let (host, path) = wkd_direct("security@proxied.test");
+    let server = Server::start(vec![
+        (
+            "proxied.test",
+            "/.well-known/security.txt",
+            Reply::Ok(TEXT, security_txt("proxied.test", 90, "")),
+        ),
+        (&host, &path, Reply::Ok(KEYS, binary(&cert))),
+    ]);
+    let out = server.embargo(&["discover", "proxied.test", "--json"]);
+    expect_code(&out, 0);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = format!("socks5h://{closed}");
+    let out = server.embargo(&["discover", "proxied.test", "--json", "--proxy", &proxy]);
+    expect_code(&out, 2);
+    let p = problems(&json(&out));
+    assert!(
+        p[0].starts_with(
+            "security.txt: https://proxied.test/.well-known/security.txt: cannot connect"
+        ),
+        "{p:?}"
+    );
+
+    let out = server.embargo(&["discover", "proxied.test", "--proxy", "not a proxy"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("proxy \"not a proxy\" is not usable"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = server.embargo_with(
+        &["discover", "proxied.test"],
+        &[("EMBARGO_RESOLVE", "proxied.test")],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out)
+            .contains("EMBARGO_RESOLVE entry \"proxied.test\" is not host=ip or host=ip:port"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = server.embargo_with(
+        &["discover", "proxied.test"],
+        &[("EMBARGO_CA_FILE", "/nonexistent/ca.pem")],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("cannot read the CA file /nonexistent/ca.pem (EMBARGO_CA_FILE)"),
         "{}",
         stderr(&out)
     );

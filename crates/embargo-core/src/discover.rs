@@ -983,7 +983,11 @@ pub async fn discover<T: Transport>(
             }
             v
         });
-    agreement(&run.found, &named, &mut run.problems);
+    let contacts = security_txt
+        .as_ref()
+        .map(|s| s.parsed.mailto_addresses())
+        .unwrap_or_default();
+    agreement(&run.found, &named, &contacts, &mut run.problems);
 
     let mut candidates = merge(run.found);
 
@@ -1033,9 +1037,16 @@ pub async fn discover<T: Transport>(
     }
 }
 
-/// Loud problems when sources disagree: a key for a contact that is not one security.txt
-/// names, or different keys for the same address from different sources.
-fn agreement(found: &[Found], named: &[String], problems: &mut Vec<DiscoveryProblem>) {
+/// Loud problems when sources disagree: a key for one of the security.txt's contacts that is not
+/// a key the security.txt names, or different keys for the same address from different sources.
+/// (A key for another address, such as a team member's given on the command line, is not
+/// expected to be the team key.)
+fn agreement(
+    found: &[Found],
+    named: &[String],
+    contacts: &[String],
+    problems: &mut Vec<DiscoveryProblem>,
+) {
     let mut reported: Vec<(String, String)> = Vec::new();
     let mut report = |problems: &mut Vec<DiscoveryProblem>,
                       first: String,
@@ -1059,7 +1070,10 @@ fn agreement(found: &[Found], named: &[String], problems: &mut Vec<DiscoveryProb
     {
         let fpr = f.cert.fingerprint().to_hex();
         let who = format!("{} for {}", f.evidence.source, f.evidence.detail);
-        if !named.is_empty() && !named.contains(&fpr) {
+        let is_contact = contacts
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&f.evidence.detail));
+        if is_contact && !named.is_empty() && !named.contains(&fpr) {
             report(
                 problems,
                 "security.txt".into(),
@@ -1347,6 +1361,23 @@ mod tests {
                 named.fingerprint().to_hex()
             )]
         );
+    }
+
+    #[test]
+    fn a_personal_key_is_not_a_substitute_for_the_team_key() {
+        let (_, team) = key("Security <security@example.org>");
+        let (_, personal) = key("Ada <ada@example.org>");
+        let ada_direct = wkd_urls("ada@example.org").unwrap().1;
+        let mut t = Memory::default();
+        t.serve(
+            ST,
+            security_txt("Encryption: https://example.org/key.asc\n"),
+        )
+        .serve("https://example.org/key.asc", team)
+        .serve(ada_direct.as_str(), personal);
+        let d = run(&t, "ada@example.org");
+        assert_eq!(d.candidates.len(), 2);
+        assert_eq!(problems(&d), Vec::<String>::new());
     }
 
     #[test]
