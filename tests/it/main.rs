@@ -2,4 +2,6 @@
 
 mod app_e2e;
 mod cli;
+mod discover;
+mod hardening;
 mod interop;

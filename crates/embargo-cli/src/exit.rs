@@ -9,6 +9,10 @@ pub const ERROR: u8 = 1;
 pub const FINDINGS: u8 = 1;
 /// The report file cannot be read or parsed, or (for `seal`) has field errors.
 pub const UNREADABLE: u8 = 2;
+/// `securitytxt`: the file has problems, or its signature does not verify.
+pub const PROBLEMS: u8 = 2;
+/// `discover`: nothing usable was found.
+pub const NOTHING_FOUND: u8 = 2;
 /// `open`: integrity failure, no matching secret key, or an inconsistent bundle.
 pub const INTEGRITY: u8 = 3;
 /// `open`: bad signature, or missing/unknown with `--require-signature`.
@@ -48,3 +52,15 @@ pub const PLAIN: &str = "\
 Exit codes:
   0  done
   1  error";
+
+pub const SECURITYTXT: &str = "\
+Exit codes:
+  0  read, no problems
+  1  cannot be read or fetched
+  2  read, with problems (listed), or its signature does not verify";
+
+pub const DISCOVER: &str = "\
+Exit codes:
+  0  at least one usable key was found (problems, such as sources that disagree, are listed)
+  1  bad input or network settings
+  2  nothing usable was found (--request-key prints an email asking the team for a key)";

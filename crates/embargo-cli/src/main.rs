@@ -1,5 +1,6 @@
 //! The `embargo` command: argument parsing and printing around embargo-core's use cases.
 
+mod discover;
 mod exit;
 mod failure;
 mod term;
@@ -72,6 +73,8 @@ enum Command {
     /// Print the manual page (roff), e.g. `embargo manpage > embargo.1`.
     #[command(after_help = exit::PLAIN)]
     Manpage,
+    #[command(flatten)]
+    Discovery(discover::DiscoveryCommand),
 }
 
 #[derive(clap::Args)]
@@ -241,6 +244,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command, quiet: bool) -> Result<u8, Failure> {
     match command {
+        Command::Discovery(c) => discover::run(c),
         Command::New { program, output } => cmd_new(&program, output.as_deref()),
         Command::Check { report } => cmd_check(&report),
         Command::Seal(args) => cmd_seal(args, quiet),

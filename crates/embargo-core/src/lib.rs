@@ -3,12 +3,14 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod discover;
 pub mod export;
 pub mod fsutil;
 pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod mime;
+pub mod net;
 pub mod open;
 pub mod policy_md;
 pub mod program;
@@ -17,6 +19,7 @@ pub mod render;
 pub mod report;
 pub mod scrub;
 pub mod seal;
+pub mod securitytxt;
 pub mod store;
 pub mod taxonomy;
 pub mod text;

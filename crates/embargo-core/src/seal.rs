@@ -421,4 +421,28 @@ mod tests {
             "never overwrites unasked"
         );
     }
+
+    #[test]
+    fn attachment_count_is_capped() {
+        let (team, _) = CertBuilder::general_purpose(Some("t")).generate().unwrap();
+        let report = report();
+        let recipients = [team];
+        let one = Attachment::from_memory("a.txt", zeroize::Zeroizing::new(b"a".to_vec())).unwrap();
+        let attachments = vec![one; crate::limits::MAX_ATTACHMENTS + 1];
+        let req = SealRequest {
+            report: &report,
+            program: None,
+            recipients: &recipients,
+            attachments: &attachments,
+            signer: None,
+            sign_anyway: false,
+            encrypt_to_self: false,
+            aead: false,
+        };
+        let err = seal(&req, io::sink(), false, &mut |_, _| true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "10001 attachments, over the limit of 10000"
+        );
+    }
 }
