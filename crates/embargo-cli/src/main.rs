@@ -153,6 +153,10 @@ enum KeyCommand {
         /// User ID, e.g. "Security Team <security@example.org>".
         #[arg(long)]
         userid: String,
+        /// rfc4880: a v4 key every OpenPGP tool reads; rfc9580: a v6 key (messages to it use
+        /// SEIPDv2; GnuPG cannot use it).
+        #[arg(long, default_value_t = keys::KeyProfile::Rfc4880)]
+        profile: keys::KeyProfile,
         /// Secret key output (armored).
         #[arg(long, short)]
         output: PathBuf,
@@ -476,20 +480,23 @@ fn run(command: Command) -> Result<u8, Failure> {
         }
         Command::Key(KeyCommand::Generate {
             userid,
+            profile,
             output,
             public,
         }) => {
-            let (cert, _) =
-                embargo_core::openpgp::cert::CertBuilder::general_purpose(Some(userid.as_str()))
-                    .generate()
-                    .map_err(|e| Failure::new(1, format!("key generation failed: {e:#}"), None))?;
+            let cert =
+                keys::generate(&keys::KeySpec::new(&userid, profile)).map_err(key_failure)?;
             let secret = keys::armored_secret(&cert);
             write_new(&output, secret.as_bytes())?;
             if let Some(public) = public {
                 let text = keys::armored_public(&cert);
                 write_new(&public, text.as_bytes())?;
             }
-            eprintln!("generated {}", keys::grouped(&cert.fingerprint()));
+            eprintln!(
+                "generated {} ({profile}, v{} key)",
+                keys::grouped(&cert.fingerprint()),
+                cert.primary_key().key().version()
+            );
             Ok(0)
         }
     }
