@@ -3,4 +3,6 @@
 mod app_e2e;
 mod cli;
 mod interop;
+mod peers;
+mod sop;
 mod support;
