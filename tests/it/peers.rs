@@ -1111,6 +1111,25 @@ fn sop_cannot(peer: Sop, v6: bool, versions: &Versions) -> Option<String> {
 
 // ---- the matrix -------------------------------------------------------------------------------
 
+/// A peer's message with absolute paths cut down to file names (they differ on every run).
+fn without_paths(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let trimmed = word.trim_matches(|c| c == '\'' || c == '"');
+            if trimmed.starts_with('/') && trimmed.len() > 1 {
+                let name = Path::new(trimmed)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                word.replace(trimmed, &name)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn markdown(cells: &[Cell], rows: &[String], columns: &[&str], corner: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| {corner} | {} |", columns.join(" | "));
@@ -1246,18 +1265,33 @@ fn peer_matrix() {
         report,
         "\n### Skipped cells (each was run and failed as expected)\n"
     );
-    for c in &cells {
+    // In table order, so the list reads the same on every run.
+    let order = |c: &Cell| {
+        let row = peer_rows
+            .iter()
+            .chain(&sop_rows)
+            .position(|r| *r == c.row)
+            .unwrap_or(usize::MAX);
+        let column = columns
+            .iter()
+            .chain(&sop_columns)
+            .position(|k| *k == c.column)
+            .unwrap_or(usize::MAX);
+        (row, column)
+    };
+    let mut skipped: Vec<&Cell> = cells
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Skipped(..)))
+        .collect();
+    skipped.sort_by_key(|c| order(c));
+    for c in skipped {
         if let Outcome::Skipped(reason, evidence) = &c.outcome {
             let _ = writeln!(
                 report,
                 "- {} / {}: {reason}. Tried: `{}`",
                 c.row.replace(" | ", ", "),
                 c.column,
-                evidence
-                    .replace('`', "'")
-                    .chars()
-                    .take(240)
-                    .collect::<String>()
+                without_paths(evidence).replace('`', "'")
             );
         }
     }

@@ -26,11 +26,9 @@ mod signing;
 
 use fail::fail;
 
-/// The SOP implementation; one per process.
+/// The SOP implementation; it holds no state (failures are explained on standard error).
 #[derive(Debug, Default)]
-pub struct EmbargoSop {
-    debug: bool,
-}
+pub struct EmbargoSop;
 
 /// KEYS: one or more transferable secret keys.
 pub struct Keys<'s> {
@@ -313,10 +311,6 @@ impl<'s> sop::SOP<'s> for EmbargoSop {
     type Keys = Keys<'s>;
     type Certs = Certs<'s>;
     type Sigs = Sigs<'s>;
-
-    fn debug(&mut self, enable: bool) {
-        self.debug = enable;
-    }
 
     fn sopv_version(&'s self) -> sop::Result<&'static str> {
         // version, verify and inline-verify with --not-before/--not-after: the sopv 1.0 subset.

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         eprintln!("embargo-sop: missing required argument {what}");
         return ExitCode::from(MISSING_ARG);
     }
-    sop::cli::main(&mut EmbargoSop::default(), sop::cli::Variant::Full)
+    sop::cli::main(&mut EmbargoSop, sop::cli::Variant::Full)
 }
 
 #[cfg(test)]
