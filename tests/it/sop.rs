@@ -365,12 +365,13 @@ fn encrypt_picks_the_format_as_seal_does() {
         msg,
         UNSUPPORTED_PROFILE,
     );
-    expect(
+    let out = expect(
         d,
         &["encrypt", "--as", "text", "v4.cert"],
         b"\xff binary",
         EXPECTED_TEXT,
     );
+    assert!(out.is_empty(), "nothing written before the text check");
     expect(
         d,
         &["encrypt", "--sign-with", "v4.cert", "v4.cert"],
@@ -555,6 +556,13 @@ fn inline_sign_verify_armor_dearmor() {
             "nothing released without a good signature"
         );
     }
+    let out = expect(
+        d,
+        &["inline-sign", "--as", "text", "alice.key"],
+        b"\xc3\x28 not UTF-8",
+        EXPECTED_TEXT,
+    );
+    assert!(out.is_empty(), "nothing written before the text check");
     expect(
         d,
         &[

@@ -19,7 +19,10 @@ use sop::errors::Error;
 use sop::ops::{self, EncryptAs, Verification};
 use sop::plumbing::PasswordsAreHumanReadable;
 
-use crate::signing::{self, copy, named, pgp, unlock_signers, Collector, NamedCert, Window};
+use crate::signing::{
+    self, copy, named, pgp, signature_type, stream_signer, unlock_signers, Collector, NamedCert,
+    Window,
+};
 use crate::{fail, Certs, EmbargoSop, Keys};
 
 /// What `encrypt --profile` selects.
@@ -169,10 +172,7 @@ impl ops::Ready<Option<sop::SessionKey>> for Encrypt<'_> {
         let mut subkeys = Vec::new();
         for (cert, source) in &op.recipients {
             let keys = keys::encryption_keys(cert, &p).map_err(|e| {
-                if let Some(source) = source {
-                    eprintln!("embargo-sop: in {source}:");
-                }
-                crate::fail::recipient(e, unsupported_algorithm(cert))
+                crate::fail::recipient(e, source.as_deref(), unsupported_algorithm(cert))
             })?;
             subkeys.push(keys);
         }
@@ -183,9 +183,15 @@ impl ops::Ready<Option<sop::SessionKey>> for Encrypt<'_> {
                 .iter()
                 .all(|c| c.primary_key().key().version() >= 6 || keys::advertises_seipdv2(c));
         let set = keys::recipients(&certs, &subkeys, aead)
-            .map_err(|e| crate::fail::recipient(e, false))?;
+            .map_err(|e| crate::fail::recipient(e, None, false))?;
         let signers = unlock_signers(&op.sign_with, &op.key_passwords)?;
         let text = op.mode == EncryptAs::Text;
+        // Text is checked before anything is written.
+        let input = if text {
+            Some(signing::text_input(self.plaintext, "encrypt")?)
+        } else {
+            None
+        };
 
         let algo = SymmetricAlgorithm::AES256;
         let session_key = SessionKey::new(algo.key_size().map_err(pgp("cipher"))?)
@@ -203,22 +209,7 @@ impl ops::Ready<Option<sop::SessionKey>> for Encrypt<'_> {
             .build()
             .map_err(pgp("cannot start encryption"))?;
         if !signers.is_empty() {
-            let typ = if text {
-                openpgp::types::SignatureType::Text
-            } else {
-                openpgp::types::SignatureType::Binary
-            };
-            let mut signer = openpgp::serialize::stream::Signer::with_template(
-                message,
-                signers[0].keypair.clone(),
-                openpgp::packet::signature::SignatureBuilder::new(typ),
-            )
-            .map_err(pgp("cannot start signing"))?;
-            for s in &signers[1..] {
-                signer = signer
-                    .add_signer(s.keypair.clone())
-                    .map_err(pgp("cannot add a signer"))?;
-            }
+            let mut signer = stream_signer(message, &signers, signature_type(text))?;
             for cert in &certs {
                 signer = signer.add_intended_recipient(cert);
             }
@@ -232,11 +223,9 @@ impl ops::Ready<Option<sop::SessionKey>> for Encrypt<'_> {
             })
             .build()
             .map_err(pgp("cannot start the literal data"))?;
-        if text {
-            let input = signing::text_input(self.plaintext, "encrypt")?;
-            literal.write_all(&input).map_err(Error::IoError)?;
-        } else {
-            copy(self.plaintext, &mut literal, &Error::IoError)?;
+        match input {
+            Some(input) => literal.write_all(&input).map_err(Error::IoError)?,
+            None => copy(self.plaintext, &mut literal, &Error::IoError)?,
         }
         literal
             .finalize()

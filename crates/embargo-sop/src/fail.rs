@@ -27,11 +27,14 @@ pub(crate) fn signing_key(e: KeyError) -> Error {
 
 /// A recipient certificate that cannot be used: CERT_CANNOT_ENCRYPT, or
 /// UNSUPPORTED_ASYMMETRIC_ALGO when its encryption subkey's algorithm is not supported here.
-pub(crate) fn recipient(e: KeyError, unsupported_algorithm: bool) -> Error {
+pub(crate) fn recipient(e: KeyError, source: Option<&str>, unsupported_algorithm: bool) -> Error {
     let class = if unsupported_algorithm {
         Error::UnsupportedAsymmetricAlgo
     } else {
         Error::CertCannotEncrypt
     };
-    fail(class, e)
+    match source {
+        Some(file) => fail(class, format!("{file}: {e}")),
+        None => fail(class, e),
+    }
 }

@@ -281,21 +281,19 @@ impl ops::Version<'_> for Version {
     }
 
     fn extended(&self) -> sop::Result<String> {
+        let mut modes: Vec<String> = Vec::new();
+        for (_, aead) in keys::supported_aead_ciphersuites() {
+            let mode = aead.to_string();
+            if !modes.contains(&mode) {
+                modes.push(mode);
+            }
+        }
         Ok(format!(
             "{}\nsequoia-openpgp {} ({})\nAEAD modes this build decrypts: {}",
             embargo_core::GENERATOR,
             openpgp::VERSION,
             openpgp::crypto::backend(),
-            keys::supported_aead_ciphersuites()
-                .iter()
-                .map(|(_, aead)| aead.to_string())
-                .fold(Vec::<String>::new(), |mut v, a| {
-                    if !v.contains(&a) {
-                        v.push(a);
-                    }
-                    v
-                })
-                .join(", ")
+            modes.join(", ")
         ))
     }
 }

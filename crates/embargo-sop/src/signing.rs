@@ -265,7 +265,7 @@ impl<'s> SignOp<'s> {
     }
 }
 
-fn signature_type(text: bool) -> SignatureType {
+pub(crate) fn signature_type(text: bool) -> SignatureType {
     if text {
         SignatureType::Text
     } else {
@@ -274,7 +274,7 @@ fn signature_type(text: bool) -> SignatureType {
 }
 
 /// A stream signer for every unlocked key.
-fn stream_signer<'a>(
+pub(crate) fn stream_signer<'a>(
     message: Message<'a>,
     signers: &[KeySigner],
     typ: SignatureType,
@@ -541,6 +541,12 @@ impl ops::Ready for InlineSign<'_> {
             return w.finalize().map_err(pgp("cannot finish the signature"));
         }
         let text = self.op.mode == InlineSignAs::Text;
+        // Text is checked before anything is written.
+        let input = if text {
+            Some(text_input(self.data, "inline-sign")?)
+        } else {
+            None
+        };
         let message = if self.op.armor {
             Armorer::new(message)
                 .kind(armor::Kind::Message)
@@ -560,11 +566,9 @@ impl ops::Ready for InlineSign<'_> {
             })
             .build()
             .map_err(pgp("cannot start the literal data"))?;
-        if text {
-            let input = text_input(self.data, "inline-sign")?;
-            literal.write_all(&input).map_err(Error::IoError)?;
-        } else {
-            copy(self.data, &mut literal, &Error::IoError)?;
+        match input {
+            Some(input) => literal.write_all(&input).map_err(Error::IoError)?,
+            None => copy(self.data, &mut literal, &Error::IoError)?,
         }
         literal
             .finalize()
