@@ -5,3 +5,5 @@ mod cli;
 mod discover;
 mod hardening;
 mod interop;
+mod peers;
+mod sop;

@@ -45,6 +45,12 @@ pub fn key_hint(e: &KeyError) -> Option<&'static str> {
             "ask the team for their current key (security.txt, WKD or their policy page)"
         }
         KeyError::AeadUnsupported { .. } => "seal without --aead; SEIPDv1 is what the key asks for",
+        KeyError::MixedFormats {
+            v4_advertises_seipdv2: true,
+            ..
+        } => {
+            "pass --aead (every v4 recipient advertises SEIPDv2), or seal one message per recipient"
+        }
         KeyError::MixedFormats { .. } => "seal one message per recipient",
         KeyError::PassphraseRequired { .. } => {
             "give --passphrase-file, or run in a terminal to be asked"

@@ -182,6 +182,10 @@ enum KeyCommand {
         /// User ID, e.g. "Security Team <security@example.org>".
         #[arg(long)]
         userid: String,
+        /// rfc4880: a v4 key every OpenPGP tool reads; rfc9580: a v6 key (messages to it use
+        /// SEIPDv2; GnuPG cannot use it).
+        #[arg(long, default_value_t = keys::KeyProfile::Rfc4880)]
+        profile: keys::KeyProfile,
         /// Secret key output (armored).
         #[arg(long, short)]
         output: PathBuf,
@@ -276,20 +280,20 @@ fn run(command: Command, quiet: bool) -> Result<u8, Failure> {
         Command::Key(KeyCommand::Show { file }) => cmd_key_show(&file),
         Command::Key(KeyCommand::Generate {
             userid,
+            profile,
             output,
             public,
         }) => {
-            let (cert, _) =
-                embargo_core::openpgp::cert::CertBuilder::general_purpose(Some(userid.as_str()))
-                    .generate()
-                    .map_err(|e| {
-                        Failure::new(exit::ERROR, format!("key generation failed: {e}"))
-                    })?;
+            let cert = keys::generate(&keys::KeySpec::new(&userid, profile))?;
             write_new(&output, keys::armored_secret(&cert).as_bytes())?;
             if let Some(public) = public {
                 write_new(&public, keys::armored_public(&cert).as_bytes())?;
             }
-            eprintln!("generated {}", keys::grouped(&cert.fingerprint()));
+            eprintln!(
+                "generated {} ({profile}, v{} key)",
+                keys::grouped(&cert.fingerprint()),
+                cert.primary_key().key().version()
+            );
             Ok(exit::OK)
         }
         Command::Completions { shell } => {

@@ -18,6 +18,9 @@ use openpgp::{Cert, Fingerprint};
 use sequoia_openpgp as openpgp;
 use serde::Serialize;
 
+mod generate;
+pub use generate::{generate, supported_aead_ciphersuites, KeyProfile, KeySpec, UnknownProfile};
+
 /// The policy every operation uses.
 pub fn policy() -> StandardPolicy<'static> {
     StandardPolicy::new()
@@ -111,12 +114,30 @@ pub enum KeyError {
         fingerprint: String,
     },
     /// v6 certificates need SEIPDv2, v4 ones get SEIPDv1: one message cannot serve both.
-    #[error("recipients need different formats: {v6} is a v6 key (SEIPDv2 only) and {v4} is a v4 key (SEIPDv1)")]
+    #[error(
+        "one message cannot be encrypted to both {v6} and {v4}: {v6} is a v6 (RFC 9580) key, which \
+         needs SEIPDv2, and {v4} is a v4 key, which gets SEIPDv1 ({})",
+        if *v4_advertises_seipdv2 {
+            "it advertises SEIPDv2, but SEIPDv2 for v4 keys was not asked for"
+        } else {
+            "it does not advertise SEIPDv2, so its owner's software may not read it"
+        }
+    )]
     MixedFormats {
         /// A v6 recipient.
         v6: String,
-        /// A v4 recipient without SEIPDv2.
+        /// A v4 recipient that gets SEIPDv1.
         v4: String,
+        /// Whether that v4 certificate says it reads SEIPDv2.
+        v4_advertises_seipdv2: bool,
+    },
+    /// Key generation failed.
+    #[error("cannot generate a {profile} key: {message}")]
+    Generate {
+        /// The profile asked for.
+        profile: KeyProfile,
+        /// The OpenPGP library's reason.
+        message: String,
     },
     /// A signing or decryption key file holds only public parts.
     #[error("key {fingerprint} has no secret key material")]
@@ -231,6 +252,15 @@ fn version(cert: &Cert) -> u8 {
     cert.primary_key().key().version()
 }
 
+/// Whether the certificate's valid self-signature says its owner reads SEIPDv2 (RFC 9580).
+pub fn advertises_seipdv2(cert: &Cert) -> bool {
+    let p = policy();
+    cert.with_policy(&p, None)
+        .ok()
+        .and_then(|vc| vc.features())
+        .is_some_and(|f| f.supports_seipdv2())
+}
+
 /// The format a message to this cert gets (`aead`: the user asked for SEIPDv2).
 pub fn format_for(cert: &Cert, aead: bool) -> Result<Format, KeyError> {
     if version(cert) >= 6 {
@@ -239,13 +269,7 @@ pub fn format_for(cert: &Cert, aead: bool) -> Result<Format, KeyError> {
     if !aead {
         return Ok(Format::SeipdV1);
     }
-    let p = policy();
-    let advertises = cert
-        .with_policy(&p, None)
-        .ok()
-        .and_then(|vc| vc.features())
-        .is_some_and(|f| f.supports_seipdv2());
-    if advertises {
+    if advertises_seipdv2(cert) {
         Ok(Format::SeipdV2)
     } else {
         Err(KeyError::AeadUnsupported {
@@ -428,6 +452,7 @@ pub fn recipients<'a>(
         return Err(KeyError::MixedFormats {
             v6: c6.fingerprint().to_hex(),
             v4: c4.fingerprint().to_hex(),
+            v4_advertises_seipdv2: advertises_seipdv2(c4),
         });
     }
     let format = if v2.is_some() {
@@ -582,10 +607,20 @@ pub fn unlock(
                 .ok_or_else(|| KeyError::PassphraseRequired {
                     fingerprint: fingerprint.clone(),
                 })?;
-            key.decrypt_secret(&password)
-                .map_err(|_| KeyError::WrongPassphrase {
-                    fingerprint: fingerprint.clone(),
-                })?
+            // A v6 key locked with AEAD binds its packet type (primary or subkey) into the
+            // encryption, so the key must be decrypted in its role, not as "unspecified".
+            let unlocked = if key.fingerprint() == cert.fingerprint() {
+                key.role_into_primary()
+                    .decrypt_secret(&password)
+                    .map(|k| k.role_into_unspecified())
+            } else {
+                key.role_into_subordinate()
+                    .decrypt_secret(&password)
+                    .map(|k| k.role_into_unspecified())
+            };
+            unlocked.map_err(|_| KeyError::WrongPassphrase {
+                fingerprint: fingerprint.clone(),
+            })?
         };
     key.into_keypair()
         .map_err(|_| KeyError::NotSecret { fingerprint })
@@ -716,6 +751,101 @@ mod tests {
         let e = encryption_keys(&revoked, &p).unwrap_err();
         assert!(matches!(e, KeyError::Revoked { .. }), "{e}");
         assert!(e.to_string().contains("leaked on a laptop"), "{e}");
+    }
+
+    /// A v4 cert like GnuPG's: it advertises SEIPDv1 only.
+    fn seipdv1_only() -> Cert {
+        cert(
+            CertBuilder::general_purpose(Some("x"))
+                .set_features(Features::empty().set_seipdv1())
+                .unwrap(),
+        )
+    }
+
+    fn recipient_set(certs: &[Cert], aead: bool) -> Result<(Format, usize), KeyError> {
+        let p = policy();
+        let keys = certs
+            .iter()
+            .map(|c| encryption_keys(c, &p).unwrap())
+            .collect::<Vec<_>>();
+        recipients(certs, &keys, aead).map(|s| (s.format, s.recipients.len()))
+    }
+
+    #[test]
+    fn v6_recipients_get_seipdv2_and_cannot_share_a_message_with_seipdv1_readers() {
+        let v6 = generate(&KeySpec::new("Six <six@example.org>", KeyProfile::Rfc9580)).unwrap();
+        let v6b = generate(&KeySpec::new(
+            "Six b <sixb@example.org>",
+            KeyProfile::Rfc9580,
+        ))
+        .unwrap();
+        let gnupg_like = seipdv1_only();
+        let advertises = cert(CertBuilder::general_purpose(Some("y")));
+        assert!(!advertises_seipdv2(&gnupg_like));
+        assert!(advertises_seipdv2(&advertises));
+
+        assert_eq!(
+            recipient_set(&[v6.clone(), v6b], false).unwrap(),
+            (Format::SeipdV2, 2)
+        );
+        // A recipient that does not read SEIPDv2: refused, naming both keys and why.
+        let e = recipient_set(&[v6.clone(), gnupg_like.clone()], false).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KeyError::MixedFormats {
+                    v4_advertises_seipdv2: false,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(text.contains(&v6.fingerprint().to_hex()), "{text}");
+        assert!(text.contains(&gnupg_like.fingerprint().to_hex()), "{text}");
+        assert!(text.contains("does not advertise SEIPDv2"), "{text}");
+        // Asking for SEIPDv2 does not help a key that does not advertise it.
+        let e = recipient_set(&[v6.clone(), gnupg_like], true).unwrap_err();
+        assert!(matches!(e, KeyError::AeadUnsupported { .. }), "{e}");
+        // A v4 key that reads SEIPDv2 joins a v6 recipient only when SEIPDv2 is asked for,
+        // because GnuPG cannot read SEIPDv2 even with such a key imported.
+        let e = recipient_set(&[v6.clone(), advertises.clone()], false).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KeyError::MixedFormats {
+                    v4_advertises_seipdv2: true,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            recipient_set(&[v6, advertises], true).unwrap(),
+            (Format::SeipdV2, 2)
+        );
+    }
+
+    #[test]
+    fn regression_v6_keys_locked_with_aead_unlock_in_their_role() {
+        // RFC 9580 AEAD key protection binds the packet type; unlocking a v6 key as an
+        // "unspecified" role failed, which read as a wrong passphrase.
+        let spec = KeySpec {
+            password: Some(Password::from("hunter2")),
+            ..KeySpec::new("Six <six@example.org>", KeyProfile::Rfc9580)
+        };
+        let cert = generate(&spec).unwrap();
+        assert_eq!(cert.keys().secret().count(), 3);
+        for ka in cert.keys().secret() {
+            let key = ka.key().clone().role_into_unspecified();
+            let mut right = |_: &str| Some(Password::from("hunter2"));
+            unlock(key.clone(), &cert, &mut right).unwrap();
+            let mut wrong = |_: &str| Some(Password::from("hunter3"));
+            assert!(matches!(
+                unlock(key, &cert, &mut wrong),
+                Err(KeyError::WrongPassphrase { .. })
+            ));
+        }
     }
 
     #[test]
