@@ -5,6 +5,8 @@
 #   bench/seal-open.sh [SIZE...]          sizes as `head -c` takes them (default: 10M 100M 1G)
 #   BENCH_SIZES="10M 100M" bench/seal-open.sh
 #   BENCH_RUNS=5 bench/seal-open.sh       runs per measurement (default 3; the fastest is kept)
+#   EMBARGO_BASELINE=/path/to/old/embargo bench/seal-open.sh
+#                                         also times an earlier embargo build, same run, same files
 #
 # Every tool encrypts to the same gpg-made Ed25519/Cv25519 key and writes binary (unarmored)
 # output; `embargo --aead` needs a key advertising SEIPDv2, which gpg/sq 0.27 cannot read, so it
@@ -29,9 +31,12 @@ done
 [[ -x /usr/bin/time ]] || die "GNU time missing at /usr/bin/time (apt-get install -y time)"
 
 log "building embargo (release)"
-(cd "$ROOT" && cargo build --release --quiet -p embargo-cli) || die "cargo build failed"
-EMBARGO=${CARGO_TARGET_DIR:-$ROOT/target}/release/embargo
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/embargo-target}
+"$ROOT/scripts/build-release.sh" >&2 || die "the release build failed"
+EMBARGO=$CARGO_TARGET_DIR/release/embargo
 [[ -x $EMBARGO ]] || die "no binary at $EMBARGO"
+BASELINE=${EMBARGO_BASELINE:-}
+[[ -z $BASELINE || -x $BASELINE ]] || die "EMBARGO_BASELINE=$BASELINE is not an executable"
 
 WORK=$(mktemp -d /var/tmp/embargo-bench.XXXXXX)
 export GNUPGHOME=$WORK/gnupg
@@ -49,6 +54,7 @@ echo
 echo "- $(gpg --version | head -1)"
 echo "- $(sq --version)"
 echo "- $("$EMBARGO" --version)"
+[[ -z $BASELINE ]] || echo "- before: $BASELINE ($("$BASELINE" --version))"
 echo "- $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'no git'), $(nproc) CPUs," \
     "$(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at start, best of $RUNS runs"
 echo
@@ -74,6 +80,8 @@ quietly "$EMBARGO" new -o "$WORK/report.md"
 sed -i 's/^title = ""/title = "Benchmark"/; s#^assets = \[\]#assets = ["https://example.org"]#' report.md
 grep -q '^title = "Benchmark"' report.md && grep -q '^assets = \["https' report.md ||
     die "the report template changed: cannot fill in title/assets"
+# Earlier versions do not know the `reference` key.
+sed -i '/^reference = /d; /^# A random reference/d' report.md
 
 # --- measuring -------------------------------------------------------------------------------
 # BEST/RSS["size|tool|op"]: fastest wall time (ns) and that run's peak RSS (KiB); BYTES[size]
@@ -102,6 +110,7 @@ same() { cmp -s "$1" "$2" || die "$3: opened output differs from the input"; }
 # sq's default `--compression pad` wraps the data in a (level-0) deflate packet: "sq" is that
 # default; "sq --compression none" is the like-for-like counterpart of `gpg -z 0` and embargo.
 TOOLS=("gpg (default)" "gpg -z 0" "sq" "sq --compression none" "embargo" "embargo --aead")
+[[ -z $BASELINE ]] || TOOLS+=("embargo (before)" "embargo --aead (before)")
 for size in "${SIZES[@]}"; do
     in=attachment-$size.bin
     log "size $size: writing $in"
@@ -137,6 +146,17 @@ for size in "${SIZES[@]}"; do
         grep -q 'using SEIPDv2' stderr.txt || die "embargo --aead did not produce SEIPDv2"
         measure "$size|embargo --aead|open" out "$EMBARGO" open s.aead --key aead-secret.asc -o out
         same "out/attachments/$in" "$in" "embargo --aead"
+
+        if [[ -n $BASELINE ]]; then
+            measure "$size|embargo (before)|seal" s.embb \
+                "$BASELINE" seal report.md --to team.asc --attach "$in" --format binary --force -o s.embb
+            measure "$size|embargo (before)|open" out "$BASELINE" open s.embb --key team-secret.asc -o out
+            same "out/attachments/$in" "$in" "embargo (before)"
+            measure "$size|embargo --aead (before)|seal" s.aeadb \
+                "$BASELINE" seal report.md --to aead.asc --attach "$in" --format binary --aead --force -o s.aeadb
+            measure "$size|embargo --aead (before)|open" out "$BASELINE" open s.aeadb --key aead-secret.asc -o out
+            same "out/attachments/$in" "$in" "embargo --aead (before)"
+        fi
     done
     rm -rf "$in" s.* out
 done
@@ -168,6 +188,21 @@ for size in "${SIZES[@]}"; do
             "| $(speedup "$size" "embargo --aead" "gpg -z 0" $op) |"
     done
 done
+if [[ -n $BASELINE ]]; then
+    echo
+    echo "This build against the earlier one (> 1× means this build is faster; RSS: this / earlier):"
+    echo
+    echo "| size | op | embargo | embargo RSS | embargo --aead | embargo --aead RSS |"
+    echo "|---|---|--:|--:|--:|--:|"
+    for size in "${SIZES[@]}"; do
+        for op in seal open; do
+            echo "| $size | $op | $(speedup "$size" embargo "embargo (before)" $op)" \
+                "| $(rssratio "$size" embargo "embargo (before)" $op)" \
+                "| $(speedup "$size" "embargo --aead" "embargo --aead (before)" $op)" \
+                "| $(rssratio "$size" "embargo --aead" "embargo --aead (before)" $op) |"
+        done
+    done
+fi
 echo
 echo "Sizes are \`head -c\` sizes (M = 2^20 bytes, G = 2^30); MB = 10^6 bytes." \
     "Load average at end: $(cut -d' ' -f1-3 /proc/loadavg) (on a busy machine the times mean little)."

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/embargo-target}"
-cargo build --release -p embargo-cli --locked
 embargo="$CARGO_TARGET_DIR/release/embargo"
+# Built by scripts/build-release.sh (run.sh calls it first); never rebuilt here.
+[ -x "$embargo" ] || { echo "no $embargo: run scripts/build-release.sh first" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -4,8 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-system.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/embargo-target}"
-scripts/build-ui.sh
-cargo build --release --locked -p embargo-cli -p embargo-app
+scripts/build-release.sh
 scripts/demo.sh
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "no display: not launching the desktop app (on a server: xvfb-run $CARGO_TARGET_DIR/release/embargo-app)" >&2

@@ -11,7 +11,9 @@ want=(build-essential pkg-config curl
       libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libxdo-dev libssl-dev
       gnupg)
 if [ "${1:-}" = test ]; then
-  want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick)
+  # xvfb…imagemagick: the app end to end; exiftool: the attachment-scrubbing tests read what is
+  # left with it; postgresql: the intake server's second storage backend.
+  want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time)
 fi
 
 missing=()

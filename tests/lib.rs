@@ -286,3 +286,78 @@ pub fn screenshot_dir() -> PathBuf {
         .expect("target dir")
         .join("screenshots")
 }
+
+/// A run as a person sees it, for whole-text snapshots: the exit code, then stdout and stderr,
+/// with what differs between runs replaced — the scratch directory by `$DIR`, fingerprints by
+/// `$FPR`, key IDs by `$KEYID`, SHA-256 digests by `$SHA256`, references by `$REF`.
+pub fn shown_run(out: &Output, dir: &Path) -> String {
+    let mut text = format!("exit {}\n", code(out));
+    let stdout = stdout(out);
+    if !stdout.is_empty() {
+        text += "--- stdout\n";
+        text += &stdout;
+    }
+    let stderr = stderr(out);
+    if !stderr.is_empty() {
+        text += "--- stderr\n";
+        text += &stderr;
+    }
+    let text = ungroup_fingerprints(&text.replace(&dir.display().to_string(), "$DIR"));
+    let words: Vec<String> = text
+        .split_inclusive(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+        .map(|w| {
+            let (core, tail) = w.split_at(
+                w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                    .len(),
+            );
+            let hex = |n: usize| core.len() == n && core.bytes().all(|b| b.is_ascii_hexdigit());
+            let core = if hex(64) && core.bytes().all(|b| !b.is_ascii_uppercase()) {
+                "$SHA256".to_owned()
+            } else if hex(40) || hex(64) {
+                "$FPR".to_owned()
+            } else if hex(16) && core.bytes().any(|b| b.is_ascii_digit()) {
+                "$KEYID".to_owned()
+            } else if core.len() == 13 && core.starts_with("EMB-") {
+                "$REF".to_owned()
+            } else {
+                core.to_owned()
+            };
+            core + tail
+        })
+        .collect();
+    words.concat()
+}
+
+/// Fingerprints shown in groups of four (`ABCD 1234 …`, ten or sixteen groups) become `$FPR`,
+/// except the all-`AB` one tests type on purpose.
+fn ungroup_fingerprints(text: &str) -> String {
+    let b = text.as_bytes();
+    let group = |i: usize| i + 4 <= b.len() && b[i..i + 4].iter().all(|c| c.is_ascii_hexdigit());
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let mut j = i;
+        let mut groups = 0;
+        while group(j) {
+            groups += 1;
+            j += 4;
+            let spaces = b[j..].iter().take(2).take_while(|&&c| c == b' ').count();
+            if spaces > 0 && group(j + spaces) {
+                j += spaces;
+            } else {
+                break;
+            }
+        }
+        let start_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        let candidate = &text[i..j];
+        if start_ok && (groups == 10 || groups == 16) && !candidate.starts_with("ABAB ABAB") {
+            out += "$FPR";
+            i = j;
+        } else {
+            let c = text[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}

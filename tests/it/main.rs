@@ -5,5 +5,6 @@ mod cli;
 mod discover;
 mod hardening;
 mod interop;
+mod messages;
 mod peers;
 mod sop;

@@ -165,15 +165,15 @@ impl From<OpenError> for Failure {
             OpenError::Integrity(_) | OpenError::NotEncrypted | OpenError::Inconsistent(_) => {
                 (exit::INTEGRITY, None)
             }
-            OpenError::Signature(SignatureStatus::Bad { .. }) => (
+            OpenError::BadSignature(_) => (
                 exit::SIGNATURE,
                 Some("do not trust this report's content; ask the researcher to send it again"),
             ),
-            OpenError::Signature(SignatureStatus::Unknown { in_bundle: true, .. }) => (
+            OpenError::SignatureRequired(SignatureStatus::Unknown { in_bundle: true, .. }) => (
                 exit::SIGNATURE,
                 Some("if you trust this key, pass its certificate (researcher.asc) with --verify-with"),
             ),
-            OpenError::Signature(_) => (
+            OpenError::SignatureRequired(_) => (
                 exit::SIGNATURE,
                 Some("pass the researcher's certificate with --verify-with, or drop --require-signature"),
             ),

@@ -103,9 +103,12 @@ pub enum OpenError {
     /// A part of the bundle over the limits `seal` keeps to.
     #[error("the report is too large to open: {0}")]
     PartTooLarge(BundleError),
-    /// The signature is bad, or missing when required.
+    /// The signature does not verify.
     #[error("{0}")]
-    Signature(SignatureStatus),
+    BadSignature(SignatureStatus),
+    /// A good signature by a known key was required, and there is none.
+    #[error("a good signature is required, and the report is {0}")]
+    SignatureRequired(SignatureStatus),
     /// Decrypted output over the cap.
     #[error("decrypted output exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -336,9 +339,9 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
     let bound = !req.verify_with.is_empty();
     let signature = decrypt::signature_status(&helper, researcher_cert.as_ref(), bound, &p);
     match &signature {
-        SignatureStatus::Bad { .. } => return Err(OpenError::Signature(signature)),
+        SignatureStatus::Bad { .. } => return Err(OpenError::BadSignature(signature)),
         SignatureStatus::None | SignatureStatus::Unknown { .. } if req.require_signature => {
-            return Err(OpenError::Signature(signature))
+            return Err(OpenError::SignatureRequired(signature))
         }
         _ => {}
     }
