@@ -17,6 +17,9 @@ pub const NOTHING_FOUND: u8 = 2;
 pub const INTEGRITY: u8 = 3;
 /// `open`: bad signature, or missing/unknown with `--require-signature`.
 pub const SIGNATURE: u8 = 4;
+/// `submit`, `outbox --retry`: the intake could not be reached; the report waits in the outbox
+/// (EX_TEMPFAIL).
+pub const TEMPFAIL: u8 = 75;
 /// Interrupted (SIGINT/SIGTERM) or cancelled; nothing was left behind.
 pub const CANCELLED: u8 = 130;
 
@@ -64,3 +67,28 @@ Exit codes:
   0  at least one usable key was found (problems, such as sources that disagree, are listed)
   1  bad input or network settings
   2  nothing usable was found (--request-key prints an email asking the team for a key)";
+
+pub const SUBMIT: &str = "\
+Exit codes:
+  0   submitted: the receipt and status token are printed and kept
+  1   not sealed (no usable key, unreadable attachment…), no intake endpoint, a bad intake URL,
+      or a refusal the intake will not change its mind about (the report stays in the outbox)
+  2   the report cannot be read or parsed, or has field errors
+  75  the intake could not be reached in time: queued in the outbox, safe (`embargo outbox --retry`)";
+
+pub const OUTBOX: &str = "\
+Exit codes:
+  0   listed; or, with --retry, every queued report was delivered
+  1   error (a record that cannot be read is named)
+  75  with --retry: some reports are still queued";
+
+pub const STATUS: &str = "\
+Exit codes:
+  0  every status was fetched
+  1  an intake could not be asked, or a record cannot be read";
+
+pub const PULL: &str = "\
+Exit codes:
+  0  every new report was fetched and opened
+  1  the intake or the output directory failed
+  3  a report could not be opened (kept as DIR/RECEIPT.pgp, tried again by the next pull)";

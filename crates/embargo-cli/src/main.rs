@@ -1,5 +1,6 @@
 //! The `embargo` command: argument parsing and printing around embargo-core's use cases.
 
+mod deliver;
 mod discover;
 mod exit;
 mod failure;
@@ -58,6 +59,18 @@ enum Command {
     /// Open a sealed report with the team's secret key (team side).
     #[command(after_help = exit::OPEN)]
     Open(OpenArgs),
+    /// Seal a report and send it to the program's intake server; keep the receipt.
+    #[command(after_help = exit::SUBMIT)]
+    Submit(deliver::SubmitArgs),
+    /// List the reports waiting to be sent, or send them again (--retry).
+    #[command(after_help = exit::OUTBOX)]
+    Outbox(deliver::OutboxArgs),
+    /// Ask the intake for the status and replies of your submitted reports.
+    #[command(after_help = exit::STATUS)]
+    Status(deliver::StatusArgs),
+    /// The security team's side of an intake: pull, list, status, reply.
+    #[command(subcommand)]
+    Team(deliver::TeamCommand),
     /// Inspect or make keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -77,8 +90,9 @@ enum Command {
     Discovery(discover::DiscoveryCommand),
 }
 
+/// What a seal needs, shared by `seal` and `submit`.
 #[derive(clap::Args)]
-struct SealArgs {
+pub struct SealInputs {
     /// The report file.
     report: PathBuf,
     /// Team certificate file (armored or binary); repeat for several. Default: the key pinned
@@ -100,6 +114,49 @@ struct SealArgs {
     /// File whose first line is the signing key's passphrase.
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
+    /// Use SEIPDv2 (AEAD) for v4 keys that advertise it. GnuPG cannot read SEIPDv2.
+    #[arg(long)]
+    aead: bool,
+}
+
+/// The files a seal reads, read.
+pub struct Prepared {
+    to: Vec<embargo_core::openpgp::Cert>,
+    attachments: Vec<Attachment>,
+    signer: Option<Signer>,
+}
+
+impl SealInputs {
+    fn prepare(&self) -> Result<Prepared, Failure> {
+        let mut to = Vec::new();
+        for path in &self.to {
+            to.extend(keys::read_certs(path)?);
+        }
+        let attachments = self
+            .attach
+            .iter()
+            .map(|p| Attachment::from_file(p).map_err(|e| Failure::new(exit::ERROR, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let signer = match &self.sign_with {
+            Some(path) => {
+                let tsk = keys::read_secret_key(path)?;
+                let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
+                Some(Signer::from_tsk(&tsk, &mut ask)?)
+            }
+            None => None,
+        };
+        Ok(Prepared {
+            to,
+            attachments,
+            signer,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct SealArgs {
+    #[command(flatten)]
+    inputs: SealInputs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Fmt::Armor)]
     format: Fmt,
@@ -109,9 +166,6 @@ struct SealArgs {
     /// `From:` of the email (default: left for your mail client).
     #[arg(long, value_name = "ADDR")]
     mail_from: Option<String>,
-    /// Use SEIPDv2 (AEAD) for v4 keys that advertise it. GnuPG cannot read SEIPDv2.
-    #[arg(long)]
-    aead: bool,
     /// Replace the output file if it exists.
     #[arg(long)]
     force: bool,
@@ -202,7 +256,7 @@ enum Fmt {
     Email,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
         Some('K') => (&s[..s.len() - 1], 1u64 << 10),
@@ -252,6 +306,10 @@ fn run(command: Command, quiet: bool) -> Result<u8, Failure> {
         Command::New { program, output } => cmd_new(&program, output.as_deref()),
         Command::Check { report } => cmd_check(&report),
         Command::Seal(args) => cmd_seal(args, quiet),
+        Command::Submit(args) => deliver::cmd_submit(args, quiet),
+        Command::Outbox(args) => deliver::cmd_outbox(args),
+        Command::Status(args) => deliver::cmd_status(args),
+        Command::Team(c) => deliver::cmd_team(c),
         Command::Open(args) => cmd_open(args, quiet),
         Command::Program(ProgramCommand::List) => cmd_program_list(),
         Command::Program(ProgramCommand::Pin {
@@ -309,7 +367,7 @@ fn run(command: Command, quiet: bool) -> Result<u8, Failure> {
     }
 }
 
-fn store() -> Result<Store, Failure> {
+pub(crate) fn store() -> Result<Store, Failure> {
     Ok(Store::open_default()?)
 }
 
@@ -330,7 +388,7 @@ fn cmd_new(program: &str, output: Option<&Path>) -> Result<u8, Failure> {
 }
 
 /// Reads a report file; unreadable or non-UTF-8 input is exit code 2.
-fn read_report_text(path: &Path) -> Result<String, Failure> {
+pub(crate) fn read_report_text(path: &Path) -> Result<String, Failure> {
     let bytes = embargo_core::store::read_capped(path, 64 << 20).map_err(|e| {
         Failure::new(
             exit::UNREADABLE,
@@ -361,34 +419,27 @@ fn cmd_check(path: &Path) -> Result<u8, Failure> {
     }
 }
 
-fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
-    let text = read_report_text(&a.report)?;
-    let report = usecase::parse_report(&text).map_err(|e| {
-        let f = Failure::new(exit::UNREADABLE, format!("{}: {e}", a.report.display()));
+/// Report text to seal: any structural finding in the front matter is exit code 2.
+pub(crate) fn parse_for_seal(path: &Path, text: &str) -> Result<embargo_core::report::Report, Failure> {
+    usecase::parse_report(text).map_err(|e| {
+        let f = Failure::new(exit::UNREADABLE, format!("{}: {e}", path.display()));
         match e {
             usecase::ParseReportError::FrontMatter(_) => {
                 f.hint("fix the front matter; `embargo check` lists every problem")
             }
             _ => f,
         }
-    })?;
-    let mut to = Vec::new();
-    for path in &a.to {
-        to.extend(keys::read_certs(path)?);
-    }
-    let attachments = a
-        .attach
-        .iter()
-        .map(|p| Attachment::from_file(p).map_err(|e| Failure::new(exit::ERROR, e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let signer = match &a.sign_with {
-        Some(path) => {
-            let tsk = keys::read_secret_key(path)?;
-            let mut ask = term::passphrase_source(a.passphrase_file.as_deref())?;
-            Some(Signer::from_tsk(&tsk, &mut ask)?)
-        }
-        None => None,
-    };
+    })
+}
+
+fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
+    let text = read_report_text(&a.inputs.report)?;
+    let report = parse_for_seal(&a.inputs.report, &text)?;
+    let Prepared {
+        to,
+        attachments,
+        signer,
+    } = a.inputs.prepare()?;
     let delivery = match a.format {
         Fmt::Armor => Delivery::Armor,
         Fmt::Binary => Delivery::Binary,
@@ -402,9 +453,9 @@ fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
         to,
         attachments: &attachments,
         signer: signer.as_ref(),
-        sign_anyway: a.sign_anyway,
-        encrypt_to_self: a.encrypt_to_self,
-        aead: a.aead,
+        sign_anyway: a.inputs.sign_anyway,
+        encrypt_to_self: a.inputs.encrypt_to_self,
+        aead: a.inputs.aead,
         delivery,
     };
     let total = attachments.iter().map(|a| a.meta.size).sum();
@@ -417,7 +468,7 @@ fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
     bar.finish_and_clear();
     let outcome = outcome?;
     for f in &outcome.findings {
-        eprintln!("warning: {}:{f}", a.report.display());
+        eprintln!("warning: {}:{f}", a.inputs.report.display());
     }
     let sealed = &outcome.sealed;
     for fp in &sealed.recipients {

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod deliver;
 pub mod discover;
 pub mod export;
 pub mod fsutil;

@@ -270,6 +270,33 @@ pub fn client(cfg: &NetConfig) -> Result<reqwest::Client, NetError> {
     })
 }
 
+/// Builds the client for an intake server: redirects are never followed (a report goes where
+/// the user said, or nowhere), the scheme is checked by the caller (https, or http to
+/// loopback), and instead of a deadline for the whole request, which a large upload would
+/// exceed, every read must make progress within the timeout.
+pub fn intake_client(cfg: &NetConfig) -> Result<reqwest::Client, NetError> {
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(cfg)?)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(cfg.connect_timeout)
+        .read_timeout(cfg.timeout)
+        .no_proxy()
+        .user_agent(concat!("embargo/", env!("CARGO_PKG_VERSION")));
+    for r in &cfg.resolve {
+        builder = builder.resolve(&r.host, SocketAddr::new(r.ip, r.port.unwrap_or(0)));
+    }
+    if let Some(proxy) = &cfg.proxy {
+        let p = reqwest::Proxy::all(proxy).map_err(|e| NetError::Proxy {
+            proxy: proxy.clone(),
+            reason: error_chain(&e),
+        })?;
+        builder = builder.proxy(p);
+    }
+    builder.build().map_err(|e| NetError::Client {
+        reason: error_chain(&e),
+    })
+}
+
 /// What a GET returned.
 #[derive(Debug, Clone)]
 pub struct Response {

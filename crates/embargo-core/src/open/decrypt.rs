@@ -306,6 +306,30 @@ pub(super) fn start<'a, 'p, R: Read + Send + Sync + 'a>(
         .with_policy(policy, None, helper)
 }
 
+/// What a failure to start decrypting means: no matching key (or one that would not unlock),
+/// a manipulated message, or input that is not an OpenPGP message (the caller tells its own
+/// read failures apart first).
+pub(crate) fn start_error(e: anyhow::Error) -> super::OpenError {
+    use super::OpenError;
+    match e.downcast::<NoKey>() {
+        // The unlock error, when there was one, is more useful than "no key".
+        Ok(NoKey {
+            unlock: Some(k), ..
+        }) => OpenError::Key(k),
+        Ok(NoKey {
+            recipients, ours, ..
+        }) => OpenError::NoMatchingKey { recipients, ours },
+        Err(e) => match e.downcast::<openpgp::Error>() {
+            Ok(e @ (openpgp::Error::ManipulatedMessage | openpgp::Error::MissingSessionKey(_))) => {
+                OpenError::Integrity(Box::new(e))
+            }
+            Ok(e) => OpenError::NotOpenPgp(Box::new(e)),
+            // Input that is not OpenPGP ends the parser early or confuses it.
+            Err(e) => OpenError::NotOpenPgp(e.into()),
+        },
+    }
+}
+
 /// One message between the decrypting thread and the reading side.
 pub(super) enum Chunk {
     Data(Vec<u8>),
@@ -446,7 +470,7 @@ impl Read for ChannelReader {
 /// The signature verdict from what the decryptor recorded. `researcher` is the key inside the
 /// bundle; `bound` says the team gave certificates to verify with, which then are the only ones
 /// that count.
-pub(super) fn signature_status(
+pub(crate) fn signature_status(
     helper: &Helper<'_, '_>,
     researcher: Option<&Cert>,
     bound: bool,

@@ -264,26 +264,15 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
     let p = keys::policy();
     let helper = decrypt::Helper::new(req.secret_keys, req.verify_with, req.passphrase);
     let decryptor =
-        decrypt::start(input, helper, &p).map_err(|e| match e.downcast::<decrypt::NoKey>() {
-            // The unlock error, when there was one, is more useful than "no key".
-            Ok(decrypt::NoKey {
-                unlock: Some(k), ..
-            }) => OpenError::Key(k),
-            Ok(decrypt::NoKey {
-                recipients, ours, ..
-            }) => OpenError::NoMatchingKey { recipients, ours },
-            Err(e) => match e.downcast::<openpgp::Error>() {
-                Ok(
-                    e @ (openpgp::Error::ManipulatedMessage | openpgp::Error::MissingSessionKey(_)),
-                ) => OpenError::Integrity(Box::new(e)),
-                Ok(e) => OpenError::NotOpenPgp(Box::new(e)),
-                Err(e) => match e.downcast::<io::Error>() {
-                    Ok(io) if input_failed.load(Ordering::Relaxed) => OpenError::Read(io),
-                    // Input that is not OpenPGP ends the parser early or confuses it.
-                    Ok(io) => OpenError::NotOpenPgp(Box::new(io)),
-                    Err(e) => OpenError::NotOpenPgp(e.into()),
-                },
-            },
+        decrypt::start(input, helper, &p).map_err(|e| {
+            if input_failed.load(Ordering::Relaxed) {
+                match e.downcast::<io::Error>() {
+                    Ok(io) => OpenError::Read(io),
+                    Err(e) => OpenError::Read(io::Error::other(Box::<dyn std::error::Error + Send + Sync>::from(e))),
+                }
+            } else {
+                decrypt::start_error(e)
+            }
         })?;
 
     let (full_tx, full_rx) = mpsc::sync_channel(4);

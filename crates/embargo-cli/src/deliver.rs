@@ -1,0 +1,471 @@
+//! `embargo submit`, `outbox`, `status` (the researcher's side of an intake) and `embargo team …`
+//! (the security team's): argument parsing and printing around embargo-core's `deliver`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use embargo_core::deliver::client::IntakeError;
+use embargo_core::deliver::records::Records;
+use embargo_core::deliver::wire::ReportStatus;
+use embargo_core::deliver::{self, SubmitError, SubmitOptions, TeamSession};
+use embargo_core::keys::{self, Signer};
+use embargo_core::net::{self, NetConfig};
+use embargo_core::open::SignatureStatus;
+use embargo_core::text::Shown;
+use embargo_core::usecase::{Delivery, SealJob};
+
+use crate::exit;
+use crate::failure::Failure;
+use crate::{read_report_text, store, term, SealInputs};
+
+#[derive(Args)]
+pub struct NetArgs {
+    /// Connect through this proxy (`socks5h://127.0.0.1:9050` for Tor).
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+}
+
+impl NetArgs {
+    fn config(&self) -> Result<NetConfig, Failure> {
+        let mut cfg = NetConfig::from_env().map_err(|e| Failure::new(exit::ERROR, e))?;
+        cfg.proxy = self.proxy.clone();
+        Ok(cfg)
+    }
+}
+
+#[derive(Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    seal: SealInputs,
+    /// The intake's URL (default: the program's intake endpoint).
+    #[arg(long, value_name = "URL")]
+    intake: Option<String>,
+    /// How long to keep retrying while the intake cannot be reached (e.g. 2m, 30s, 1h).
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    retry_for: Duration,
+    /// Print `{"receipt", "status_token", "received_at"}`.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[derive(Args)]
+pub struct OutboxArgs {
+    /// Send every queued report again.
+    #[arg(long)]
+    retry: bool,
+    /// With --retry: how long to keep trying each.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    retry_for: Duration,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// A receipt (default: every receipt kept in the data directory).
+    receipt: Option<String>,
+    /// Your secret key, to decrypt the team's replies (else they are listed as encrypted).
+    #[arg(long, value_name = "SECRET_KEY_FILE")]
+    key: Option<PathBuf>,
+    /// File whose first line is the secret key's passphrase.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[derive(Args)]
+pub struct TeamConnection {
+    /// The intake's URL.
+    #[arg(long, env = "EMBARGO_INTAKE", value_name = "URL")]
+    intake: String,
+    /// File holding the team token (its first line).
+    #[arg(long, env = "EMBARGO_TEAM_TOKEN_FILE", value_name = "FILE")]
+    token_file: PathBuf,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+impl TeamConnection {
+    fn session(&self) -> Result<TeamSession, Failure> {
+        let text = embargo_core::store::read_capped(&self.token_file, 4096).map_err(|e| {
+            Failure::new(
+                exit::ERROR,
+                format!("cannot read the team token file {}: {e}", self.token_file.display()),
+            )
+        })?;
+        let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&text).into_owned());
+        let token = text.lines().next().unwrap_or("").trim();
+        if token.is_empty() {
+            return Err(Failure::new(
+                exit::ERROR,
+                format!("the team token file {} is empty", self.token_file.display()),
+            ));
+        }
+        TeamSession::new(&self.intake, token, &self.net.config()?).map_err(intake_failure)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// Fetch the reports that arrived since the last pull and open each into DIR/RECEIPT/.
+    #[command(after_help = exit::PULL)]
+    Pull {
+        #[command(flatten)]
+        conn: TeamConnection,
+        /// The team's secret key file.
+        #[arg(long, required = true, value_name = "SECRET_KEY_FILE")]
+        key: Vec<PathBuf>,
+        /// File whose first line is the secret key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// Cap on decrypted bytes per report (suffixes K, M, G).
+        #[arg(long, default_value = "4G", value_parser = crate::parse_size)]
+        max_size: u64,
+        /// The inbox directory.
+        #[arg(long, short, value_name = "DIR")]
+        output: PathBuf,
+    },
+    /// List the reports on the intake: receipt, arrival, status, size.
+    #[command(after_help = exit::PLAIN)]
+    List {
+        #[command(flatten)]
+        conn: TeamConnection,
+    },
+    /// Set a report's status (received, triaged, accepted, fixed, disclosed, rejected).
+    #[command(after_help = exit::PLAIN)]
+    Status {
+        /// The receipt.
+        receipt: String,
+        /// The new status.
+        state: ReportStatus,
+        #[command(flatten)]
+        conn: TeamConnection,
+    },
+    /// Reply to the researcher: signed by the team key, encrypted to the key their report
+    /// carried (DIR/RECEIPT/researcher.asc of a pull).
+    #[command(after_help = exit::PLAIN)]
+    Reply {
+        /// The receipt.
+        receipt: String,
+        /// The reply's text.
+        #[arg(long, value_name = "FILE")]
+        message: PathBuf,
+        /// The team's secret key file (signs the reply).
+        #[arg(long, value_name = "SECRET_KEY_FILE")]
+        key: PathBuf,
+        /// File whose first line is the secret key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// The inbox directory the report was pulled into.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        from: PathBuf,
+        #[command(flatten)]
+        conn: TeamConnection,
+    },
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 90s, 2m, 1h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{s}` is not a duration (e.g. 90s, 2m, 1h)")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn intake_failure(e: IntakeError) -> Failure {
+    let hint = match &e {
+        IntakeError::BadUrl { .. } => Some("give the intake's https:// URL"),
+        IntakeError::Refused { status: 401, .. } => Some("check the team token file"),
+        _ => None,
+    };
+    let f = Failure::new(exit::ERROR, e);
+    match hint {
+        Some(h) => f.hint(h),
+        None => f,
+    }
+}
+
+pub fn cmd_submit(a: SubmitArgs, quiet: bool) -> Result<u8, Failure> {
+    let text = read_report_text(&a.seal.report)?;
+    let report = crate::parse_for_seal(&a.seal.report, &text)?;
+    let prepared = a.seal.prepare()?;
+    let job = SealJob {
+        report: &report,
+        to: prepared.to,
+        attachments: &prepared.attachments,
+        signer: prepared.signer.as_ref(),
+        sign_anyway: a.seal.sign_anyway,
+        encrypt_to_self: a.seal.encrypt_to_self,
+        aead: a.seal.aead,
+        delivery: Delivery::Binary,
+    };
+    let store = store()?;
+    let bar = term::progress(quiet, 0, "sending");
+    let upload_bar = bar.clone();
+    let upload: deliver::client::UploadProgress = Arc::new(move |sent, total| {
+        upload_bar.set_length(total);
+        upload_bar.set_position(sent);
+    });
+    let on_retry = |e: &IntakeError, wait: Duration| {
+        eprintln!("{e}; trying again in {:.1} s", wait.as_secs_f64());
+    };
+    let opts = SubmitOptions {
+        intake: a.intake,
+        retry_for: a.retry_for,
+        net: a.net.config()?,
+        upload: Some(upload),
+        on_retry: &on_retry,
+    };
+    let stop = term::interrupt_flag();
+    let result = net::block_on(deliver::submit(&store, job, opts, &mut |_, _| {
+        !term::interrupted(&stop)
+    }))
+    .map_err(|e| Failure::new(exit::ERROR, e))?;
+    bar.finish_and_clear();
+    let s = match result {
+        Ok(s) => s,
+        Err(SubmitError::Queued { id, source }) => {
+            return Err(Failure::new(
+                exit::TEMPFAIL,
+                format!("the intake could not be reached: {source}; queued in outbox as {id}, the report is safe"),
+            )
+            .hint("run `embargo outbox --retry` later"))
+        }
+        Err(SubmitError::Seal(e)) => return Err(e.into()),
+        Err(SubmitError::Intake(e)) => return Err(intake_failure(e)),
+        Err(e) => return Err(Failure::new(exit::ERROR, e)),
+    };
+    for f in &s.findings {
+        eprintln!("warning: {}:{f}", a.seal.report.display());
+    }
+    if a.json {
+        let json = serde_json::json!({
+            "receipt": s.receipt.receipt,
+            "status_token": s.receipt.status_token,
+            "received_at": s.receipt.received_at,
+        });
+        println!("{json}");
+    } else {
+        println!("receipt:      {}", s.receipt.receipt);
+        println!("status token: {}", s.receipt.status_token);
+        println!("received at:  {}", s.receipt.received_at);
+        eprintln!(
+            "submitted {} to {} ({}); `embargo status {}` shows its status",
+            s.sealed.reference, s.receipt.intake_url, s.sealed.format, s.receipt.receipt
+        );
+    }
+    Ok(exit::OK)
+}
+
+pub fn cmd_outbox(a: OutboxArgs) -> Result<u8, Failure> {
+    let store = store()?;
+    let records = Records::of(&store);
+    if !a.retry {
+        let (pending, broken) = records.pending()?;
+        if pending.is_empty() {
+            eprintln!("the outbox is empty");
+        }
+        for p in &pending {
+            println!(
+                "{}\t{}\t{}\t{} bytes\t{} attempt(s)\t{}",
+                p.id,
+                p.created_at,
+                p.intake_url,
+                p.bytes,
+                p.attempts,
+                p.last_error.as_deref().map(Shown).map(|s| s.to_string()).unwrap_or_default()
+            );
+        }
+        for b in &broken {
+            eprintln!("error: {b}");
+        }
+        return Ok(if broken.is_empty() { exit::OK } else { exit::ERROR });
+    }
+    let on_retry = |e: &IntakeError, wait: Duration| {
+        eprintln!("{e}; trying again in {:.1} s", wait.as_secs_f64());
+    };
+    let opts = SubmitOptions {
+        intake: None,
+        retry_for: a.retry_for,
+        net: a.net.config()?,
+        upload: None,
+        on_retry: &on_retry,
+    };
+    let results = net::block_on(deliver::retry_outbox(&store, opts))
+        .map_err(|e| Failure::new(exit::ERROR, e))??;
+    let mut left = 0;
+    for (p, r) in &results {
+        match r {
+            Ok(rec) => println!("{}\tdelivered\t{}", p.id, rec.receipt),
+            Err(e) => {
+                left += 1;
+                println!("{}\tqueued\t{e}", p.id);
+            }
+        }
+    }
+    Ok(if left == 0 { exit::OK } else { exit::TEMPFAIL })
+}
+
+pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
+    let store = store()?;
+    let (records, broken) = Records::of(&store).receipts_all()?;
+    let chosen: Vec<_> = match &a.receipt {
+        Some(r) => {
+            let found: Vec<_> = records.into_iter().filter(|x| &x.receipt == r).collect();
+            if found.is_empty() {
+                return Err(Failure::new(exit::ERROR, format!("no receipt {} in the data directory", Shown(r))));
+            }
+            found
+        }
+        None => records,
+    };
+    let secret = match &a.key {
+        Some(k) => Some(keys::read_secret_key(k)?),
+        None => None,
+    };
+    let mut ask = term::passphrase_source(a.passphrase_file.as_deref())?;
+    let net = a.net.config()?;
+    let mut failed = 0;
+    for rec in &chosen {
+        println!("{}  {}", rec.receipt, rec.reference.as_deref().unwrap_or(""));
+        match net::block_on(deliver::report_state(rec, &net)).map_err(|e| Failure::new(exit::ERROR, e))? {
+            Ok(state) => {
+                println!("  status:   {} (updated {})", state.status, state.updated_at);
+                println!("  received: {}", state.received_at);
+                let team = rec
+                    .program
+                    .as_deref()
+                    .and_then(|p| store.program(p).ok())
+                    .and_then(|p| store.team_cert(&p).ok().flatten());
+                for reply in &state.replies {
+                    println!("  reply {} at {}:", reply.id, reply.created_at);
+                    match &secret {
+                        None => println!("    (encrypted; pass --key to read it)"),
+                        Some(sk) => {
+                            let verify: Vec<_> = team.iter().cloned().collect();
+                            match deliver::reply::open_reply(&reply.message, std::slice::from_ref(sk), &verify, &mut ask) {
+                                Ok(r) => {
+                                    let sig = match &r.signature {
+                                        SignatureStatus::Good { .. } => "signed by the team's pinned key".to_owned(),
+                                        other => format!("warning: {other}"),
+                                    };
+                                    println!("    ({sig})");
+                                    for line in r.text.lines() {
+                                        println!("    {}", Shown(line));
+                                    }
+                                }
+                                Err(e) => println!("    cannot be read: {e}"),
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("  cannot ask {}: {e}", rec.intake_url);
+            }
+        }
+    }
+    for b in &broken {
+        eprintln!("error: {b}");
+    }
+    Ok(if failed == 0 && broken.is_empty() { exit::OK } else { exit::ERROR })
+}
+
+pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
+    match c {
+        TeamCommand::Pull {
+            conn,
+            key,
+            passphrase_file,
+            max_size,
+            output,
+        } => {
+            let session = conn.session()?;
+            let mut secret_keys = Vec::new();
+            for k in &key {
+                secret_keys.push(keys::read_secret_key(k)?);
+            }
+            let mut ask = term::passphrase_source(passphrase_file.as_deref())?;
+            let pulled = net::block_on(deliver::pull(&session, &output, &secret_keys, &mut ask, max_size))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(|e| Failure::new(exit::ERROR, e))?;
+            let mut failed = 0;
+            for p in &pulled {
+                match &p.outcome {
+                    Ok(o) => println!(
+                        "{}\topened\t{}\t{}",
+                        p.receipt,
+                        Shown(o.title.as_deref().unwrap_or("")),
+                        o.signature
+                    ),
+                    Err(e) => {
+                        failed += 1;
+                        println!("{}\tkept as {}.pgp\t{e}", p.receipt, p.receipt);
+                    }
+                }
+            }
+            eprintln!("{} new report(s) in {}", pulled.len(), output.display());
+            Ok(if failed == 0 { exit::OK } else { exit::INTEGRITY })
+        }
+        TeamCommand::List { conn } => {
+            let session = conn.session()?;
+            let list = net::block_on(session.list(None))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(intake_failure)?;
+            for r in list {
+                println!("{}\t{}\t{}\t{} bytes", r.receipt, r.received_at, r.status, r.size);
+            }
+            Ok(exit::OK)
+        }
+        TeamCommand::Status { receipt, state, conn } => {
+            let session = conn.session()?;
+            let changed = net::block_on(session.set_status(&receipt, state))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(intake_failure)?;
+            println!("{}\t{}\t{}", changed.receipt, changed.status, changed.updated_at);
+            Ok(exit::OK)
+        }
+        TeamCommand::Reply {
+            receipt,
+            message,
+            key,
+            passphrase_file,
+            from,
+            conn,
+        } => {
+            let session = conn.session()?;
+            let text = read_text(&message)?;
+            let tsk = keys::read_secret_key(&key)?;
+            let mut ask = term::passphrase_source(passphrase_file.as_deref())?;
+            let team = Signer::from_tsk(&tsk, &mut ask)?;
+            let researcher = deliver::researcher_key(&from, &receipt).map_err(|e| {
+                Failure::new(exit::ERROR, format!("{}: {e}", Shown(&receipt))).hint(
+                    "pull the report first (`embargo team pull -o DIR`), then pass --from DIR; an anonymous report carries no key and cannot be answered",
+                )
+            })?;
+            let created = net::block_on(deliver::send_reply(&session, &receipt, &text, &team, &researcher))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(|e| Failure::new(exit::ERROR, e))?;
+            println!("reply {} at {}", created.id, created.created_at);
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    let bytes = embargo_core::store::read_capped(path, deliver::reply::MAX_REPLY_BYTES as u64)
+        .map_err(|e| Failure::new(exit::ERROR, format!("cannot read {}: {e}", path.display())))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::new(exit::ERROR, format!("{} is not UTF-8 text", path.display())))
+}
