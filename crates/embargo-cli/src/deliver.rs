@@ -95,7 +95,10 @@ impl TeamConnection {
         let text = embargo_core::store::read_capped(&self.token_file, 4096).map_err(|e| {
             Failure::new(
                 exit::ERROR,
-                format!("cannot read the team token file {}: {e}", self.token_file.display()),
+                format!(
+                    "cannot read the team token file {}: {e}",
+                    self.token_file.display()
+                ),
             )
         })?;
         let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&text).into_owned());
@@ -172,7 +175,9 @@ pub enum TeamCommand {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 90s, 2m, 1h)"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 90s, 2m, 1h)"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -283,13 +288,21 @@ pub fn cmd_outbox(a: OutboxArgs) -> Result<u8, Failure> {
                 p.intake_url,
                 p.bytes,
                 p.attempts,
-                p.last_error.as_deref().map(Shown).map(|s| s.to_string()).unwrap_or_default()
+                p.last_error
+                    .as_deref()
+                    .map(Shown)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
             );
         }
         for b in &broken {
             eprintln!("error: {b}");
         }
-        return Ok(if broken.is_empty() { exit::OK } else { exit::ERROR });
+        return Ok(if broken.is_empty() {
+            exit::OK
+        } else {
+            exit::ERROR
+        });
     }
     let on_retry = |e: &IntakeError, wait: Duration| {
         eprintln!("{e}; trying again in {:.1} s", wait.as_secs_f64());
@@ -323,7 +336,10 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
         Some(r) => {
             let found: Vec<_> = records.into_iter().filter(|x| &x.receipt == r).collect();
             if found.is_empty() {
-                return Err(Failure::new(exit::ERROR, format!("no receipt {} in the data directory", Shown(r))));
+                return Err(Failure::new(
+                    exit::ERROR,
+                    format!("no receipt {} in the data directory", Shown(r)),
+                ));
             }
             found
         }
@@ -337,10 +353,19 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
     let net = a.net.config()?;
     let mut failed = 0;
     for rec in &chosen {
-        println!("{}  {}", rec.receipt, rec.reference.as_deref().unwrap_or(""));
-        match net::block_on(deliver::report_state(rec, &net)).map_err(|e| Failure::new(exit::ERROR, e))? {
+        println!(
+            "{}  {}",
+            rec.receipt,
+            rec.reference.as_deref().unwrap_or("")
+        );
+        match net::block_on(deliver::report_state(rec, &net))
+            .map_err(|e| Failure::new(exit::ERROR, e))?
+        {
             Ok(state) => {
-                println!("  status:   {} (updated {})", state.status, state.updated_at);
+                println!(
+                    "  status:   {} (updated {})",
+                    state.status, state.updated_at
+                );
                 println!("  received: {}", state.received_at);
                 let team = rec
                     .program
@@ -353,10 +378,17 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
                         None => println!("    (encrypted; pass --key to read it)"),
                         Some(sk) => {
                             let verify: Vec<_> = team.iter().cloned().collect();
-                            match deliver::reply::open_reply(&reply.message, std::slice::from_ref(sk), &verify, &mut ask) {
+                            match deliver::reply::open_reply(
+                                &reply.message,
+                                std::slice::from_ref(sk),
+                                &verify,
+                                &mut ask,
+                            ) {
                                 Ok(r) => {
                                     let sig = match &r.signature {
-                                        SignatureStatus::Good { .. } => "signed by the team's pinned key".to_owned(),
+                                        SignatureStatus::Good { .. } => {
+                                            "signed by the team's pinned key".to_owned()
+                                        }
                                         other => format!("warning: {other}"),
                                     };
                                     println!("    ({sig})");
@@ -379,7 +411,11 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
     for b in &broken {
         eprintln!("error: {b}");
     }
-    Ok(if failed == 0 && broken.is_empty() { exit::OK } else { exit::ERROR })
+    Ok(if failed == 0 && broken.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
 
 pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
@@ -397,9 +433,15 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
                 secret_keys.push(keys::read_secret_key(k)?);
             }
             let mut ask = term::passphrase_source(passphrase_file.as_deref())?;
-            let pulled = net::block_on(deliver::pull(&session, &output, &secret_keys, &mut ask, max_size))
-                .map_err(|e| Failure::new(exit::ERROR, e))?
-                .map_err(|e| Failure::new(exit::ERROR, e))?;
+            let pulled = net::block_on(deliver::pull(
+                &session,
+                &output,
+                &secret_keys,
+                &mut ask,
+                max_size,
+            ))
+            .map_err(|e| Failure::new(exit::ERROR, e))?
+            .map_err(|e| Failure::new(exit::ERROR, e))?;
             let mut failed = 0;
             for p in &pulled {
                 match &p.outcome {
@@ -416,7 +458,11 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
                 }
             }
             eprintln!("{} new report(s) in {}", pulled.len(), output.display());
-            Ok(if failed == 0 { exit::OK } else { exit::INTEGRITY })
+            Ok(if failed == 0 {
+                exit::OK
+            } else {
+                exit::INTEGRITY
+            })
         }
         TeamCommand::List { conn } => {
             let session = conn.session()?;
@@ -424,16 +470,26 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
                 .map_err(|e| Failure::new(exit::ERROR, e))?
                 .map_err(intake_failure)?;
             for r in list {
-                println!("{}\t{}\t{}\t{} bytes", r.receipt, r.received_at, r.status, r.size);
+                println!(
+                    "{}\t{}\t{}\t{} bytes",
+                    r.receipt, r.received_at, r.status, r.size
+                );
             }
             Ok(exit::OK)
         }
-        TeamCommand::Status { receipt, state, conn } => {
+        TeamCommand::Status {
+            receipt,
+            state,
+            conn,
+        } => {
             let session = conn.session()?;
             let changed = net::block_on(session.set_status(&receipt, state))
                 .map_err(|e| Failure::new(exit::ERROR, e))?
                 .map_err(intake_failure)?;
-            println!("{}\t{}\t{}", changed.receipt, changed.status, changed.updated_at);
+            println!(
+                "{}\t{}\t{}",
+                changed.receipt, changed.status, changed.updated_at
+            );
             Ok(exit::OK)
         }
         TeamCommand::Reply {
@@ -454,9 +510,15 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
                     "pull the report first (`embargo team pull -o DIR`), then pass --from DIR; an anonymous report carries no key and cannot be answered",
                 )
             })?;
-            let created = net::block_on(deliver::send_reply(&session, &receipt, &text, &team, &researcher))
-                .map_err(|e| Failure::new(exit::ERROR, e))?
-                .map_err(|e| Failure::new(exit::ERROR, e))?;
+            let created = net::block_on(deliver::send_reply(
+                &session,
+                &receipt,
+                &text,
+                &team,
+                &researcher,
+            ))
+            .map_err(|e| Failure::new(exit::ERROR, e))?
+            .map_err(|e| Failure::new(exit::ERROR, e))?;
             println!("reply {} at {}", created.id, created.created_at);
             Ok(exit::OK)
         }

@@ -420,7 +420,10 @@ fn cmd_check(path: &Path) -> Result<u8, Failure> {
 }
 
 /// Report text to seal: any structural finding in the front matter is exit code 2.
-pub(crate) fn parse_for_seal(path: &Path, text: &str) -> Result<embargo_core::report::Report, Failure> {
+pub(crate) fn parse_for_seal(
+    path: &Path,
+    text: &str,
+) -> Result<embargo_core::report::Report, Failure> {
     usecase::parse_report(text).map_err(|e| {
         let f = Failure::new(exit::UNREADABLE, format!("{}: {e}", path.display()));
         match e {

@@ -170,7 +170,11 @@ impl Intake {
         self.base.join(path).expect("relative protocol paths join")
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, url: &Url) -> Result<reqwest::Response, IntakeError> {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<reqwest::Response, IntakeError> {
         let resp = req.send().await.map_err(|e| classify(url, &e))?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -178,7 +182,10 @@ impl Intake {
         Err(error_answer(url, resp).await)
     }
 
-    async fn json<T: DeserializeOwned>(url: &Url, resp: reqwest::Response) -> Result<T, IntakeError> {
+    async fn json<T: DeserializeOwned>(
+        url: &Url,
+        resp: reqwest::Response,
+    ) -> Result<T, IntakeError> {
         let status = resp.status().as_u16();
         let body = read_capped(url, resp).await?;
         serde_json::from_slice(&body).map_err(|e| IntakeError::Protocol {
@@ -221,15 +228,27 @@ impl Intake {
     }
 
     /// `GET /v1/reports/{receipt}` with the status token.
-    pub async fn report_state(&self, receipt: &str, status_token: &str) -> Result<ReportState, IntakeError> {
+    pub async fn report_state(
+        &self,
+        receipt: &str,
+        status_token: &str,
+    ) -> Result<ReportState, IntakeError> {
         let url = self.url(&format!("v1/reports/{}", path_segment(receipt)));
-        let req = self.http.get(url.clone()).header(AUTHORIZATION, bearer(status_token)?);
+        let req = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, bearer(status_token)?);
         let resp = self.send(req, &url).await?;
         Self::json(&url, resp).await
     }
 
     /// `GET /v1/team/reports?after=…&limit=…`.
-    pub async fn team_list(&self, token: &str, after: Option<&str>, limit: u32) -> Result<TeamReports, IntakeError> {
+    pub async fn team_list(
+        &self,
+        token: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<TeamReports, IntakeError> {
         let mut url = self.url("v1/team/reports");
         {
             let mut q = url.query_pairs_mut();
@@ -238,15 +257,29 @@ impl Intake {
             }
             q.append_pair("limit", &limit.to_string());
         }
-        let req = self.http.get(url.clone()).header(AUTHORIZATION, bearer(token)?);
+        let req = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, bearer(token)?);
         let resp = self.send(req, &url).await?;
         Self::json(&url, resp).await
     }
 
     /// `GET /v1/team/reports/{receipt}/message`, streamed into `sink`; returns the bytes written.
-    pub async fn team_message(&self, token: &str, receipt: &str, sink: &mut (dyn Write + Send)) -> Result<u64, IntakeError> {
-        let url = self.url(&format!("v1/team/reports/{}/message", path_segment(receipt)));
-        let req = self.http.get(url.clone()).header(AUTHORIZATION, bearer(token)?);
+    pub async fn team_message(
+        &self,
+        token: &str,
+        receipt: &str,
+        sink: &mut (dyn Write + Send),
+    ) -> Result<u64, IntakeError> {
+        let url = self.url(&format!(
+            "v1/team/reports/{}/message",
+            path_segment(receipt)
+        ));
+        let req = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, bearer(token)?);
         let resp = self.send(req, &url).await?;
         let mut stream = resp.bytes_stream();
         let mut n = 0u64;
@@ -262,7 +295,12 @@ impl Intake {
     }
 
     /// `PUT /v1/team/reports/{receipt}/status`.
-    pub async fn team_set_status(&self, token: &str, receipt: &str, status: ReportStatus) -> Result<StatusChanged, IntakeError> {
+    pub async fn team_set_status(
+        &self,
+        token: &str,
+        receipt: &str,
+        status: ReportStatus,
+    ) -> Result<StatusChanged, IntakeError> {
         let url = self.url(&format!("v1/team/reports/{}/status", path_segment(receipt)));
         let req = self
             .http
@@ -274,8 +312,16 @@ impl Intake {
     }
 
     /// `POST /v1/team/reports/{receipt}/replies` with one armored OpenPGP message.
-    pub async fn team_reply(&self, token: &str, receipt: &str, armored: &str) -> Result<ReplyCreated, IntakeError> {
-        let url = self.url(&format!("v1/team/reports/{}/replies", path_segment(receipt)));
+    pub async fn team_reply(
+        &self,
+        token: &str,
+        receipt: &str,
+        armored: &str,
+    ) -> Result<ReplyCreated, IntakeError> {
+        let url = self.url(&format!(
+            "v1/team/reports/{}/replies",
+            path_segment(receipt)
+        ));
         let req = self
             .http
             .post(url.clone())
@@ -301,11 +347,18 @@ pub async fn submit_with_retries(
     let deadline = Instant::now() + retry_for;
     let mut backoff = Duration::from_millis(500);
     loop {
-        match intake.submit_once(body, idempotency_key, progress.clone()).await {
+        match intake
+            .submit_once(body, idempotency_key, progress.clone())
+            .await
+        {
             Ok(s) => return Ok(s),
             Err(e) if e.retryable() => {
-                let jitter = Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64));
-                let wait = e.retry_after().unwrap_or(jitter).max(Duration::from_millis(50));
+                let jitter =
+                    Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64));
+                let wait = e
+                    .retry_after()
+                    .unwrap_or(jitter)
+                    .max(Duration::from_millis(50));
                 if Instant::now() + wait > deadline {
                     return Err(e);
                 }
@@ -332,7 +385,9 @@ fn path_segment(s: &str) -> String {
 
 fn classify(url: &Url, e: &reqwest::Error) -> IntakeError {
     if e.is_timeout() {
-        return IntakeError::Timeout { url: url.to_string() };
+        return IntakeError::Timeout {
+            url: url.to_string(),
+        };
     }
     let mut reason = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -388,10 +443,7 @@ async fn error_answer(url: &Url, resp: reqwest::Response) -> IntakeError {
             url: url.to_string(),
             status: status.as_u16(),
             code: "http".into(),
-            message: status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_owned(),
+            message: status.canonical_reason().unwrap_or("error").to_owned(),
             retry_after,
         },
     }

@@ -221,7 +221,10 @@ pub async fn retry_outbox(
 }
 
 /// Asks the intake for a receipt's status and replies.
-pub async fn report_state(record: &ReceiptRecord, net: &NetConfig) -> Result<ReportState, IntakeError> {
+pub async fn report_state(
+    record: &ReceiptRecord,
+    net: &NetConfig,
+) -> Result<ReportState, IntakeError> {
     Intake::new(&record.intake_url, net)?
         .report_state(&record.receipt, &record.status_token)
         .await
@@ -260,12 +263,22 @@ impl TeamSession {
     }
 
     /// Sets a report's status.
-    pub async fn set_status(&self, receipt: &str, status: ReportStatus) -> Result<wire::StatusChanged, IntakeError> {
-        self.intake.team_set_status(&self.token, receipt, status).await
+    pub async fn set_status(
+        &self,
+        receipt: &str,
+        status: ReportStatus,
+    ) -> Result<wire::StatusChanged, IntakeError> {
+        self.intake
+            .team_set_status(&self.token, receipt, status)
+            .await
     }
 
     /// Posts a reply (an armored message made by [`reply::seal_reply`]).
-    pub async fn reply(&self, receipt: &str, armored: &str) -> Result<wire::ReplyCreated, IntakeError> {
+    pub async fn reply(
+        &self,
+        receipt: &str,
+        armored: &str,
+    ) -> Result<wire::ReplyCreated, IntakeError> {
         self.intake.team_reply(&self.token, receipt, armored).await
     }
 }
@@ -440,4 +453,62 @@ pub enum SendReplyError {
     /// The intake refused it or could not be reached.
     #[error(transparent)]
     Intake(#[from] IntakeError),
+}
+
+/// When the team's answer is due: `business_days` after `received_at`, Saturdays and Sundays
+/// skipped (in UTC: public holidays and the team's time zone are not known).
+pub fn answer_due(
+    received_at: chrono::DateTime<chrono::Utc>,
+    business_days: u32,
+) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{Datelike, Weekday};
+    let mut t = received_at;
+    let mut left = business_days;
+    while left > 0 {
+        t += chrono::Duration::days(1);
+        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn answers_are_due_after_business_days() {
+        let at = |y, m, d, h| chrono::Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
+        // Thursday + 3 business days = Tuesday (Saturday and Sunday skipped).
+        assert_eq!(answer_due(at(2026, 12, 3, 15), 3), at(2026, 12, 8, 15));
+        // Friday evening + 1 = Monday.
+        assert_eq!(answer_due(at(2026, 12, 4, 22), 1), at(2026, 12, 7, 22));
+        // Saturday + 3 = Wednesday.
+        assert_eq!(answer_due(at(2026, 12, 5, 9), 3), at(2026, 12, 9, 9));
+        assert_eq!(answer_due(at(2026, 12, 5, 9), 0), at(2026, 12, 5, 9));
+    }
+
+    #[test]
+    fn intake_urls_are_https_or_loopback() {
+        assert!(check_intake_url("https://intake.example.org").is_ok());
+        assert_eq!(
+            check_intake_url("https://intake.example.org/base")
+                .unwrap()
+                .as_str(),
+            "https://intake.example.org/base/"
+        );
+        assert!(check_intake_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_intake_url("http://[::1]:8080").is_ok());
+        assert!(check_intake_url("http://localhost:8080").is_ok());
+        for bad in [
+            "http://intake.example.org",
+            "ftp://x",
+            "https://user:pw@intake.example.org",
+            "not a url",
+        ] {
+            assert!(check_intake_url(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -146,8 +146,8 @@ impl Records {
 
     /// Every receipt, oldest first.
     pub fn receipts_all(&self) -> Result<(Vec<ReceiptRecord>, Vec<StoreError>), StoreError> {
-        let (mut ok, bad) =
-            self.read_all::<ReceiptRecord>(&self.receipts(), |r: &ReceiptRecord| is_id(&r.receipt))?;
+        let (mut ok, bad) = self
+            .read_all::<ReceiptRecord>(&self.receipts(), |r: &ReceiptRecord| is_id(&r.receipt))?;
         ok.sort_by(|a, b| a.received_at.cmp(&b.received_at));
         Ok((ok, bad))
     }

@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 
 use openpgp::parse::stream::DecryptorBuilder;
 use openpgp::parse::Parse;
-use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer as StreamSigner};
+use openpgp::serialize::stream::{
+    Armorer, Encryptor, LiteralWriter, Message, Signer as StreamSigner,
+};
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
@@ -61,7 +63,9 @@ pub fn seal_reply(text: &str, team: &Signer, researcher: &[Cert]) -> Result<Stri
     {
         let m = Message::new(&mut out);
         let m = Armorer::new(m).build().map_err(pgp)?;
-        let m = Encryptor::for_recipients(m, set.recipients).build().map_err(pgp)?;
+        let m = Encryptor::for_recipients(m, set.recipients)
+            .build()
+            .map_err(pgp)?;
         let mut signer = StreamSigner::new(m, team.keypair.clone()).map_err(pgp)?;
         for c in researcher {
             signer = signer.add_intended_recipient(c);

@@ -3,6 +3,7 @@
 //! moving them into place only after the integrity, signature and consistency checks pass.
 
 pub mod decrypt;
+pub mod memory;
 pub mod staging;
 
 use std::fs::File;
@@ -22,6 +23,7 @@ use crate::mime::{MimeError, MimeReader};
 use crate::text::safe_file_name;
 
 pub use decrypt::{DecryptFailure, SignatureStatus};
+pub use memory::{open_in_memory, OpenedInMemory};
 pub use staging::OutputDirProblem;
 use staging::{OutputDir, Staging, ATTACHMENTS_DIR};
 
@@ -143,7 +145,7 @@ impl From<DecryptFailure> for OpenError {
     }
 }
 
-fn bundle_error(e: BundleError) -> OpenError {
+pub(crate) fn bundle_error(e: BundleError) -> OpenError {
     match e {
         BundleError::Output { source, .. } => OpenError::Output(source),
         e @ (BundleError::TooLarge { .. }
@@ -263,17 +265,18 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
     })?;
     let p = keys::policy();
     let helper = decrypt::Helper::new(req.secret_keys, req.verify_with, req.passphrase);
-    let decryptor =
-        decrypt::start(input, helper, &p).map_err(|e| {
-            if input_failed.load(Ordering::Relaxed) {
-                match e.downcast::<io::Error>() {
-                    Ok(io) => OpenError::Read(io),
-                    Err(e) => OpenError::Read(io::Error::other(Box::<dyn std::error::Error + Send + Sync>::from(e))),
-                }
-            } else {
-                decrypt::start_error(e)
+    let decryptor = decrypt::start(input, helper, &p).map_err(|e| {
+        if input_failed.load(Ordering::Relaxed) {
+            match e.downcast::<io::Error>() {
+                Ok(io) => OpenError::Read(io),
+                Err(e) => OpenError::Read(io::Error::other(Box::<
+                    dyn std::error::Error + Send + Sync,
+                >::from(e))),
             }
-        })?;
+        } else {
+            decrypt::start_error(e)
+        }
+    })?;
 
     let (full_tx, full_rx) = mpsc::sync_channel(4);
     let (free_tx, free_rx) = mpsc::channel();
@@ -437,7 +440,7 @@ fn read_body<R: Read>(
 
 /// Skips to an armored message inside text (an `.eml`, or armor with a preamble); binary input
 /// and armor at the start pass through untouched.
-fn position_at_message<R: BufRead>(mut r: R) -> Result<R, OpenError> {
+pub(crate) fn position_at_message<R: BufRead>(mut r: R) -> Result<R, OpenError> {
     let head = r.fill_buf().map_err(OpenError::Read)?;
     if head.is_empty() {
         return Err(OpenError::NotOpenPgp("the input is empty".into()));
