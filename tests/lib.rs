@@ -83,6 +83,12 @@ pub struct Gpg {
     pub home: TempDir,
 }
 
+impl Default for Gpg {
+    fn default() -> Gpg {
+        Gpg::new()
+    }
+}
+
 impl Gpg {
     pub fn new() -> Gpg {
         let home = tempfile::Builder::new()

@@ -26,7 +26,7 @@ type Result<T> = std::result::Result<T, CommandError>;
 const KEY_FILTERS: &[crate::picker::Filter] = &[("OpenPGP key", &["asc", "pgp", "gpg", "key"])];
 
 fn program_view(state: &AppState, p: Program) -> Result<ProgramView> {
-    let team_key = state.store.team_cert(&p)?.map(|c| keys::describe(&c));
+    let team_key = state.store.team_certs(&p)?.first().map(keys::describe);
     Ok(ProgramView {
         email: p.email().map(str::to_owned),
         builtin: Program::builtin(&p.id).is_ok(),
@@ -76,17 +76,18 @@ fn offer_candidate(
     cert: Cert,
     source: String,
 ) -> Result<KeyCandidate> {
-    let pinned = state
+    let pinned: Vec<String> = state
         .store
         .program(program_id)?
-        .team_key
-        .map(|k| k.fingerprint);
+        .team_keys
+        .into_iter()
+        .map(|k| k.fingerprint)
+        .collect();
+    let fpr = cert.fingerprint().to_hex();
     let candidate = KeyCandidate {
         key: keys::describe(&cert),
-        differs_from_pinned: pinned
-            .as_ref()
-            .is_some_and(|p| *p != cert.fingerprint().to_hex()),
-        pinned,
+        differs_from_pinned: !pinned.is_empty() && !pinned.contains(&fpr),
+        pinned: pinned.into_iter().next(),
     };
     let mut inner = state.lock();
     inner
@@ -159,7 +160,11 @@ pub fn confirm_team_key(
         &cert,
         &typed_fingerprint,
         &source,
-        replace,
+        if replace {
+            embargo_core::store::PinMode::Replace
+        } else {
+            embargo_core::store::PinMode::Only
+        },
     )?;
     state
         .lock()

@@ -245,6 +245,8 @@ mod tests {
             embargo_core::report::CvssScore,
             embargo_core::program::Program,
             embargo_core::program::TeamKey,
+            embargo_core::program::Candidate,
+            embargo_core::program::KeyAlarm,
             embargo_core::program::OutOfScope,
             embargo_core::program::Attestation,
             embargo_core::program::ResponsePromise,

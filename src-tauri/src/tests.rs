@@ -163,13 +163,10 @@ fn programs_keys_and_pinning() {
         json!({"programId": "novu", "typedFingerprint": spaced(&fpr), "replace": false}),
     );
     assert_eq!(pinned["teamKey"]["fingerprint"], fpr);
-    assert_eq!(pinned["program"]["team_key"]["source"], "pasted");
+    assert_eq!(pinned["program"]["team_keys"][0]["source"], "pasted");
     // Shared with the CLI: it is in the data directory.
     let store = Store::at(h.dir.path().join("data"));
-    assert_eq!(
-        store.program("novu").unwrap().team_key.unwrap().fingerprint,
-        fpr
-    );
+    assert_eq!(store.program("novu").unwrap().team_keys[0].fingerprint, fpr);
 
     // A different key later, from a file the user picked: loud, and never a silent swap.
     let (other, other_fpr, _) = team_cert();

@@ -79,7 +79,7 @@ async fn until(c: &Client, what: &str, script: &str) {
         }
         if start.elapsed() > Duration::from_secs(30) {
             let findings = c
-                .execute("return Array.from(document.querySelectorAll(\"[data-testid^='finding']\")).map(e => e.dataset.testid + ': ' + e.textContent).join('\\n') + ' | body: ' + JSON.stringify(document.querySelector(\"[data-testid='body']\")?.value)", vec![])
+                .execute("return Array.from(document.querySelectorAll(\"[data-testid^='finding']\")).map(e => e.dataset.testid + ': ' + e.textContent).join('\\n') + ' | body: ' + JSON.stringify(document.querySelector(\"[data-testid='body']\")?.value) + ' | page: ' + document.body.innerText.slice(0, 4000)", vec![])
                 .await;
             panic!("timed out waiting for {what}; findings shown: {findings:?}");
         }

@@ -636,7 +636,7 @@ fn a_pinned_team_key_is_used_when_no_to_is_given() {
     );
     let out = embargo(d, ["program", "list"]);
     assert!(
-        stdout(&out).contains(&format!("novu\tNovu\tsecurity@novu.co\t{}", t.fpr)),
+        stdout(&out).contains(&format!("novu\tNovu\tsecurity@novu.co\tpinned\t{}", t.fpr)),
         "{}",
         stdout(&out)
     );
@@ -691,4 +691,49 @@ fn a_pinned_team_key_is_used_when_no_to_is_given() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `program import` makes a program from Novu's SECURITY.md that checks and seals a report like
+/// the built-in one; importing over an existing id is refused; `remove` takes it away.
+#[test]
+fn program_import_a_security_md() {
+    let t = team();
+    let d = t.dir.path();
+    let md = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/embargo-core/programs/novu-SECURITY.md");
+    std::fs::create_dir_all(d.join("acme")).unwrap();
+    std::fs::copy(&md, d.join("acme/SECURITY.md")).unwrap();
+    let out = embargo(d, ["program", "import", "acme/SECURITY.md"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("imported program acme"), "{text}");
+    assert!(text.contains("out-of-scope class(es)"), "{text}");
+    let out = embargo(d, ["program", "import", "acme/SECURITY.md"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("a program `acme` already exists"),
+        "{}",
+        stderr(&out)
+    );
+    let show = stdout(&embargo(d, ["program", "show", "acme"]));
+    assert!(
+        show.contains("contact:   mailto:security@novu.co"),
+        "{show}"
+    );
+    assert!(show.contains("response:  3 business days"), "{show}");
+    assert!(show.contains("trust:     no-key"), "{show}");
+    // A report for it is checked against the imported rules and seals to --to.
+    std::fs::write(
+        d.join("acme.md"),
+        report_text("Imported", "\"anonymous\"")
+            .replace("program = \"novu\"", "program = \"acme\""),
+    )
+    .unwrap();
+    expect_code(&embargo(d, ["check", "acme.md"]), 0);
+    expect_code(
+        &embargo(d, ["seal", "acme.md", "--to", "team.asc", "-o", "acme.asc"]),
+        0,
+    );
+    expect_code(&embargo(d, ["program", "remove", "acme"]), 0);
+    expect_code(&embargo(d, ["program", "show", "acme"]), 1);
 }

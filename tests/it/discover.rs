@@ -157,6 +157,21 @@ impl Server {
         self.embargo_with(args, &[])
     }
 
+    /// Runs `embargo` in `dir` with its data directory kept there between runs.
+    fn embargo_in(&self, dir: &std::path::Path, args: &[&str]) -> Output {
+        Command::new(embargo_bin())
+            .args(args)
+            .current_dir(dir)
+            .env("EMBARGO_HOME", dir.join(".embargo-home"))
+            .env("EMBARGO_CA_FILE", &self.ca_file)
+            .env("EMBARGO_RESOLVE", self.resolve())
+            .env("EMBARGO_VKS_URL", "https://vks.test")
+            .env("EMBARGO_PROTON_URL", "https://proton.test")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run embargo")
+    }
+
     /// The same, with more (or replaced) environment variables.
     fn embargo_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let home = tempfile::tempdir().unwrap();
@@ -785,4 +800,210 @@ fn the_proxy_is_used_and_bad_settings_are_named() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A program's discovery server: security.txt naming the key and an intake, WKD serving it.
+fn program_server(cert: &Cert) -> Server {
+    let (wkd_host, wkd_path) = wkd_advanced("security@team.test");
+    Server::start(vec![
+        (
+            "team.test",
+            "/.well-known/security.txt",
+            Reply::Ok(
+                TEXT,
+                security_txt(
+                    "team.test",
+                    90,
+                    "Encryption: https://team.test/key.asc\nEmbargo-Intake: https://intake.team.test/\n",
+                ),
+            ),
+        ),
+        ("team.test", "/key.asc", Reply::Ok(KEYS, armored(cert))),
+        (&wkd_host, &wkd_path, Reply::Ok(KEYS, binary(cert))),
+    ])
+}
+
+fn report_for(program: &str) -> String {
+    embargo_tests::report_text("Discovered program", "\"anonymous\"")
+        .replace("program = \"novu\"", &format!("program = \"{program}\""))
+}
+
+/// `program add` → `program pin` (fingerprint typed, key from the discovery) → `seal --program`
+/// → the team opens it; then the team's key is substituted: discovery says KEY CHANGED naming
+/// both, seal refuses, and only `pin --replace` with the new fingerprint lets it seal again.
+#[test]
+fn program_add_pin_seal_and_a_changed_key() {
+    let (tsk, cert) = team_key("Team Security <security@team.test>");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("r.md"), report_for("team-test")).unwrap();
+    let server = program_server(&cert);
+
+    let out = server.embargo_in(d, &["program", "add", "team.test"]);
+    expect_code(&out, 0);
+    let grouped = embargo_core::keys::grouped(&cert.fingerprint());
+    let text = stdout(&out);
+    assert!(text.contains("added program team-test"), "{text}");
+    assert!(text.contains("intake: https://intake.team.test/"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "embargo program pin --program team-test --fingerprint '{grouped}'"
+        )),
+        "{text}"
+    );
+    let list = stdout(&server.embargo_in(d, &["program", "list"]));
+    assert!(
+        list.contains("team-test\tteam.test\tsecurity@team.test\tunverified\t-"),
+        "{list}"
+    );
+
+    // Nothing is trusted before the pin.
+    let out = server.embargo_in(d, &["seal", "r.md", "-o", "r.asc"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("no confirmed team key"),
+        "{}",
+        stderr(&out)
+    );
+    // A fingerprint discovery never offered is refused, naming it.
+    let other = "AB".repeat(20);
+    let out = server.embargo_in(
+        d,
+        &[
+            "program",
+            "pin",
+            "--program",
+            "team-test",
+            "--fingerprint",
+            &other,
+        ],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("no key discovered for program `team-test` has the fingerprint ABAB"),
+        "{}",
+        stderr(&out)
+    );
+    // The published fingerprint typed in lower case with spaces pins the discovered key.
+    let typed = grouped.to_lowercase();
+    let out = server.embargo_in(
+        d,
+        &[
+            "program",
+            "pin",
+            "--program",
+            "team-test",
+            "--fingerprint",
+            &typed,
+        ],
+    );
+    expect_code(&out, 0);
+    let list = stdout(&server.embargo_in(d, &["program", "list"]));
+    assert!(
+        list.contains(&format!(
+            "team-test\tteam.test\tsecurity@team.test\tpinned\t{}",
+            cert.fingerprint().to_hex()
+        )),
+        "{list}"
+    );
+    let show = stdout(&server.embargo_in(d, &["program", "show", "team-test"]));
+    assert!(show.contains("from discovery:security.txt+wkd"), "{show}");
+
+    let out = server.embargo_in(d, &["seal", "r.md", "-o", "r.asc"]);
+    expect_code(&out, 0);
+    std::fs::write(d.join("team.key"), tsk.as_tsk().armored().to_vec().unwrap()).unwrap();
+    let out = server.embargo_in(d, &["open", "r.asc", "--key", "team.key", "-o", "opened"]);
+    expect_code(&out, 0);
+    assert!(d.join("opened/report.md").exists());
+
+    // The same discovery again merges silently.
+    expect_code(&server.embargo_in(d, &["program", "add", "team.test"]), 0);
+
+    // The team's key is substituted.
+    drop(server);
+    let (_, substitute) = team_key("Team Security <security@team.test>");
+    let server = program_server(&substitute);
+    let out = server.embargo_in(d, &["program", "add", "team.test"]);
+    expect_code(&out, 4);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "KEY CHANGED for program `team-test`: discovery found {}, but {} is pinned",
+            substitute.fingerprint().to_hex(),
+            cert.fingerprint().to_hex()
+        )),
+        "{err}"
+    );
+    let list = stdout(&server.embargo_in(d, &["program", "list"]));
+    assert!(list.contains("\tKEY-CHANGED\t"), "{list}");
+    let out = server.embargo_in(d, &["seal", "r.md", "-o", "r2.asc"]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("KEY CHANGED"), "{}", stderr(&out));
+    assert!(!d.join("r2.asc").exists());
+    // Pinning the new key without --replace is refused; with it, sealing works again.
+    let new = substitute.fingerprint().to_hex();
+    let out = server.embargo_in(
+        d,
+        &[
+            "program",
+            "pin",
+            "--program",
+            "team-test",
+            "--fingerprint",
+            &new,
+        ],
+    );
+    expect_code(&out, 1);
+    let out = server.embargo_in(
+        d,
+        &[
+            "program",
+            "pin",
+            "--program",
+            "team-test",
+            "--fingerprint",
+            &new,
+            "--replace",
+        ],
+    );
+    expect_code(&out, 0);
+    let out = server.embargo_in(d, &["seal", "r.md", "-o", "r2.asc"]);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!("encrypted to {new}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// No key anywhere: the program is still added, with its contact, and the key request printed.
+#[test]
+fn program_add_without_a_key_prints_the_request() {
+    let server = Server::start(vec![(
+        "nokey.test",
+        "/.well-known/security.txt",
+        Reply::Ok(TEXT, security_txt("nokey.test", 90, "")),
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = server.embargo_in(
+        dir.path(),
+        &["program", "add", "nokey.test", "--id", "nokey"],
+    );
+    expect_code(&out, 2);
+    let text = stdout(&out);
+    assert!(text.contains("added program nokey"), "{text}");
+    assert!(text.contains("No usable key was found"), "{text}");
+    assert!(text.contains("To: security@nokey.test"), "{text}");
+    let list = stdout(&server.embargo_in(dir.path(), &["program", "list"]));
+    assert!(
+        list.contains("nokey\tnokey.test\tsecurity@nokey.test\tno-key\t-"),
+        "{list}"
+    );
+    // Removing it.
+    expect_code(
+        &server.embargo_in(dir.path(), &["program", "remove", "nokey"]),
+        0,
+    );
+    let out = server.embargo_in(dir.path(), &["program", "show", "nokey"]);
+    expect_code(&out, 1);
 }

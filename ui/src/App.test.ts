@@ -56,7 +56,11 @@ function program(): ProgramView {
       contacts: ["mailto:security@novu.co"],
       policy_url: "https://github.com/novuhq/novu/blob/next/SECURITY.md",
       intake_url: null,
-      team_key: backend.state.pinned ? { fingerprint: backend.FP, source: "pasted", confirmed_at: null } : null,
+      schema: 2,
+      team_keys: backend.state.pinned ? [{ fingerprint: backend.FP, source: "pasted", confirmed_at: null }] : [],
+      domain: null,
+      candidates: [],
+      key_alarm: null,
       in_scope: ["Any security issues that might put at risk the confidentiality, integrity, or accessibility of our systems or data."],
       reporting: "Please share enough details.",
       out_of_scope: [

@@ -371,17 +371,17 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
                     .program
                     .as_deref()
                     .and_then(|p| store.program(p).ok())
-                    .and_then(|p| store.team_cert(&p).ok().flatten());
+                    .and_then(|p| store.team_certs(&p).ok())
+                    .unwrap_or_default();
                 for reply in &state.replies {
                     println!("  reply {} at {}:", reply.id, reply.created_at);
                     match &secret {
                         None => println!("    (encrypted; pass --key to read it)"),
                         Some(sk) => {
-                            let verify: Vec<_> = team.iter().cloned().collect();
                             match deliver::reply::open_reply(
                                 &reply.message,
                                 std::slice::from_ref(sk),
-                                &verify,
+                                &team,
                                 &mut ask,
                             ) {
                                 Ok(r) => {

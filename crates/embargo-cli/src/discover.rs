@@ -50,19 +50,49 @@ pub enum DiscoveryCommand {
         /// When no usable key is found, print a ready-to-send email asking the team for one.
         #[arg(long, conflicts_with = "json")]
         request_key: bool,
-        /// Base URL of the verifying key server.
-        #[arg(long, env = "EMBARGO_VKS_URL", default_value = DEFAULT_VKS, value_name = "URL")]
-        vks_url: Url,
-        /// Base URL of Proton's key server.
-        #[arg(long, env = "EMBARGO_PROTON_URL", default_value = DEFAULT_PROTON, value_name = "URL")]
-        proton_url: Url,
-        /// Never ask Proton's key server (by default it is asked for Proton addresses, and for
-        /// addresses nothing else had a key for).
-        #[arg(long)]
-        no_proton: bool,
         #[command(flatten)]
-        net: NetArgs,
+        sources: SourceArgs,
     },
+}
+
+/// Where discovery looks, shared by `discover` and `program add`.
+#[derive(Args)]
+pub struct SourceArgs {
+    /// Base URL of the verifying key server.
+    #[arg(long, env = "EMBARGO_VKS_URL", default_value = DEFAULT_VKS, value_name = "URL")]
+    vks_url: Url,
+    /// Base URL of Proton's key server.
+    #[arg(long, env = "EMBARGO_PROTON_URL", default_value = DEFAULT_PROTON, value_name = "URL")]
+    proton_url: Url,
+    /// Never ask Proton's key server (by default it is asked for Proton addresses, and for
+    /// addresses nothing else had a key for).
+    #[arg(long)]
+    no_proton: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+impl SourceArgs {
+    fn config(&self) -> DiscoveryConfig {
+        DiscoveryConfig {
+            vks: self.vks_url.clone(),
+            proton: self.proton_url.clone(),
+            proton_lookup: if self.no_proton {
+                ProtonLookup::Never
+            } else {
+                ProtonLookup::default()
+            },
+            now: chrono::Utc::now(),
+        }
+    }
+
+    /// Runs a discovery for a domain or an address.
+    pub fn discover(&self, input: &str) -> Result<Discovery, Failure> {
+        let target = Target::parse(input).map_err(fail)?;
+        let transport = HttpTransport::new(&self.net.config().map_err(fail)?)
+            .map_err(|e| fail(e).hint("check --proxy, EMBARGO_CA_FILE and EMBARGO_RESOLVE"))?;
+        net::block_on(discover::discover(&transport, &target, &self.config())).map_err(fail)
+    }
 }
 
 /// Network options shared by both commands.
@@ -90,7 +120,7 @@ impl NetArgs {
 
 /// Runs a discovery command; returns the exit code.
 pub fn run(command: DiscoveryCommand) -> Result<u8, Failure> {
-    let result = match command {
+    match command {
         DiscoveryCommand::Securitytxt {
             file_or_url,
             json,
@@ -101,25 +131,9 @@ pub fn run(command: DiscoveryCommand) -> Result<u8, Failure> {
             target,
             json,
             request_key,
-            vks_url,
-            proton_url,
-            no_proton,
-            net,
-        } => {
-            let cfg = DiscoveryConfig {
-                vks: vks_url,
-                proton: proton_url,
-                proton_lookup: if no_proton {
-                    ProtonLookup::Never
-                } else {
-                    ProtonLookup::default()
-                },
-                now: chrono::Utc::now(),
-            };
-            cmd_discover(&target, json, request_key, &cfg, &net)
-        }
-    };
-    result
+            sources,
+        } => cmd_discover(&target, json, request_key, &sources),
+    }
 }
 
 fn fail(message: impl ToString) -> Failure {
@@ -228,13 +242,10 @@ fn cmd_discover(
     input: &str,
     json: bool,
     request_key: bool,
-    cfg: &DiscoveryConfig,
-    net: &NetArgs,
+    sources: &SourceArgs,
 ) -> Result<u8, Failure> {
-    let target = Target::parse(input).map_err(fail)?;
-    let transport = HttpTransport::new(&net.config().map_err(fail)?)
-        .map_err(|e| fail(e).hint("check --proxy, EMBARGO_CA_FILE and EMBARGO_RESOLVE"))?;
-    let found = net::block_on(discover::discover(&transport, &target, cfg)).map_err(fail)?;
+    let found = sources.discover(input)?;
+    let target = &found.target;
     let usable = found.usable().count();
     if json {
         println!(
@@ -263,7 +274,7 @@ fn cmd_discover(
     })
 }
 
-fn print_discovery(d: &Discovery) {
+pub fn print_discovery(d: &Discovery) {
     match &d.security_txt {
         Some(st) => println!("security.txt  {} ({})", st.url, signature_line(&st.parsed)),
         None => println!("security.txt  none found"),
@@ -329,7 +340,7 @@ fn print_discovery(d: &Discovery) {
     }
 }
 
-fn print_request(d: &Discovery) {
+pub fn print_request(d: &Discovery) {
     println!();
     println!("Send this to the team (it says nothing about your finding):");
     println!();

@@ -92,3 +92,10 @@ Exit codes:
   0  every new report was fetched and opened
   1  the intake or the output directory failed
   3  a report could not be opened (kept as DIR/RECEIPT.pgp, tried again by the next pull)";
+
+pub const PROGRAM_ADD: &str = "\
+Exit codes:
+  0  the program was saved (its candidates are listed for pinning)
+  1  error: discovery or the data directory failed
+  2  saved, but no usable key was found (a key request is printed)
+  4  a different key than the pinned one was found: the program is marked and seal refuses";

@@ -94,6 +94,9 @@ impl From<RecipientError> for Failure {
                 "pass --to TEAM_CERT, or pin the team's key: embargo program pin --program {program} --key TEAM_CERT --fingerprint FPR"
             )),
             RecipientError::UnknownProgram { .. } => Some("pass --to TEAM_CERT".into()),
+            RecipientError::KeyChanged { program, .. } => Some(format!(
+                "compare the new fingerprint with one the team published, then: embargo program pin --program {program} --fingerprint FPR --replace"
+            )),
             RecipientError::Store(_) => None,
             _ => None,
         };
@@ -146,7 +149,7 @@ impl From<PinError> for Failure {
                 "compare the fingerprint with the one the team published; do not pin a key you have not verified",
             ),
             PinError::KeyChanged { .. } => {
-                Some("pass --replace only if the team really changed its key, after comparing the new fingerprint")
+                Some("pass --replace if the team changed its key, or --add for another member's key, after comparing the new fingerprint")
             }
             PinError::Unusable(k) => key_hint(k),
             _ => None,

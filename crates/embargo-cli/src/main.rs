@@ -4,6 +4,7 @@ mod deliver;
 mod discover;
 mod exit;
 mod failure;
+mod program;
 mod term;
 
 use std::fs::File;
@@ -76,7 +77,7 @@ enum Command {
     Key(KeyCommand),
     /// Programs in the data directory (shared with the desktop app).
     #[command(subcommand)]
-    Program(ProgramCommand),
+    Program(program::ProgramCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = exit::PLAIN)]
     Completions {
@@ -200,29 +201,6 @@ struct OpenArgs {
 }
 
 #[derive(Subcommand)]
-enum ProgramCommand {
-    /// List programs and their pinned team keys.
-    #[command(after_help = exit::PLAIN)]
-    List,
-    /// Pin a program's team key after comparing its fingerprint with one the team published.
-    #[command(after_help = exit::PLAIN)]
-    Pin {
-        /// Program id.
-        #[arg(long)]
-        program: String,
-        /// The team's certificate file.
-        #[arg(long)]
-        key: PathBuf,
-        /// The full fingerprint the team published (spaces allowed): your confirmation.
-        #[arg(long)]
-        fingerprint: String,
-        /// Replace a pinned key whose primary key differs.
-        #[arg(long)]
-        replace: bool,
-    },
-}
-
-#[derive(Subcommand)]
 enum KeyCommand {
     /// Show what a certificate is: fingerprint, user IDs, algorithms, dates, the format it gets.
     #[command(after_help = exit::PLAIN)]
@@ -311,30 +289,7 @@ fn run(command: Command, quiet: bool) -> Result<u8, Failure> {
         Command::Status(args) => deliver::cmd_status(args),
         Command::Team(c) => deliver::cmd_team(c),
         Command::Open(args) => cmd_open(args, quiet),
-        Command::Program(ProgramCommand::List) => cmd_program_list(),
-        Command::Program(ProgramCommand::Pin {
-            program,
-            key,
-            fingerprint,
-            replace,
-        }) => {
-            let cert = keys::read_certs(&key)?.remove(0);
-            let source = format!("file:{}", key.display());
-            let p = usecase::confirm_team_key(
-                &store()?,
-                &program,
-                &cert,
-                &fingerprint,
-                &source,
-                replace,
-            )?;
-            eprintln!(
-                "pinned {} for {}",
-                keys::grouped(&cert.fingerprint()),
-                p.name
-            );
-            Ok(exit::OK)
-        }
+        Command::Program(c) => program::run(c),
         Command::Key(KeyCommand::Show { file }) => cmd_key_show(&file),
         Command::Key(KeyCommand::Generate {
             userid,
@@ -563,32 +518,6 @@ fn cmd_open(a: OpenArgs, quiet: bool) -> Result<u8, Failure> {
         let _ = writeln!(out, "{}", Shown(&a.output.join(f).display().to_string()));
     }
     Ok(exit::OK)
-}
-
-fn cmd_program_list() -> Result<u8, Failure> {
-    let listed = store()?.programs()?;
-    for p in &listed.programs {
-        let key = p
-            .team_key
-            .as_ref()
-            .map(|k| k.fingerprint.as_str())
-            .unwrap_or("no team key");
-        println!(
-            "{}\t{}\t{}\t{}",
-            p.id,
-            Shown(&p.name),
-            p.email().unwrap_or("-"),
-            key
-        );
-    }
-    for broken in &listed.broken {
-        eprintln!("error: {broken}");
-    }
-    Ok(if listed.broken.is_empty() {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
 }
 
 fn cmd_key_show(file: &Path) -> Result<u8, Failure> {

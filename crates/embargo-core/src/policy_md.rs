@@ -278,7 +278,12 @@ pub fn import_security_md(
             .filter(|s| s.starts_with("https://") && url::Url::parse(s).is_ok())
             .map(str::to_owned),
         intake_url: None,
+        schema: crate::program::PROGRAM_SCHEMA,
+        team_keys: Vec::new(),
         team_key: None,
+        domain: None,
+        candidates: Vec::new(),
+        key_alarm: None,
         in_scope: b.in_scope,
         reporting: (!reporting.is_empty()).then_some(reporting),
         out_of_scope: b.out_of_scope,

@@ -8,7 +8,7 @@ use crate::text::Shown;
 pub use crate::taxonomy::{class_by_id, known_classes, Class, CLASSES};
 
 /// A disclosure program: one vendor's policy, as data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Program {
@@ -25,9 +25,27 @@ pub struct Program {
     /// The intake server's base URL, when the team runs one.
     #[serde(default)]
     pub intake_url: Option<String>,
-    /// The pinned team key.
+    /// Program file schema: 2 (1 had a single `team_key`, read and migrated).
+    #[serde(default = "schema_1")]
+    pub schema: u32,
+    /// The pinned team keys: a team whose members each hold a key gets every report encrypted
+    /// to all of them.
     #[serde(default)]
+    pub team_keys: Vec<TeamKey>,
+    /// Schema 1's single pinned key, read for migration and never written.
+    #[serde(default, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub team_key: Option<TeamKey>,
+    /// The domain discovery ran against, when the program came from one.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Keys discovery found and the user has not pinned yet.
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    /// Set when discovery found a different primary key than the pinned one: sealing is refused
+    /// until the user pins again.
+    #[serde(default)]
+    pub key_alarm: Option<KeyAlarm>,
     /// What the policy says is in scope, in its own words.
     #[serde(default)]
     pub in_scope: Vec<String>,
@@ -64,6 +82,41 @@ pub struct TeamKey {
     /// When the user confirmed it (RFC 3339).
     #[serde(default)]
     pub confirmed_at: Option<String>,
+}
+
+/// A key discovery found for a program, not pinned yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Candidate {
+    /// Full primary-key fingerprint.
+    pub fingerprint: String,
+    /// Every source that vouched for it (`security.txt`, `wkd`, `vks`, `proton`).
+    pub sources: Vec<String>,
+    /// When it was found (RFC 3339).
+    pub found_at: String,
+}
+
+/// A different primary key than the pinned one, found later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KeyAlarm {
+    /// The pinned fingerprint(s).
+    pub pinned: Vec<String>,
+    /// The one found instead.
+    pub offered: String,
+    /// Which sources served it.
+    pub sources: Vec<String>,
+    /// When (RFC 3339).
+    pub seen_at: String,
+}
+
+/// The schema of program files this version writes.
+pub const PROGRAM_SCHEMA: u32 = 2;
+
+fn schema_1() -> u32 {
+    1
 }
 
 /// One out-of-scope entry.
@@ -154,10 +207,30 @@ const NOVU_TOML: &str = include_str!("../programs/novu.toml");
 impl Program {
     /// Parses a program from TOML and checks its class ids against the taxonomy.
     pub fn from_toml(name: &str, text: &str) -> Result<Program, ProgramError> {
-        let program: Program = toml::from_str(text).map_err(|e| ProgramError::Parse {
+        let mut program: Program = toml::from_str(text).map_err(|e| ProgramError::Parse {
             name: name.to_owned(),
             message: e.to_string().trim().replace('\n', " "),
         })?;
+        if program.schema > PROGRAM_SCHEMA {
+            return Err(ProgramError::Parse {
+                name: name.to_owned(),
+                message: format!(
+                    "schema {} is newer than this version of Embargo reads ({PROGRAM_SCHEMA})",
+                    program.schema
+                ),
+            });
+        }
+        // Schema 1 kept one key in `team_key`.
+        if let Some(k) = program.team_key.take() {
+            if !program
+                .team_keys
+                .iter()
+                .any(|t| t.fingerprint == k.fingerprint)
+            {
+                program.team_keys.insert(0, k);
+            }
+        }
+        program.schema = PROGRAM_SCHEMA;
         for oos in &program.out_of_scope {
             if class_by_id(&oos.class).is_none() {
                 return Err(ProgramError::UnknownClass {
@@ -186,6 +259,11 @@ impl Program {
             "novu" => Ok(Program::novu()),
             other => Err(ProgramError::Unknown(other.to_owned())),
         }
+    }
+
+    /// Whether a team key is pinned.
+    pub fn has_team_key(&self) -> bool {
+        !self.team_keys.is_empty()
     }
 
     /// The first `mailto:` contact's address.

@@ -153,6 +153,8 @@ impl<'de> Deserialize<'de> for Credit {
                     let value: serde_json::Value = map.next_value()?;
                     match value {
                         serde_json::Value::String(s) => *slot = Some(s),
+                        // JSON (the app, report.json) writes an absent handle as null.
+                        serde_json::Value::Null if key == "handle" => {}
                         other => {
                             return Err(A::Error::custom(format!(
                                 "credit.{key} must be a string, found {}",
@@ -1076,6 +1078,26 @@ mod tests {
     use super::*;
     use crate::program::Program;
     use expect_test::{expect, Expect};
+
+    /// The app sends a report as JSON, where a named credit without a handle has `"handle":
+    /// null`; it once came back as "credit.handle must be a string, found null".
+    #[test]
+    fn credit_handle_may_be_json_null() {
+        let c: Credit = serde_json::from_str(r#"{"name": "Ada", "handle": null}"#).unwrap();
+        assert_eq!(
+            c,
+            Credit::Named {
+                name: "Ada".into(),
+                handle: None
+            }
+        );
+        let e = serde_json::from_str::<Credit>(r#"{"name": null}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("credit.name must be a string, found null"),
+            "{e}"
+        );
+    }
 
     const GOOD: &str = "+++
 schema = 1

@@ -210,6 +210,30 @@ impl Store {
         atomic_write(&self.program_path(&id), program.to_toml().as_bytes())
     }
 
+    /// Removes a saved program file. A built-in program cannot be removed: removing its saved
+    /// file (its pinned key) returns it to the built-in state. The certificates stay in `keys/`
+    /// (other programs may pin them). Returns whether a file was removed.
+    pub fn remove_program(&self, id: &str) -> Result<bool, StoreError> {
+        let id = ProgramId::parse(id)?;
+        let path = self.program_path(&id);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if Program::builtin(id.as_str()).is_ok() {
+                    Ok(false)
+                } else {
+                    Err(StoreError::Program(ProgramError::Unknown(id.to_string())))
+                }
+            }
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Whether a program with this id is saved or built in.
+    pub fn has_program(&self, id: &ProgramId) -> bool {
+        self.program_path(id).exists() || Program::builtin(id.as_str()).is_ok()
+    }
+
     /// Adds a program made by hand; its id is derived from the name.
     pub fn add_program(
         &self,
@@ -245,7 +269,12 @@ impl Store {
                 .map(str::trim)
                 .filter(|u| !u.is_empty())
                 .map(str::to_owned),
+            schema: crate::program::PROGRAM_SCHEMA,
+            team_keys: Vec::new(),
             team_key: None,
+            domain: None,
+            candidates: Vec::new(),
+            key_alarm: None,
             in_scope: Vec::new(),
             reporting: None,
             out_of_scope: Vec::new(),
@@ -259,34 +288,62 @@ impl Store {
     }
 
     /// Pins a confirmed team key to a program: stores the cert as `keys/<FP>.asc` and the full
-    /// fingerprint in the program. A key whose primary differs from the pinned one is refused
-    /// unless `replace` says the user saw the warning and chose it.
+    /// fingerprint in the program, clears a key alarm about it and drops it from the candidates.
+    /// The same primary key again merges (new subkeys, a new expiry). A different primary key
+    /// is refused unless `mode` says the user chose to replace the pinned keys or to add one
+    /// (a team whose members each hold a key).
     pub fn pin_team_key(
         &self,
         program_id: &str,
         cert: &Cert,
         source: &str,
-        replace: bool,
+        mode: PinMode,
     ) -> Result<Program, StoreError> {
         let mut program = self.program(program_id)?;
         let fingerprint = cert.fingerprint().to_hex();
-        if let Some(pinned) = &program.team_key {
-            if pinned.fingerprint != fingerprint && !replace {
-                return Err(StoreError::KeyChanged {
-                    program: program.id.clone(),
-                    pinned: pinned.fingerprint.clone(),
-                    offered: fingerprint,
-                });
+        let pinned: Vec<String> = program
+            .team_keys
+            .iter()
+            .map(|k| k.fingerprint.clone())
+            .collect();
+        let known = pinned.contains(&fingerprint);
+        if !pinned.is_empty() && !known {
+            match mode {
+                PinMode::Only => {
+                    return Err(StoreError::KeyChanged {
+                        program: program.id.clone(),
+                        pinned: pinned.join(", "),
+                        offered: fingerprint,
+                    })
+                }
+                PinMode::Replace | PinMode::Add => {}
             }
         }
+        if mode == PinMode::Replace {
+            program.team_keys.retain(|k| k.fingerprint == fingerprint);
+        }
         self.save_cert(cert)?;
-        program.team_key = Some(TeamKey {
-            fingerprint,
+        let key = TeamKey {
+            fingerprint: fingerprint.clone(),
             source: Some(source.to_owned()),
-            confirmed_at: Some(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ),
-        });
+            confirmed_at: Some(now()),
+        };
+        match program
+            .team_keys
+            .iter_mut()
+            .find(|k| k.fingerprint == fingerprint)
+        {
+            Some(k) => *k = key,
+            None => program.team_keys.push(key),
+        }
+        program.candidates.retain(|c| c.fingerprint != fingerprint);
+        if program
+            .key_alarm
+            .as_ref()
+            .is_some_and(|a| a.offered == fingerprint || mode == PinMode::Replace)
+        {
+            program.key_alarm = None;
+        }
         self.save_program(&program)?;
         Ok(program)
     }
@@ -324,12 +381,13 @@ impl Store {
         Ok(cert)
     }
 
-    /// The program's pinned team certificate, if any.
-    pub fn team_cert(&self, program: &Program) -> Result<Option<Cert>, StoreError> {
-        match &program.team_key {
-            Some(k) => Ok(Some(self.cert(&k.fingerprint)?)),
-            None => Ok(None),
-        }
+    /// The program's pinned team certificates (each file must hold the key its name says).
+    pub fn team_certs(&self, program: &Program) -> Result<Vec<Cert>, StoreError> {
+        program
+            .team_keys
+            .iter()
+            .map(|k| self.cert(&k.fingerprint))
+            .collect()
     }
 
     /// User settings (defaults when none are saved).
@@ -350,6 +408,21 @@ impl Store {
         let text = toml::to_string(settings).expect("settings serialize");
         atomic_write(&self.root.join("settings.toml"), text.as_bytes())
     }
+}
+
+/// How a pin treats keys already pinned with another primary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinMode {
+    /// Refuse: the loud "key changed" error.
+    Only,
+    /// The team changed its key: the new one replaces every pinned one.
+    Replace,
+    /// Another member's key: reports go to all of them.
+    Add,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Largest program file read.
@@ -410,20 +483,29 @@ mod tests {
         assert_eq!(store.programs().unwrap().programs.len(), 1);
         let (a, _) = CertBuilder::general_purpose(Some("a")).generate().unwrap();
         let (b, _) = CertBuilder::general_purpose(Some("b")).generate().unwrap();
-        store.pin_team_key("novu", &a, "pasted", false).unwrap();
+        store
+            .pin_team_key("novu", &a, "pasted", PinMode::Only)
+            .unwrap();
         let again = Store::at(dir.path().join("data"));
         let novu = again.program("novu").unwrap();
+        assert_eq!(novu.team_keys[0].fingerprint, a.fingerprint().to_hex());
         assert_eq!(
-            novu.team_key.as_ref().unwrap().fingerprint,
-            a.fingerprint().to_hex()
-        );
-        assert_eq!(
-            again.team_cert(&novu).unwrap().unwrap().fingerprint(),
+            again.team_certs(&novu).unwrap()[0].fingerprint(),
             a.fingerprint()
         );
-        let err = again.pin_team_key("novu", &b, "pasted", false).unwrap_err();
+        let err = again
+            .pin_team_key("novu", &b, "pasted", PinMode::Only)
+            .unwrap_err();
         assert!(matches!(err, StoreError::KeyChanged { .. }), "{err}");
-        again.pin_team_key("novu", &b, "file:b.asc", true).unwrap();
+        let both = again
+            .pin_team_key("novu", &b, "file:b.asc", PinMode::Add)
+            .unwrap();
+        assert_eq!(both.team_keys.len(), 2, "a second member's key");
+        let replaced = again
+            .pin_team_key("novu", &b, "file:b.asc", PinMode::Replace)
+            .unwrap();
+        assert_eq!(replaced.team_keys.len(), 1);
+        assert_eq!(replaced.team_keys[0].fingerprint, b.fingerprint().to_hex());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

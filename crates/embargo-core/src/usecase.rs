@@ -119,6 +119,17 @@ pub enum RecipientError {
         /// The program id.
         program: String,
     },
+    /// Discovery found a different primary key than the pinned one; sealing waits until the
+    /// user pins again.
+    #[error("KEY CHANGED for program `{program}`: discovery found {offered}, but {pinned} is pinned; sealing is refused until you compare fingerprints and pin again")]
+    KeyChanged {
+        /// The program id.
+        program: String,
+        /// The pinned fingerprint(s).
+        pinned: String,
+        /// The key found instead.
+        offered: String,
+    },
     /// No certificate given and the report's program is unknown or invalid.
     #[error("no team key: the report's program `{program}` is not one Embargo knows")]
     UnknownProgram {
@@ -149,12 +160,20 @@ pub fn resolve_recipients(
             program: Shown(report_program).to_string(),
         });
     };
-    match store.team_cert(program)? {
-        Some(cert) => Ok(vec![cert]),
-        None => Err(RecipientError::NoTeamKey {
+    if let Some(alarm) = &program.key_alarm {
+        return Err(RecipientError::KeyChanged {
             program: program.id.clone(),
-        }),
+            pinned: alarm.pinned.join(", "),
+            offered: alarm.offered.clone(),
+        });
     }
+    let certs = store.team_certs(program)?;
+    if certs.is_empty() {
+        return Err(RecipientError::NoTeamKey {
+            program: program.id.clone(),
+        });
+    }
+    Ok(certs)
 }
 
 /// Why the email cannot be addressed.
@@ -248,21 +267,29 @@ pub enum PinError {
         /// The new fingerprint.
         offered: String,
     },
+    /// No key with this fingerprint was found for the program.
+    #[error("no key discovered for program `{program}` has the fingerprint {typed}")]
+    NotACandidate {
+        /// The program id.
+        program: String,
+        /// What was typed, grouped.
+        typed: String,
+    },
     /// The data directory could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// Pins a team key for a program after the user typed (or pasted) the fingerprint the team
-/// published: compared here, ignoring spaces and case, never on trust. Replacing a different
-/// pinned key needs `replace` as well — never a silent swap.
+/// published: compared here, ignoring spaces and case, never on trust. A different primary key
+/// than a pinned one needs `mode` to say replace or add — never a silent swap.
 pub fn confirm_team_key(
     store: &Store,
     program_id: &str,
     cert: &Cert,
     typed_fingerprint: &str,
     source: &str,
-    replace: bool,
+    mode: crate::store::PinMode,
 ) -> Result<Program, PinError> {
     let typed = normalize_fingerprint(typed_fingerprint)?;
     let actual = cert.fingerprint().to_hex();
@@ -278,7 +305,7 @@ pub fn confirm_team_key(
         });
     }
     keys::encryption_keys(cert, &keys::policy())?;
-    match store.pin_team_key(program_id, cert, source, replace) {
+    match store.pin_team_key(program_id, cert, source, mode) {
         Ok(p) => Ok(p),
         Err(StoreError::KeyChanged {
             program,
@@ -436,7 +463,7 @@ pub fn check_draft(store: &Store, draft: &Report) -> Result<DraftCheck, StoreErr
     let has_key = checked
         .program
         .as_ref()
-        .is_some_and(|p| p.team_key.is_some());
+        .is_some_and(|p| p.has_team_key() && p.key_alarm.is_none());
     let ready_to_seal = has_key && !checked.findings.iter().any(Finding::blocks_sealing);
     Ok(DraftCheck {
         cvss: checked
@@ -525,4 +552,210 @@ pub fn open_file(message: &Path, req: OpenRequest<'_>) -> Result<Opened, OpenErr
         )));
     }
     crate::open::open(file, req)
+}
+
+/// The security.txt field an `embargo-intake` server adds to say where reports are submitted
+/// (an extension: RFC 9116 keeps unknown fields).
+pub const INTAKE_FIELD: &str = "Embargo-Intake";
+
+/// What discovering a program did to the data directory.
+#[derive(Debug)]
+pub struct DiscoveredProgram {
+    /// The program as saved.
+    pub program: Program,
+    /// Whether it was made now.
+    pub created: bool,
+    /// Candidates whose primary key is already pinned (their new subkeys and expiry merged).
+    pub merged: Vec<String>,
+}
+
+/// Why a discovery could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoverProgramError {
+    /// Discovery found a different primary key than the pinned one. The program is marked:
+    /// `seal` refuses until the user pins again.
+    #[error("KEY CHANGED for program `{program}`: discovery found {offered}, but {pinned} is pinned; sealing is refused until you compare fingerprints and pin again")]
+    KeyChanged {
+        /// The program id.
+        program: String,
+        /// The pinned fingerprint(s).
+        pinned: String,
+        /// The one found.
+        offered: String,
+    },
+    /// The data directory could not be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records a discovery as a program (made when new, updated when known): contacts, policy,
+/// intake endpoint and the candidates' keys (stored, not trusted: pinning takes the fingerprint
+/// the user typed). A different primary key than a pinned one marks the program and is an
+/// error; the same primary with new subkeys or a new expiry merges silently.
+pub fn record_discovery(
+    store: &Store,
+    found: &crate::discover::Discovery,
+    id: Option<&str>,
+) -> Result<DiscoveredProgram, DiscoverProgramError> {
+    let domain = found.target.domain().to_owned();
+    let id = match id {
+        Some(i) => ProgramId::parse(i).map_err(StoreError::from)?,
+        None => ProgramId::derive(&domain).map_err(StoreError::from)?,
+    };
+    let existing = match store.program(id.as_str()) {
+        Ok(p) => Some(p),
+        Err(StoreError::Program(ProgramError::Unknown(_))) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let created = existing.is_none();
+    let mut program = existing.unwrap_or_else(|| Program {
+        id: id.to_string(),
+        name: domain.clone(),
+        ..Program::default()
+    });
+    program.domain = Some(domain);
+    if let Some(st) = &found.security_txt {
+        let st = &st.parsed;
+        if program.contacts.is_empty() {
+            program.contacts = st.contacts.clone();
+        }
+        if program.policy_url.is_none() {
+            program.policy_url = st.policy.first().cloned();
+        }
+        if program.intake_url.is_none() {
+            program.intake_url = st
+                .other
+                .get(INTAKE_FIELD)
+                .and_then(|v| v.first())
+                .filter(|u| crate::deliver::check_intake_url(u).is_ok())
+                .cloned();
+        }
+    }
+    if program.contacts.is_empty() {
+        if let Some(c) = found.contact() {
+            program.contacts.push(format!("mailto:{c}"));
+        }
+    }
+    let pinned: Vec<String> = program
+        .team_keys
+        .iter()
+        .map(|k| k.fingerprint.clone())
+        .collect();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut merged = Vec::new();
+    let mut changed = None;
+    for c in found.usable() {
+        store.save_cert(&c.cert)?;
+        if pinned.contains(&c.fingerprint) {
+            merged.push(c.fingerprint.clone());
+            continue;
+        }
+        let sources: Vec<String> = c.sources.iter().map(|s| s.as_str().to_owned()).collect();
+        if !pinned.is_empty() && changed.is_none() {
+            changed = Some(crate::program::KeyAlarm {
+                pinned: pinned.clone(),
+                offered: c.fingerprint.clone(),
+                sources: sources.clone(),
+                seen_at: now.clone(),
+            });
+        }
+        match program
+            .candidates
+            .iter_mut()
+            .find(|k| k.fingerprint == c.fingerprint)
+        {
+            Some(k) => k.sources = sources,
+            None => program.candidates.push(crate::program::Candidate {
+                fingerprint: c.fingerprint.clone(),
+                sources,
+                found_at: now.clone(),
+            }),
+        }
+    }
+    if let Some(alarm) = changed {
+        let err = DiscoverProgramError::KeyChanged {
+            program: program.id.clone(),
+            pinned: alarm.pinned.join(", "),
+            offered: alarm.offered.clone(),
+        };
+        program.key_alarm = Some(alarm);
+        store.save_program(&program)?;
+        return Err(err);
+    }
+    store.save_program(&program)?;
+    Ok(DiscoveredProgram {
+        program,
+        created,
+        merged,
+    })
+}
+
+/// The stored certificate of a candidate discovery found for a program, by the fingerprint the
+/// user typed (which must be one of the program's candidates or pinned keys).
+pub fn candidate_cert(store: &Store, program: &Program, typed: &str) -> Result<Cert, PinError> {
+    let fingerprint = normalize_fingerprint(typed)?;
+    let known = program
+        .candidates
+        .iter()
+        .any(|c| c.fingerprint == fingerprint)
+        || program
+            .team_keys
+            .iter()
+            .any(|k| k.fingerprint == fingerprint)
+        || program
+            .key_alarm
+            .as_ref()
+            .is_some_and(|a| a.offered == fingerprint);
+    if !known {
+        return Err(PinError::NotACandidate {
+            program: program.id.clone(),
+            typed: keys::grouped_hex(&fingerprint),
+        });
+    }
+    Ok(store.cert(&fingerprint)?)
+}
+
+/// Why a SECURITY.md could not become a program.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportProgramError {
+    /// The file could not be read as a policy.
+    #[error(transparent)]
+    Import(#[from] crate::policy_md::ImportError),
+    /// A program with that id exists (saved or built in).
+    #[error("a program `{0}` already exists")]
+    Exists(String),
+    /// The data directory could not be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Imports a SECURITY.md as a new program (never over an existing one) and saves it. The id
+/// defaults to the file's directory name (`programs/novu/SECURITY.md` → `novu`), else to the
+/// policy's title. What could not be mapped is returned for the user to read.
+pub fn import_program(
+    store: &Store,
+    markdown: &str,
+    id: Option<&str>,
+    source: &str,
+) -> Result<crate::policy_md::ImportedProgram, ImportProgramError> {
+    let id = match id {
+        Some(i) => ProgramId::parse(i).map_err(StoreError::from)?,
+        None => {
+            let dir = Path::new(source)
+                .parent()
+                .and_then(|d| d.file_name())
+                .map(|d| d.to_string_lossy().into_owned())
+                .filter(|d| !d.is_empty() && d != "." && d != "..")
+                .unwrap_or_else(|| "imported".to_owned());
+            ProgramId::derive(&dir).map_err(StoreError::from)?
+        }
+    };
+    if store.has_program(&id) {
+        return Err(ImportProgramError::Exists(id.to_string()));
+    }
+    let imported = crate::policy_md::import_security_md(markdown, id.as_str(), Some(source))?;
+    store.save_program(&imported.program)?;
+    Ok(imported)
 }

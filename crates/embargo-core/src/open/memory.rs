@@ -228,14 +228,28 @@ mod tests {
         let mut sealed = Vec::new();
         seal(&req, &mut sealed, false, &mut |_, _| true).unwrap();
         let mut none = |_: &str| None;
-        let opened =
-            open_in_memory(&sealed[..], &[team.clone()], &[], &mut none, 1 << 20, false).unwrap();
+        let opened = open_in_memory(
+            &sealed[..],
+            std::slice::from_ref(&team),
+            &[],
+            &mut none,
+            1 << 20,
+            false,
+        )
+        .unwrap();
         assert_eq!(opened.report.as_ref().unwrap().title, "T");
         assert_eq!(opened.attachments.len(), 1);
         assert_eq!(opened.attachments[0].0, "poc.txt");
         assert_eq!(&opened.attachments[0].1[..], b"proof");
         assert!(matches!(
-            open_in_memory(&sealed[..], &[team.clone()], &[], &mut none, 100, false),
+            open_in_memory(
+                &sealed[..],
+                std::slice::from_ref(&team),
+                &[],
+                &mut none,
+                100,
+                false
+            ),
             Err(OpenError::TooLarge { limit: 100 })
         ));
         let mut bad = sealed.clone();
