@@ -22,6 +22,8 @@ mod upload;
 mod wellknown;
 
 #[cfg(test)]
+mod tests;
+#[cfg(test)]
 mod testutil;
 
 use std::collections::HashSet;

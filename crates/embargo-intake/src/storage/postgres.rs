@@ -731,9 +731,11 @@ impl Storage for PgStore {
                     .map_err(pg(format!("read chunk {idx} of {receipt_text}")))?;
                 let data: Vec<u8> = match row {
                     Some(row) => row.get(0),
-                    None => return Err(StorageError::Corrupt(format!(
+                    None => {
+                        return Err(StorageError::Corrupt(format!(
                         "chunk {idx} of {receipt_text} is missing ({sent} of {size} bytes read)"
-                    ))),
+                    )))
+                    }
                 };
                 let sent_now = sent + data.len() as u64;
                 if data.is_empty() || sent_now > size {
