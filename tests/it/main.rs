@@ -2,5 +2,8 @@
 
 mod app_e2e;
 mod cli;
+mod intake;
+mod intake_storage;
 mod interop;
+mod pg;
 mod support;

@@ -452,6 +452,18 @@ mod tests {
         assert!(check_bytes(&armored, team(&keys)).unwrap().armored);
         // The streaming path reads the same way.
         assert!(check(&binary[..], team(&keys)).is_ok());
+        // SEIPDv2: v6 PKESKs name the subkey by fingerprint.
+        let v2 = testutil::encrypt_v2(&[&a], b"report");
+        let framing = check_bytes(&v2, team(&keys)).unwrap();
+        assert!(matches!(
+            framing.recipients[0],
+            Some(KeyHandle::Fingerprint(_))
+        ));
+        let b = testutil::team_key("b@example.org");
+        assert_eq!(
+            check_bytes(&v2, team(&[key_of(&b)])).unwrap_err().code(),
+            "missing_team_recipient"
+        );
     }
 
     #[test]
@@ -478,16 +490,18 @@ mod tests {
     fn hidden_recipients_only_when_configured() {
         let a = testutil::team_key("a@example.org");
         let keys = [key_of(&a)];
-        let hidden = testutil::encrypt_hidden(&[&a], b"x");
-        assert_eq!(
-            check_bytes(&hidden, team(&keys)).unwrap_err(),
-            Refusal::HiddenRecipient
-        );
-        let lenient = Expect::Team {
-            keys: &keys,
-            accept_hidden: true,
-        };
-        assert!(check_bytes(&hidden, lenient).is_ok());
+        for format in [testutil::Format::V1, testutil::Format::V2] {
+            let hidden = testutil::encrypt_hidden(&[&a], b"x", format);
+            assert_eq!(
+                check_bytes(&hidden, team(&keys)).unwrap_err(),
+                Refusal::HiddenRecipient
+            );
+            let lenient = Expect::Team {
+                keys: &keys,
+                accept_hidden: true,
+            };
+            assert!(check_bytes(&hidden, lenient).is_ok());
+        }
     }
 
     #[test]

@@ -265,7 +265,7 @@ async fn bodies_are_judged_by_their_bytes_whatever_the_content_type() {
             "missing_team_recipient",
         ),
         (
-            testutil::encrypt_hidden(&[&fx.team], b"hidden"),
+            testutil::encrypt_hidden(&[&fx.team], b"hidden", testutil::Format::V1),
             "hidden_recipient",
         ),
     ];

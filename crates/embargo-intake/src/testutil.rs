@@ -9,7 +9,7 @@ use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{
     Armorer, Compressor, Encryptor, LiteralWriter, Message, Recipient, Signer,
 };
-use openpgp::types::CompressionAlgorithm;
+use openpgp::types::{CompressionAlgorithm, Features};
 use sequoia_openpgp as openpgp;
 
 /// A team key with its secret parts (the test plays the team too).
@@ -23,10 +23,18 @@ pub fn team_key(email: &str) -> Cert {
         .0
 }
 
+/// SEIPDv1 with v3 PKESKs (key ids), or SEIPDv2 with v6 PKESKs (fingerprints).
+#[derive(Clone, Copy)]
+pub enum Format {
+    V1,
+    V2,
+}
+
 fn recipients<'a>(
     certs: &'a [&'a Cert],
     p: &'a StandardPolicy<'a>,
     hidden: bool,
+    format: Format,
 ) -> Vec<Recipient<'a>> {
     certs
         .iter()
@@ -38,12 +46,17 @@ fn recipients<'a>(
                 .revoked(false)
                 .for_transport_encryption()
                 .for_storage_encryption()
-                .map(move |ka| {
-                    if hidden {
-                        Recipient::new(None, None, ka.key())
-                    } else {
-                        Recipient::from(ka)
-                    }
+                .map(move |ka| match format {
+                    Format::V1 => Recipient::new(
+                        Features::empty().set_seipdv1(),
+                        (!hidden).then(|| ka.key().keyid().into()),
+                        ka.key(),
+                    ),
+                    Format::V2 => Recipient::new(
+                        Features::empty().set_seipdv1().set_seipdv2(),
+                        (!hidden).then(|| ka.key().fingerprint().into()),
+                        ka.key(),
+                    ),
                 })
         })
         .collect()
@@ -55,17 +68,28 @@ fn finish(message: Message<'_>, plaintext: &[u8]) {
     w.finalize().expect("finalize");
 }
 
-/// An encrypted message to `certs` (binary, or armored).
+/// An encrypted message to `certs` (binary, or armored), SEIPDv1 as Embargo sends to v4 certs.
 pub fn encrypt(certs: &[&Cert], plaintext: &[u8], armor: bool) -> Vec<u8> {
-    encrypt_with(certs, plaintext, armor, false)
+    encrypt_with(certs, plaintext, armor, false, Format::V1)
+}
+
+/// An SEIPDv2 message (v6 PKESKs name recipients by fingerprint).
+pub fn encrypt_v2(certs: &[&Cert], plaintext: &[u8]) -> Vec<u8> {
+    encrypt_with(certs, plaintext, false, false, Format::V2)
 }
 
 /// Like [`encrypt`], with hidden (wildcard) recipients.
-pub fn encrypt_hidden(certs: &[&Cert], plaintext: &[u8]) -> Vec<u8> {
-    encrypt_with(certs, plaintext, false, true)
+pub fn encrypt_hidden(certs: &[&Cert], plaintext: &[u8], format: Format) -> Vec<u8> {
+    encrypt_with(certs, plaintext, false, true, format)
 }
 
-fn encrypt_with(certs: &[&Cert], plaintext: &[u8], armor: bool, hidden: bool) -> Vec<u8> {
+fn encrypt_with(
+    certs: &[&Cert],
+    plaintext: &[u8],
+    armor: bool,
+    hidden: bool,
+    format: Format,
+) -> Vec<u8> {
     let p = StandardPolicy::new();
     let mut out = Vec::new();
     {
@@ -73,7 +97,7 @@ fn encrypt_with(certs: &[&Cert], plaintext: &[u8], armor: bool, hidden: bool) ->
         if armor {
             message = Armorer::new(message).build().expect("armorer");
         }
-        let message = Encryptor::for_recipients(message, recipients(certs, &p, hidden))
+        let message = Encryptor::for_recipients(message, recipients(certs, &p, hidden, format))
             .build()
             .expect("encryptor");
         finish(message, plaintext);

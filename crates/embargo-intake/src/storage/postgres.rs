@@ -388,10 +388,11 @@ struct Prepared {
 async fn prepare(client: &Client) -> Result<Prepared, StorageError> {
     let insert_inline = client
         .prepare(
-            "WITH r AS (
+            "WITH t AS (SELECT clock_timestamp() AS at),
+             r AS (
                  INSERT INTO reports (receipt, idempotency_key, body_sha256, size, status,
                                       received_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'received', now(), now())
+                 SELECT $1, $2, $3, $4, 'received', t.at, t.at FROM t
                  ON CONFLICT DO NOTHING
                  RETURNING receipt, received_at),
              c AS (INSERT INTO body_chunks (receipt, idx, data) SELECT receipt, 0, $5 FROM r)
@@ -401,10 +402,11 @@ async fn prepare(client: &Client) -> Result<Prepared, StorageError> {
         .map_err(pg("prepare report insert"))?;
     let insert_staged = client
         .prepare(
-            "WITH r AS (
+            "WITH t AS (SELECT clock_timestamp() AS at),
+             r AS (
                  INSERT INTO reports (receipt, idempotency_key, body_sha256, size, status,
                                       received_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'received', now(), now())
+                 SELECT $1, $2, $3, $4, 'received', t.at, t.at FROM t
                  ON CONFLICT DO NOTHING
                  RETURNING receipt, received_at),
              u AS (DELETE FROM uploads WHERE receipt IN (SELECT receipt FROM r))
@@ -490,7 +492,8 @@ async fn commit_batch(
         .transaction()
         .await
         .map_err(pg("begin transaction"))?;
-    // Sequence numbers in commit order, across every replica.
+    // Sequence numbers (and arrival times, from `clock_timestamp()` after the lock) in commit
+    // order, across every replica.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK])
         .await
         .map_err(pg("take the ordering lock"))?;

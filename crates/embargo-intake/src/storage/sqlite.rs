@@ -526,7 +526,9 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Op>, bodies: &Path) {
     });
     let dir_synced = if files { sync_dir(bodies) } else { Ok(()) };
 
-    let now = Utc::now();
+    // Stored as microseconds: answer with exactly what a later read returns.
+    let now =
+        DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).expect("now is in range");
     let mut outcomes: Vec<Result<Outcome, StorageError>> = Vec::with_capacity(batch.len());
     let began = conn
         .execute_batch("BEGIN IMMEDIATE")
