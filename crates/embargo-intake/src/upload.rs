@@ -102,16 +102,11 @@ pub(crate) async fn receive(state: &AppState, key: &str, body: Body) -> Result<A
     let mut head = BytesMut::new();
     let receipt = Receipt::random();
 
-    loop {
-        match reader.next().await? {
-            Some(chunk) => {
-                hasher.update(&chunk);
-                head.extend_from_slice(&chunk);
-                if head.len() > small {
-                    return receive_large(state, key, receipt, head.freeze(), hasher, reader).await;
-                }
-            }
-            None => break,
+    while let Some(chunk) = reader.next().await? {
+        hasher.update(&chunk);
+        head.extend_from_slice(&chunk);
+        if head.len() > small {
+            return receive_large(state, key, receipt, head.freeze(), hasher, reader).await;
         }
     }
 

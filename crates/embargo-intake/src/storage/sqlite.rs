@@ -680,6 +680,11 @@ fn apply(conn: &Connection, op: &Op, now: DateTime<Utc>) -> Result<Outcome, Stor
     }
 }
 
+/// `apply` answers each kind of op with its own kind of outcome; this is never built.
+fn mismatch() -> StorageError {
+    StorageError::Corrupt("the writer answered an operation with another's outcome".into())
+}
+
 /// Answers one op. `committed`: the batch's COMMIT succeeded, so an op that failed was rolled
 /// back to its savepoint and is known not to be stored.
 fn deliver(op: Op, outcome: Result<Outcome, StorageError>, committed: bool, bodies: &Path) {
@@ -689,7 +694,7 @@ fn deliver(op: Op, outcome: Result<Outcome, StorageError>, committed: bool, bodi
         } => {
             let result = outcome.and_then(|o| match o {
                 Outcome::Inserted(i) => Ok(i),
-                _ => unreachable!("an insert yields an insert outcome"),
+                _ => Err(mismatch()),
             });
             // A file whose row is known not to be committed must not stay behind. When the
             // COMMIT itself failed its outcome is uncertain (an fsync error may still leave
@@ -709,15 +714,15 @@ fn deliver(op: Op, outcome: Result<Outcome, StorageError>, committed: bool, bodi
             let _ = done.send(result);
         }
         Op::Reply { done, .. } => {
-            let _ = done.send(outcome.map(|o| match o {
-                Outcome::Reply(r) => r,
-                _ => unreachable!("a reply yields a reply outcome"),
+            let _ = done.send(outcome.and_then(|o| match o {
+                Outcome::Reply(r) => Ok(r),
+                _ => Err(mismatch()),
             }));
         }
         Op::SetStatus { done, .. } => {
-            let _ = done.send(outcome.map(|o| match o {
-                Outcome::Status(r) => r,
-                _ => unreachable!("a status change yields a status outcome"),
+            let _ = done.send(outcome.and_then(|o| match o {
+                Outcome::Status(r) => Ok(r),
+                _ => Err(mismatch()),
             }));
         }
     }
