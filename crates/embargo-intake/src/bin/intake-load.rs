@@ -109,10 +109,13 @@ fn encrypt_into<W: std::io::Write + Send + Sync>(
     Ok(())
 }
 
-/// A message of about `size` bytes of ciphertext.
+/// A message of `size` bytes of ciphertext (or just over, for tiny sizes).
 fn body_of_size(cert: &Cert, size: usize) -> anyhow::Result<Bytes> {
-    // PKESK + SEIPD framing + MDC come to a few hundred bytes; aim under and pad plaintext.
-    let mut plaintext = vec![0u8; size.saturating_sub(160).max(1)];
+    // PKESKs, packet headers and the MDC: measured on a one-byte message.
+    let mut probe = Vec::new();
+    encrypt_into(cert, &mut probe, |w| w.write_all(b"x"))?;
+    let overhead = probe.len() - 1;
+    let mut plaintext = vec![0u8; size.saturating_sub(overhead).max(1)];
     rand::rng().fill_bytes(&mut plaintext);
     let mut out = Vec::with_capacity(size + 512);
     encrypt_into(cert, &mut out, |w| w.write_all(&plaintext))?;
