@@ -806,3 +806,71 @@ async fn the_server_secret_survives_a_restart() {
     assert!(secret.verify_status_token(&receipt, a["status_token"].as_str().unwrap()));
     drop(reopened);
 }
+
+#[tokio::test]
+async fn a_team_pulling_hundreds_of_reports_at_once_stays_under_the_default_limits() {
+    let fx = fixture(Options::default()).await;
+    let body = report_body(&fx, "r");
+    let mut receipts = Vec::new();
+    for i in 0..300 {
+        let a = submit(&fx, &format!("k{i}"), &body).await;
+        assert_eq!(a.status, StatusCode::CREATED);
+        receipts.push(a.json()["receipt"].as_str().unwrap().to_owned());
+    }
+    let list = send(
+        &fx.router,
+        team_request(
+            &fx,
+            Method::GET,
+            "/v1/team/reports?limit=1000",
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(list.json()["reports"].as_array().unwrap().len(), 300);
+    for receipt in &receipts {
+        for (method, uri, body) in [
+            (
+                Method::GET,
+                format!("/v1/team/reports/{receipt}/message"),
+                String::new(),
+            ),
+            (
+                Method::PUT,
+                format!("/v1/team/reports/{receipt}/status"),
+                r#"{"status":"triaged"}"#.to_owned(),
+            ),
+        ] {
+            let a = send(&fx.router, team_request(&fx, method, &uri, body)).await;
+            assert_eq!(a.status, StatusCode::OK, "{uri}: {:?}", a.body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_large_refused_body_is_read_to_its_end_so_the_client_hears_why() {
+    let fx = fixture(Options {
+        small_body_limit: 1024,
+        ..Options::default()
+    })
+    .await;
+    // Refused by its first bytes, and 2 MB long: the answer waits for the whole body.
+    let stranger = testutil::team_key("x@example.net");
+    let body = testutil::encrypt(&[&stranger], &vec![3u8; 2_000_000], false);
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let pieces: Vec<Bytes> = body.chunks(16 * 1024).map(Bytes::copy_from_slice).collect();
+    let stream = futures_util::stream::iter(pieces).map(move |p| {
+        counter.fetch_add(p.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, std::io::Error>(p)
+    });
+    let request = Request::post("/v1/reports")
+        .header("idempotency-key", "refused-large")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let a = send(&fx.router, request).await;
+    assert_eq!(a.error_code(), "missing_team_recipient");
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), body.len());
+    let files = std::fs::read_dir(fx.data.join("bodies")).unwrap().count();
+    assert_eq!(files, 0, "nothing of it is stored");
+}

@@ -72,6 +72,12 @@ impl BodyReader {
         }
     }
 
+    /// Reads and discards the rest of the body (as far as the limit and the idle timeout
+    /// allow).
+    pub(crate) async fn drain(&mut self) {
+        while let Ok(Some(_)) = self.next().await {}
+    }
+
     /// The whole (small, limited) body.
     pub(crate) async fn collect(mut self) -> Result<Bytes, AppError> {
         let mut buf = BytesMut::new();
@@ -190,13 +196,22 @@ async fn receive_large(
         upload.write(chunk).await?;
     }
     drop(tx);
-    verdict.await.expect("framing check panicked")?;
-    if check_done {
+    let verdict = verdict.await.expect("framing check panicked");
+    let refusal = match verdict {
+        Err(refusal) => Some(refusal),
         // The check ended before the body did, yet accepted: it saw the end of a message.
-        return Err(Refusal::TrailingData {
+        Ok(_) if check_done => Some(Refusal::TrailingData {
             packet: "more data".into(),
-        }
-        .into());
+        }),
+        Ok(_) => None,
+    };
+    if let Some(refusal) = refusal {
+        // Nothing of it is kept; the rest is read (within the size limit) so that a client
+        // that sends its whole body before reading the answer gets the 422 rather than a
+        // connection reset it would retry.
+        drop(upload);
+        reader.drain().await;
+        return Err(refusal.into());
     }
     let sha256: [u8; 32] = hasher.finalize().into();
     let report = NewReport {
