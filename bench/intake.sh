@@ -37,6 +37,7 @@ EOF
 
 start_server() { # storage flag and value
   : > "$work/server.out"
+  rm -rf "$work/sqlite"
   RUST_LOG=warn "$bin/embargo-intake" serve --config "$work/bench.toml" --listen 127.0.0.1:0 \
     --team-cert "$work/team.asc" "$@" > "$work/server.out" 2> "$work/server.err" &
   server_pid=$!
@@ -49,11 +50,13 @@ start_server() { # storage flag and value
 stop_server() {
   kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=""
 }
-load() { # label size
+load() { # label size seconds
   printf '%-28s ' "$1"
   "$bin/intake-load" run --url "$url" --cert "$work/team.asc" --size "$2" \
-    --concurrency "$concurrency" --duration "$duration" --warmup 3
+    --concurrency "$concurrency" --duration "$3" --warmup 2
 }
+# 1 MB runs are short: at a few hundred per second they write gigabytes.
+short=$(( duration < 5 ? duration : 5 ))
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)" MiB"}' /proc/meminfo); disk of /var/tmp: $(df --output=source /var/tmp | tail -1)"
 python3 - "$work" <<'EOF'
@@ -68,18 +71,23 @@ EOF
 
 echo "== SQLite (embedded default)"
 start_server --data "$work/sqlite"
-load "sqlite 10 KB" 10240
-load "sqlite 1 MB" 1048576
+load "sqlite 10 KB" 10240 "$duration"
+stop_server
+start_server --data "$work/sqlite"
+load "sqlite 1 MB" 1048576 "$short"
+stop_server
+start_server --data "$work/sqlite"
 printf '%-28s ' "sqlite 500 MB streamed"
 "$bin/intake-load" big --url "$url" --cert "$work/team.asc" --size 500000000 --pid "$server_pid"
 stop_server
 
 echo "== SQLite, every body a file (small_body_limit = 0), for comparison"
 printf '[storage]\nsmall_body_limit = 0\n' >> "$work/bench.toml"
-start_server --data "$work/sqlite-files"
-load "sqlite files 10 KB" 10240
+start_server --data "$work/sqlite"
+load "sqlite files 10 KB" 10240 "$duration"
 stop_server
 sed -i '/^\[storage\]/,$d' "$work/bench.toml"
+rm -rf "$work/sqlite"
 
 echo "== PostgreSQL"
 mkdir -p "$work/pg"
@@ -88,14 +96,28 @@ as_pg "$pg_bin/initdb" -D "$work/pg/data" --auth=trust --username=postgres >/dev
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
   -o "-p $port -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
-"$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres intake
 "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres floor
-start_server --database "postgres://postgres@127.0.0.1:$port/intake"
-load "postgres 10 KB" 10240
-load "postgres 1 MB" 1048576
+pg_run() { # label: a fresh database per run
+  "$pg_bin/dropdb" --if-exists -h 127.0.0.1 -p "$port" -U postgres intake
+  "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres intake
+  start_server --database "postgres://postgres@127.0.0.1:$port/intake"
+}
+pg_run
+load "postgres 10 KB" 10240 "$duration"
+stop_server
+printf '[storage]\nmax_batch = 1\n' >> "$work/bench.toml"
+pg_run
+load "postgres 10 KB, no batching" 10240 "$short"
+stop_server
+sed -i '/^\[storage\]/,$d' "$work/bench.toml"
+pg_run
+load "postgres 1 MB" 1048576 "$short"
+stop_server
+pg_run
 printf '%-28s ' "postgres 500 MB streamed"
 "$bin/intake-load" big --url "$url" --cert "$work/team.asc" --size 500000000 --pid "$server_pid"
 stop_server
+"$pg_bin/dropdb" -h 127.0.0.1 -p "$port" -U postgres intake
 
 echo "== Floor: the storage alone"
 db="$work/floor.sqlite3"
@@ -118,7 +140,8 @@ sqlite_floor() { # label statements-per-commit commits blob-size
 }
 sqlite_floor "sqlite3 10 KB, 1/commit" 1 1000 10240
 sqlite_floor "sqlite3 10 KB, 32/commit" 32 200 10240
-sqlite_floor "sqlite3 1 MB, 1/commit" 1 100 1048576
+sqlite_floor "sqlite3 1 MB, 1/commit" 1 200 1048576
+rm -f "$db"*
 
 floor_url="postgres://postgres@127.0.0.1:$port/floor"
 # The bytes come from a table of random values made once, so the loop measures storing and
@@ -134,8 +157,8 @@ SQL
 # One insert per transaction: one WAL flush each (PostgreSQL groups concurrent flushes itself).
 echo "INSERT INTO t SELECT x FROM src WHERE size = 10240;" > "$work/insert10k.sql"
 echo "INSERT INTO t SELECT x FROM src WHERE size = 1048576;" > "$work/insert1m.sql"
-pg_floor() { # label clients script
-  "$pg_bin/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c "$2" -j 2 -T "$duration" -M prepared \
+pg_floor() { # label clients script seconds
+  "$pg_bin/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c "$2" -j 2 -T "$4" -M prepared \
     -f "$3" -l --log-prefix="$work/pgbench" floor > "$work/pgbench.out" 2>&1
   local tps
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.out")
@@ -148,6 +171,8 @@ print(f"{sys.argv[3]:<28} {float(sys.argv[2]):.0f} inserts/s; p50 {p(0.5):.2f} m
 EOF
   rm -f "$work"/pgbench.*
 }
-pg_floor "psql 10 KB, 32 clients" "$concurrency" "$work/insert10k.sql"
-pg_floor "psql 10 KB, 1 client" 1 "$work/insert10k.sql"
-pg_floor "psql 1 MB, 32 clients" "$concurrency" "$work/insert1m.sql"
+pg_floor "psql 10 KB, 32 clients" "$concurrency" "$work/insert10k.sql" "$duration"
+psql -X -q -d "$floor_url" -c 'TRUNCATE t'
+pg_floor "psql 10 KB, 1 client" 1 "$work/insert10k.sql" "$duration"
+psql -X -q -d "$floor_url" -c 'TRUNCATE t'
+pg_floor "psql 1 MB, 32 clients" "$concurrency" "$work/insert1m.sql" "$short"

@@ -157,7 +157,7 @@ impl<K: Eq + Hash> Keyed<K> {
 }
 
 /// Every limiter the server applies.
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     submissions: Global,
     status: Global,
     status_per_token: Keyed<u128>,
@@ -166,7 +166,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(config: &RateLimitConfig) -> RateLimiter {
+    pub(crate) fn new(config: &RateLimitConfig) -> RateLimiter {
         RateLimiter {
             submissions: Global::new(config.submissions),
             status: Global::new(config.status),
@@ -176,25 +176,25 @@ impl RateLimiter {
         }
     }
 
-    pub fn submission(&self) -> Result<(), AppError> {
+    pub(crate) fn submission(&self) -> Result<(), AppError> {
         self.submissions.take()
     }
 
-    pub fn status_lookup(&self) -> Result<(), AppError> {
+    pub(crate) fn status_lookup(&self) -> Result<(), AppError> {
         self.status.take()
     }
 
     /// Keyed on the report the (verified) status token belongs to.
-    pub fn status_token(&self, receipt_bits: u128) -> Result<(), AppError> {
+    pub(crate) fn status_token(&self, receipt_bits: u128) -> Result<(), AppError> {
         self.status_per_token.take(receipt_bits)
     }
 
     /// Keyed on which configured team token was presented.
-    pub fn team_token(&self, index: usize) -> Result<(), AppError> {
+    pub(crate) fn team_token(&self, index: usize) -> Result<(), AppError> {
         self.team_per_token.take(index)
     }
 
-    pub fn auth_failure(&self) -> Result<(), AppError> {
+    pub(crate) fn auth_failure(&self) -> Result<(), AppError> {
         self.auth_failures.take()
     }
 }
