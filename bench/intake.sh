@@ -18,6 +18,7 @@ concurrency="${CONCURRENCY:-32}"
 cargo build --release --locked -p embargo-intake --bins >&2
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d /var/tmp/intake-bench.XXXXXX)
+chmod 711 "$work"  # initdb runs as `postgres` below
 server_pid=""
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -513,8 +513,17 @@ fn writer_loop(
         // to `journal_size_limit`). PASSIVE, not RESTART: the writer never waits for a
         // reader; if one holds an old snapshot, the restart just happens a batch later.
         if fs::metadata(wal).map(|m| m.len()).unwrap_or(0) > WAL_RESTART_AT {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "checkpoint failed");
+            let started = std::time::Instant::now();
+            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            }) {
+                Ok((frames, copied)) => tracing::debug!(
+                    frames,
+                    copied,
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "writer checkpoint"
+                ),
+                Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
             }
         }
     }
