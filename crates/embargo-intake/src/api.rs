@@ -1,0 +1,197 @@
+//! The researcher's endpoints: `POST /v1/reports` and `GET /v1/reports/{receipt}`.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use openpgp::armor;
+use sequoia_openpgp as openpgp;
+use serde::Serialize;
+use std::io::Write as _;
+
+use crate::error::AppError;
+use crate::receipt::Receipt;
+use crate::storage::rfc3339;
+use crate::upload::{self, Accepted};
+use crate::AppState;
+
+/// The longest Idempotency-Key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+#[derive(Serialize)]
+struct Created {
+    receipt: String,
+    status_token: String,
+    received_at: String,
+}
+
+/// The Idempotency-Key: 1–255 printable ASCII characters (space to tilde).
+fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
+    let value = headers
+        .get("idempotency-key")
+        .ok_or(AppError::MissingIdempotencyKey)?;
+    let bytes = value.as_bytes();
+    if bytes.is_empty() {
+        return Err(AppError::InvalidIdempotencyKey {
+            reason: "it is empty".into(),
+        });
+    }
+    if bytes.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(AppError::InvalidIdempotencyKey {
+            reason: format!(
+                "it has {} characters, at most {MAX_IDEMPOTENCY_KEY} are allowed",
+                bytes.len()
+            ),
+        });
+    }
+    if let Some(pos) = bytes.iter().position(|b| !(0x20..=0x7e).contains(b)) {
+        return Err(AppError::InvalidIdempotencyKey {
+            reason: format!(
+                "byte {} (0x{:02x}) is not a printable ASCII character",
+                pos + 1,
+                bytes[pos]
+            ),
+        });
+    }
+    Ok(String::from_utf8(bytes.to_vec()).expect("printable ASCII is UTF-8"))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `POST /v1/reports`.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    state.shared.rate.submission()?;
+    let key = idempotency_key(&headers)?;
+    // Refused before a byte of the body is read; chunked bodies are counted as they stream.
+    if let Some(len) = content_length(&headers) {
+        if len > state.shared.body_limit {
+            return Err(AppError::BodyTooLarge {
+                limit: state.shared.body_limit,
+            });
+        }
+    }
+    let _claim = state
+        .claim(&key)
+        .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+    let (status, receipt, received_at) = match upload::receive(&state, &key, body).await? {
+        Accepted::Created(record) => {
+            tracing::info!(receipt = %record.receipt, size = record.size, "report stored");
+            (StatusCode::CREATED, record.receipt, record.received_at)
+        }
+        Accepted::Replayed(existing) => {
+            tracing::info!(receipt = %existing.receipt, "submission replayed");
+            (StatusCode::OK, existing.receipt, existing.received_at)
+        }
+    };
+    let answer = Created {
+        receipt: receipt.to_string(),
+        status_token: state.shared.secret.status_token(&receipt),
+        received_at: rfc3339(received_at),
+    };
+    let mut response = (status, Json(answer)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/reports/{receipt}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The bearer token of `Authorization: Bearer <token>`.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A receipt from the path; an unparsable one names no report.
+pub(crate) fn path_receipt(path: Result<Path<String>, PathRejection>) -> Result<Receipt, AppError> {
+    let Path(text) = path.map_err(|e| AppError::InvalidQuery {
+        reason: e.body_text(),
+    })?;
+    text.parse().map_err(|_| AppError::ReportNotFound {
+        receipt: text.chars().take(64).collect(),
+    })
+}
+
+/// A stored reply (binary) as the armored text the researcher gets.
+pub(crate) fn armored(message: &[u8]) -> String {
+    let mut out = Vec::new();
+    {
+        let mut writer =
+            armor::Writer::new(&mut out, armor::Kind::Message).expect("armor to memory");
+        writer.write_all(message).expect("armor to memory");
+        writer.finalize().expect("armor to memory");
+    }
+    String::from_utf8(out).expect("armor is ASCII")
+}
+
+#[derive(Serialize)]
+struct ReplyView {
+    id: i64,
+    created_at: String,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    receipt: String,
+    status: &'static str,
+    received_at: String,
+    updated_at: String,
+    replies: Vec<ReplyView>,
+}
+
+/// `GET /v1/reports/{receipt}` with the status token.
+pub async fn status(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let shared = &state.shared;
+    shared.rate.status_lookup()?;
+    const WHAT: &str = "status token";
+    let Some(token) = bearer(&headers) else {
+        shared.rate.auth_failure()?;
+        return Err(AppError::MissingToken { what: WHAT });
+    };
+    let receipt = path_receipt(path)?;
+    if !shared.secret.verify_status_token(&receipt, token) {
+        shared.rate.auth_failure()?;
+        return Err(AppError::InvalidToken { what: WHAT });
+    }
+    shared.rate.status_token(receipt.bits())?;
+    let Some(record) = shared.storage.report(&receipt).await? else {
+        return Err(AppError::ReportNotFound {
+            receipt: receipt.to_string(),
+        });
+    };
+    let replies = shared.storage.replies(&receipt).await?;
+    let view = StatusView {
+        receipt: record.receipt.to_string(),
+        status: record.status.as_str(),
+        received_at: rfc3339(record.received_at),
+        updated_at: rfc3339(record.updated_at),
+        replies: replies
+            .into_iter()
+            .map(|r| ReplyView {
+                id: r.id,
+                created_at: rfc3339(r.created_at),
+                message: armored(&r.message),
+            })
+            .collect(),
+    };
+    Ok(Json(view).into_response())
+}

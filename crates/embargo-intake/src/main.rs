@@ -1,0 +1,273 @@
+//! `embargo-intake`: command-line wiring — configuration, storage, listener, TLS, signals.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use embargo_intake::config::{ConfigFile, Overrides, Settings, StorageSettings};
+use embargo_intake::team::NewToken;
+use embargo_intake::{app, serve, AppState, PgStore, SqliteStore, Storage};
+
+#[derive(Parser)]
+#[command(
+    name = "embargo-intake",
+    version,
+    about = "Receives sealed vulnerability reports and serves them to the security team"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServerArgs),
+    /// Check the configuration (and the files it names) without starting.
+    CheckConfig(ServerArgs),
+    /// Team bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a new 256-bit team token and the SHA-256 hash the server's config stores.
+    New {
+        /// Print `{"token": …, "hash": …}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// TOML config file; the flags below override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// SQLite storage: database and body files in DIR (created 0700).
+    #[arg(long, value_name = "DIR", conflicts_with = "database")]
+    data: Option<PathBuf>,
+    /// PostgreSQL storage (postgres://user:password@host:port/database).
+    #[arg(long, value_name = "URL", env = "EMBARGO_INTAKE_DATABASE")]
+    database: Option<String>,
+    /// A team certificate (public); every report must be encrypted to each one given.
+    #[arg(long = "team-cert", value_name = "FILE")]
+    team_certs: Vec<PathBuf>,
+    /// SHA-256 (hex) of a team token, from `embargo-intake token new`.
+    #[arg(long = "team-token-hash", value_name = "HASH")]
+    team_token_hashes: Vec<String>,
+    /// Largest report body accepted, in bytes [default: 268435456].
+    #[arg(long, value_name = "BYTES")]
+    body_limit: Option<u64>,
+    /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The URL clients reach this server at, for security.txt [default: from each request].
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+}
+
+impl ServerArgs {
+    fn settings(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let overrides = Overrides {
+            listen: self.listen,
+            data: self.data,
+            database: self.database,
+            team_certs: self.team_certs,
+            team_token_hashes: self.team_token_hashes,
+            body_limit: self.body_limit,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            public_url: self.public_url,
+        };
+        Ok(Settings::resolve(file, overrides)?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let result = match cli.command {
+        Command::Token {
+            command: TokenCommand::New { json },
+        } => token_new(json),
+        Command::CheckConfig(args) => check_config(args),
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("start the async runtime")
+            .and_then(|rt| rt.block_on(run(args))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("embargo-intake: {e:#}");
+            // 78 = EX_CONFIG when the configuration is at fault.
+            if e.downcast_ref::<embargo_intake::config::ConfigError>()
+                .is_some()
+            {
+                ExitCode::from(78)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn token_new(json: bool) -> anyhow::Result<()> {
+    let t = NewToken::generate();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"token": t.token.as_str(), "hash": t.hash})
+        );
+    } else {
+        println!("token: {}", t.token.as_str());
+        println!("hash:  {}", t.hash);
+        eprintln!(
+            "Give the token to the team (keep it secret); put the hash in the server's config \
+             (team_token_hashes) or pass it as --team-token-hash."
+        );
+    }
+    Ok(())
+}
+
+fn check_config(args: ServerArgs) -> anyhow::Result<()> {
+    let s = args.settings()?;
+    println!("listen: {}", s.listen);
+    match &s.storage {
+        StorageSettings::Sqlite { dir, options } => println!(
+            "storage: SQLite in {} (bodies up to {} bytes in the database)",
+            dir.display(),
+            options.small_body_limit
+        ),
+        StorageSettings::Postgres(o) => println!(
+            "storage: PostgreSQL ({} connections per pool, {}-byte chunks)",
+            o.pool_size, o.chunk_size
+        ),
+    }
+    for cert in &s.team {
+        println!(
+            "team cert: {} from {} ({})",
+            cert.fingerprint(),
+            cert.path.display(),
+            if cert.emails.is_empty() {
+                "no e-mail address: not in WKD".to_owned()
+            } else {
+                cert.emails.join(", ")
+            }
+        );
+        for email in &cert.emails {
+            if let Some((local, domain)) = email.rsplit_once('@') {
+                println!(
+                    "  WKD: /.well-known/openpgpkey/{domain}/hu/{}?l={local}",
+                    embargo_intake::wkd::local_part_hash(local)
+                );
+            }
+        }
+    }
+    println!("team tokens: {}", s.tokens.len());
+    println!("body limit: {} bytes", s.body_limit);
+    println!(
+        "TLS: {}",
+        match &s.tls {
+            Some(t) => {
+                serve::tls_config(&t.cert, &t.key)?;
+                format!("{} (key {})", t.cert.display(), t.key.display())
+            }
+            None => "off (plain HTTP, for use behind a TLS reverse proxy)".to_owned(),
+        }
+    );
+    println!("security.txt contact: {}", s.site.contact.join(", "));
+    for w in &s.warnings {
+        println!("warning: {w}");
+    }
+    println!("config OK");
+    Ok(())
+}
+
+async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(|t| serve::tls_config(&t.cert, &t.key))
+        .transpose()?;
+    let storage: Arc<dyn Storage> = match &settings.storage {
+        StorageSettings::Sqlite { dir, options } => Arc::new(
+            SqliteStore::open(dir, options.clone())
+                .await
+                .with_context(|| format!("open SQLite storage in {}", dir.display()))?,
+        ),
+        StorageSettings::Postgres(options) => Arc::new(
+            PgStore::connect(options.clone())
+                .await
+                .context("open PostgreSQL storage")?,
+        ),
+    };
+    let state = AppState::new(&settings, storage.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listen on {}", settings.listen))?;
+    let local = listener.local_addr().context("read the bound address")?;
+    tracing::info!(
+        address = %local,
+        tls = tls.is_some(),
+        team_certs = settings.team.len(),
+        "listening"
+    );
+    // Tests and scripts wait for this line on stdout to learn the port (for --listen …:0).
+    println!("listening on {local}");
+    serve::serve(
+        listener,
+        app(state),
+        tls,
+        shutdown_signal(),
+        settings.shutdown_grace,
+    )
+    .await;
+    storage.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
