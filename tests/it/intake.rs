@@ -248,6 +248,29 @@ impl Server {
     }
 
     fn start_full(store: &Store, logs: &Path, team: &Team, extra: &[&str], level: &str) -> Server {
+        Server::start_at(store, logs, team, extra, level, "127.0.0.1:0")
+    }
+
+    /// Starts on a given address (a test that needs the intake down first, then up).
+    pub fn start_on(backend: &Backend, team: &Team, listen: &str) -> Server {
+        Server::start_at(
+            &backend.store,
+            backend.dir.path(),
+            team,
+            &[],
+            "info",
+            listen,
+        )
+    }
+
+    fn start_at(
+        store: &Store,
+        logs: &Path,
+        team: &Team,
+        extra: &[&str],
+        level: &str,
+        listen: &str,
+    ) -> Server {
         let log = tempfile::Builder::new()
             .prefix("intake-log")
             .tempfile_in(logs)
@@ -257,7 +280,7 @@ impl Server {
             .unwrap();
         let mut child = Command::new(intake_bin())
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(store.args())
             .arg("--team-cert")
             .arg(&team.cert_path)

@@ -11,3 +11,4 @@ mod messages;
 mod peers;
 mod pg;
 mod sop;
+mod submit;

@@ -1,0 +1,259 @@
+//! The researcher's `embargo submit` / `outbox` / `status` and the team's `embargo team …`
+//! against a real `embargo-intake` process (SQLite): the whole loop a report and its answer
+//! take, and a report that waits in the outbox while the intake is down.
+
+use std::fs;
+use std::path::Path;
+
+use embargo_core::openpgp::serialize::SerializeInto;
+use embargo_tests::*;
+use serde_json::Value;
+
+use crate::intake::{client, message, sqlite, Server, Team};
+
+/// The team's files in the researcher's (and the team's) working directory.
+fn setup(d: &Path, team: &Team) {
+    fs::copy(&team.cert_path, d.join("team.asc")).unwrap();
+    fs::write(
+        d.join("team.key"),
+        team.key.as_tsk().armored().to_vec().unwrap(),
+    )
+    .unwrap();
+    fs::write(d.join("token"), format!("{}\n", team.token)).unwrap();
+    fs::write(
+        d.join("r.md"),
+        report_text("IDOR through the intake", "{ name = \"Ada Lovelace\" }"),
+    )
+    .unwrap();
+    fs::write(d.join("poc.bin"), noise(300_000, 5)).unwrap();
+    expect_code(
+        &embargo(
+            d,
+            [
+                "key",
+                "generate",
+                "--userid",
+                "Ada <ada@example.org>",
+                "-o",
+                "me.key",
+                "--public",
+                "me.asc",
+            ],
+        ),
+        0,
+    );
+    // The researcher pinned the team's key (so its replies verify against it).
+    let fpr = team.key.fingerprint().to_hex();
+    expect_code(
+        &embargo(
+            d,
+            [
+                "program",
+                "pin",
+                "--program",
+                "novu",
+                "--key",
+                "team.asc",
+                "--fingerprint",
+                &fpr,
+            ],
+        ),
+        0,
+    );
+}
+
+/// No plaintext of the report anywhere in the researcher's data directory.
+fn assert_no_plaintext(home: &Path) {
+    for entry in walk(home) {
+        let bytes = fs::read(&entry).unwrap();
+        assert!(
+            !bytes
+                .windows(b"IDOR through the intake".len())
+                .any(|w| w == b"IDOR through the intake"),
+            "plaintext in {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn submit_pull_reply_and_status_end_to_end() {
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@novu.co");
+    let server = Server::start(&backend, &team, &[]);
+    let dir = scratch();
+    let d = dir.path();
+    setup(d, &team);
+
+    let out = embargo(
+        d,
+        [
+            "submit",
+            "r.md",
+            "--sign-with",
+            "me.key",
+            "--attach",
+            "poc.bin",
+            "--intake",
+            &server.url,
+            "--json",
+        ],
+    );
+    expect_code(&out, 0);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let receipt = j["receipt"].as_str().unwrap().to_owned();
+    assert_eq!(receipt.len(), 26, "128 bits in Crockford base32: {j}");
+    assert!(j["status_token"].as_str().unwrap().len() > 20);
+    assert_no_plaintext(&d.join(".embargo-home"));
+
+    // What the intake stored is a standard OpenPGP message: gpg opens it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stored = rt.block_on(message(&client(), &server.url, &team.token, &receipt));
+    let gpg = Gpg::new();
+    gpg.run(["--import", d.join("team.key").to_str().unwrap()]);
+    gpg.run(["--import", d.join("me.asc").to_str().unwrap()]);
+    fs::write(d.join("stored.pgp"), &stored).unwrap();
+    let out = gpg.run(["--decrypt", d.join("stored.pgp").to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("Good signature from \"Ada <ada@example.org>\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        out.stdout
+            .windows(b"IDOR through the intake".len())
+            .any(|w| w == b"IDOR through the intake"),
+        "gpg reads the report"
+    );
+
+    // The team pulls it with Embargo and opens it.
+    let conn = ["--intake", server.url.as_str(), "--token-file", "token"];
+    let mut pull = vec!["team", "pull", "--key", "team.key", "-o", "inbox"];
+    pull.extend(conn);
+    let out = embargo(d, &pull);
+    expect_code(&out, 0);
+    let report = fs::read_to_string(d.join("inbox").join(&receipt).join("report.md")).unwrap();
+    assert!(report.contains("IDOR through the intake"), "{report}");
+    assert_eq!(
+        fs::read(d.join("inbox").join(&receipt).join("attachments/poc.bin")).unwrap(),
+        noise(300_000, 5)
+    );
+    // A second pull has nothing new and changes nothing.
+    let out = embargo(d, &pull);
+    expect_code(&out, 0);
+
+    let mut list = vec!["team", "list"];
+    list.extend(conn);
+    let out = embargo(d, &list);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains(&receipt), "{}", stdout(&out));
+
+    let mut status = vec!["team", "status", receipt.as_str(), "triaged"];
+    status.extend(conn);
+    expect_code(&embargo(d, &status), 0);
+
+    fs::write(
+        d.join("reply.txt"),
+        "Thanks, Ada. Reproduced; a fix ships Friday.\n",
+    )
+    .unwrap();
+    let mut reply = vec![
+        "team",
+        "reply",
+        receipt.as_str(),
+        "--message",
+        "reply.txt",
+        "--key",
+        "team.key",
+        "--from",
+        "inbox",
+    ];
+    reply.extend(conn);
+    let out = embargo(d, &reply);
+    expect_code(&out, 0);
+
+    // The researcher asks: status and the reply, decrypted with their key and verified
+    // against the pinned team key.
+    let out = embargo(d, ["status", &receipt, "--key", "me.key"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("status:   triaged"), "{text}");
+    assert!(text.contains("signed by the team's pinned key"), "{text}");
+    assert!(
+        text.contains("Thanks, Ada. Reproduced; a fix ships Friday."),
+        "{text}"
+    );
+    // Without the key the reply stays encrypted.
+    let text = stdout(&embargo(d, ["status", &receipt]));
+    assert!(
+        text.contains("(encrypted; pass --key to read it)"),
+        "{text}"
+    );
+    drop(server);
+}
+
+#[test]
+fn a_report_waits_in_the_outbox_while_the_intake_is_down() {
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@novu.co");
+    let dir = scratch();
+    let d = dir.path();
+    setup(d, &team);
+    // A port nothing listens on yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+
+    let out = embargo(d, ["submit", "r.md", "--intake", &url, "--retry-for", "1s"]);
+    expect_code(&out, 75);
+    let err = stderr(&out);
+    assert!(err.contains("queued in outbox as"), "{err}");
+    assert!(err.contains("the report is safe"), "{err}");
+    assert_no_plaintext(&d.join(".embargo-home"));
+    let out = embargo(d, ["outbox"]);
+    expect_code(&out, 0);
+    let listed = stdout(&out);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(&url), "{listed}");
+    // Still down: --retry keeps it and says so.
+    let out = embargo(d, ["outbox", "--retry", "--retry-for", "1s"]);
+    expect_code(&out, 75);
+
+    let server = Server::start_on(&backend, &team, &format!("127.0.0.1:{port}"));
+    let out = embargo(d, ["outbox", "--retry"]);
+    expect_code(&out, 0);
+    let out = embargo(d, ["outbox"]);
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("the outbox is empty"));
+    // It arrived exactly once, and the team opens it.
+    let mut pull = vec!["team", "pull", "--key", "team.key", "-o", "inbox"];
+    pull.extend(["--intake", server.url.as_str(), "--token-file", "token"]);
+    expect_code(&embargo(d, &pull), 0);
+    let received: Vec<_> = fs::read_dir(d.join("inbox"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert_eq!(received.len(), 1);
+    let report = fs::read_to_string(received[0].path().join("report.md")).unwrap();
+    assert!(report.contains("IDOR through the intake"));
+}
