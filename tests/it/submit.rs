@@ -257,3 +257,97 @@ fn a_report_waits_in_the_outbox_while_the_intake_is_down() {
     let report = fs::read_to_string(received[0].path().join("report.md")).unwrap();
     assert!(report.contains("IDOR through the intake"));
 }
+
+/// A team that runs `embargo-intake` is found with no configuration: `program add` reads the
+/// server's own security.txt (contact, key, the Embargo-Intake field) over HTTPS, the researcher
+/// pins the key by its fingerprint, and `submit` goes to the discovered intake by default.
+#[test]
+fn an_intake_server_is_discovered_pinned_and_submitted_to() {
+    let backend = sqlite();
+    let bdir = backend.dir.path().to_owned();
+    let team = Team::new(&bdir, "security@intake.test");
+    let names = vec![
+        "intake.test".to_owned(),
+        "openpgpkey.intake.test".to_owned(),
+    ];
+    let tls = rcgen::generate_simple_self_signed(names.clone()).unwrap();
+    fs::write(bdir.join("tls.pem"), tls.cert.pem()).unwrap();
+    fs::write(bdir.join("tls.key"), tls.signing_key.serialize_pem()).unwrap();
+    let server = Server::start(
+        &backend,
+        &team,
+        &[
+            "--tls-cert",
+            bdir.join("tls.pem").to_str().unwrap(),
+            "--tls-key",
+            bdir.join("tls.key").to_str().unwrap(),
+        ],
+    );
+    let dir = scratch();
+    let d = dir.path();
+    fs::write(
+        d.join("r.md"),
+        report_text("IDOR through the intake", "\"anonymous\"")
+            .replace("program = \"novu\"", "program = \"intake-test\""),
+    )
+    .unwrap();
+    fs::write(
+        d.join("team.key"),
+        team.key.as_tsk().armored().to_vec().unwrap(),
+    )
+    .unwrap();
+    fs::write(d.join("token"), format!("{}\n", team.token)).unwrap();
+    let resolve = names
+        .iter()
+        .map(|n| format!("{n}={}", server.addr))
+        .collect::<Vec<_>>()
+        .join(",");
+    let run = |args: &[&str]| {
+        std::process::Command::new(embargo_bin())
+            .args(args)
+            .current_dir(d)
+            .env("EMBARGO_HOME", d.join(".embargo-home"))
+            .env("EMBARGO_CA_FILE", bdir.join("tls.pem"))
+            .env("EMBARGO_RESOLVE", &resolve)
+            .env("EMBARGO_VKS_URL", "https://intake.test")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["program", "add", "intake.test", "--no-proton"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("added program intake-test"), "{text}");
+    assert!(text.contains("intake: https://intake.test/"), "{text}");
+    let fpr = team.key.fingerprint().to_hex();
+    expect_code(
+        &run(&[
+            "program",
+            "pin",
+            "--program",
+            "intake-test",
+            "--fingerprint",
+            &fpr,
+        ]),
+        0,
+    );
+    let out = run(&["submit", "r.md", "--json"]);
+    expect_code(&out, 0);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let receipt = j["receipt"].as_str().unwrap().to_owned();
+    let out = run(&[
+        "team",
+        "pull",
+        "--key",
+        "team.key",
+        "-o",
+        "inbox",
+        "--intake",
+        "https://intake.test",
+        "--token-file",
+        "token",
+    ]);
+    expect_code(&out, 0);
+    let report = fs::read_to_string(d.join("inbox").join(&receipt).join("report.md")).unwrap();
+    assert!(report.contains("IDOR through the intake"));
+}
