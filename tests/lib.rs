@@ -1,5 +1,7 @@
 //! Support for the end-to-end tests in `it/`: the `embargo` binary, a throwaway GnuPG home,
-//! sample reports, Python's `email` as a second MIME parser.
+//! sample reports, Python's `email` as a second MIME parser; the fuzz targets' bodies (`fuzzing`).
+
+pub mod fuzzing;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 mod app_e2e;
 mod cli;
 mod discover;
+mod fuzz_corpus;
 mod hardening;
 mod intake;
 mod intake_storage;

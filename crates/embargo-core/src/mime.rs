@@ -350,6 +350,12 @@ impl<R: Read> MimeReader<R> {
         self.delimiter = format!("\n--{boundary}").into_bytes();
         self.finder = memchr::memmem::Finder::new(&self.delimiter).into_owned();
         // The first delimiter may open the body: give it the line break it lacks.
+        self.unread_line_break();
+        self.stream_body::<MimeError>(&mut |_| Ok(()))
+    }
+
+    /// Puts a line break back in front of the unread bytes.
+    fn unread_line_break(&mut self) {
         if self.start == 0 {
             if self.end == self.buf.len() {
                 self.buf.push(0);
@@ -360,7 +366,6 @@ impl<R: Read> MimeReader<R> {
             self.start -= 1;
         }
         self.buf[self.start] = b'\n';
-        self.stream_body::<MimeError>(&mut |_| Ok(()))
     }
 
     /// After a delimiter: the next part's headers, or `None` at the closing delimiter.
@@ -376,7 +381,15 @@ impl<R: Read> MimeReader<R> {
         }
         // Transport padding up to the line end.
         self.read_line(1024)?;
-        self.read_headers().map(Some)
+        let headers = self.read_headers()?;
+        // RFC 2046 makes a part's body optional: then the delimiter follows the headers at once
+        // ("…\r\n\r\n--boundary"), sharing the header block's last line break.
+        let dash_boundary = self.delimiter.len().saturating_sub(1);
+        while self.end - self.start < dash_boundary && self.fill()? {}
+        if dash_boundary > 0 && self.buf[self.start..self.end].starts_with(&self.delimiter[1..]) {
+            self.unread_line_break();
+        }
+        Ok(Some(headers))
     }
 
     /// Streams the current part's raw body to `sink`, up to (not including) the next delimiter.
@@ -558,6 +571,20 @@ mod tests {
             out.push((h, body));
         }
         out
+    }
+
+    /// RFC 2046 makes a part's body optional: the delimiter may follow the header block at once.
+    /// Found by fuzzing (bundle_read): an empty attachment written without the delimiter's own
+    /// line break was read as a missing part.
+    #[test]
+    fn a_part_without_a_body() {
+        let msg = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--b--\r\n";
+        for chunk in [1, 2, 5, 4096] {
+            let p = parts(msg, chunk);
+            assert_eq!(p.len(), 2, "chunk {chunk}");
+            assert_eq!(p[0].1, b"");
+            assert_eq!(p[1].1, b"second");
+        }
     }
 
     #[test]

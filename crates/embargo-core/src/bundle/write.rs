@@ -172,6 +172,11 @@ pub fn write_bundle(
             }
         };
         out.write_all(b64.finish()).map_err(WriteError::Output)?;
+        if size == 0 {
+            // The delimiter's own line break: without it an empty body reads as none at all,
+            // which not every MIME reader takes.
+            w(&mut out, "\r\n")?;
+        }
         if size != meta.size || hex(&hash.finalize()) != meta.sha256 {
             return Err(WriteError::AttachmentChanged { path: label });
         }
