@@ -163,7 +163,7 @@ pg_floor() { # label clients script seconds
     -f "$3" -l --log-prefix="$work/pgbench" floor > "$work/pgbench.out" 2>&1
   local tps
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.out")
-  cat "$work"/pgbench.* | awk '{print $3}' | sort -n > "$work/lat"
+  cat "$work"/pgbench.[0-9]* | awk '{print $3}' | sort -n > "$work/lat"
   python3 - "$work/lat" "$tps" "$1" <<'EOF'
 import sys
 lat = [int(l) for l in open(sys.argv[1]) if l.strip()]

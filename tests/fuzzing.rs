@@ -21,7 +21,10 @@ pub use embargo_core::securitytxt::fuzz_parse as securitytxt_parse;
 
 /// A fuzz target: its name (the directory of its corpus and of its file in `fuzz/fuzz_targets/`)
 /// and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target's body.
+pub type Body = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Body)] = &[
     ("report_parse", report_parse),
     ("bundle_read", bundle_read),
     ("open_message", open_message),

@@ -13,3 +13,4 @@ mod peers;
 mod pg;
 mod sop;
 mod submit;
+mod vault;

@@ -18,7 +18,7 @@ use embargo_core::usecase::{Delivery, SealJob};
 
 use crate::exit;
 use crate::failure::Failure;
-use crate::{read_report_text, store, term, SealInputs};
+use crate::{store, term, SealInputs};
 
 #[derive(Args)]
 pub struct NetArgs {
@@ -68,7 +68,8 @@ pub struct OutboxArgs {
 pub struct StatusArgs {
     /// A receipt (default: every receipt kept in the data directory).
     receipt: Option<String>,
-    /// Your secret key, to decrypt the team's replies (else they are listed as encrypted).
+    /// Your secret key, to decrypt the team's replies (default: your identity; without either
+    /// they are listed as encrypted).
     #[arg(long, value_name = "SECRET_KEY_FILE")]
     key: Option<PathBuf>,
     /// File whose first line is the secret key's passphrase.
@@ -201,9 +202,9 @@ fn intake_failure(e: IntakeError) -> Failure {
 }
 
 pub fn cmd_submit(a: SubmitArgs, quiet: bool) -> Result<u8, Failure> {
-    let text = read_report_text(&a.seal.report)?;
+    let text = a.seal.report_text()?;
     let report = crate::parse_for_seal(&a.seal.report, &text)?;
-    let prepared = a.seal.prepare()?;
+    let prepared = a.seal.prepare(&report)?;
     let job = SealJob {
         report: &report,
         to: prepared.to,
@@ -345,9 +346,12 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
         }
         None => records,
     };
+    // Default: the identity in the vault, the key reports are signed with.
     let secret = match &a.key {
         Some(k) => Some(keys::read_secret_key(k)?),
-        None => None,
+        None => embargo_core::vault::Vault::of(&store)
+            .identity()
+            .map_err(|e| Failure::new(exit::ERROR, e))?,
     };
     let mut ask = term::passphrase_source(a.passphrase_file.as_deref())?;
     let net = a.net.config()?;

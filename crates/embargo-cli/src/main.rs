@@ -6,6 +6,7 @@ mod exit;
 mod failure;
 mod program;
 mod term;
+mod vault;
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -78,6 +79,12 @@ enum Command {
     /// Programs in the data directory (shared with the desktop app).
     #[command(subcommand)]
     Program(program::ProgramCommand),
+    /// Your identity key: replies are encrypted to it, drafts are stored encrypted to it.
+    #[command(subcommand)]
+    Identity(vault::IdentityCommand),
+    /// Drafts stored encrypted in the data directory.
+    #[command(subcommand)]
+    Draft(vault::DraftCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = exit::PLAIN)]
     Completions {
@@ -94,7 +101,7 @@ enum Command {
 /// What a seal needs, shared by `seal` and `submit`.
 #[derive(clap::Args)]
 pub struct SealInputs {
-    /// The report file.
+    /// The report file, or `draft:ID` for a draft in the vault (never written out in plain text).
     report: PathBuf,
     /// Team certificate file (armored or binary); repeat for several. Default: the key pinned
     /// for the report's program in the data directory.
@@ -103,16 +110,20 @@ pub struct SealInputs {
     /// File to attach; repeat for several.
     #[arg(long = "attach", value_name = "FILE")]
     attach: Vec<PathBuf>,
-    /// Your secret key to sign with (its public key travels in the bundle).
+    /// Your secret key to sign with (its public key travels in the bundle). Default: your
+    /// identity (`embargo identity new`) when the report asks for credit.
     #[arg(long, value_name = "KEY_FILE")]
     sign_with: Option<PathBuf>,
+    /// Do not sign with your identity.
+    #[arg(long, conflicts_with = "sign_with")]
+    no_sign: bool,
     /// Sign even though credit is "anonymous" (use a separate pseudonymous key).
     #[arg(long)]
     sign_anyway: bool,
     /// Also encrypt to your own key, so you can read back what you sent.
     #[arg(long)]
     encrypt_to_self: bool,
-    /// File whose first line is the signing key's passphrase.
+    /// File whose first line is the passphrase of the signing key (and of your identity).
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
     /// Use SEIPDv2 (AEAD) for v4 keys that advertise it. GnuPG cannot read SEIPDv2.
@@ -128,7 +139,23 @@ pub struct Prepared {
 }
 
 impl SealInputs {
-    fn prepare(&self) -> Result<Prepared, Failure> {
+    /// The report's text: the file, or a vault draft decrypted in memory.
+    pub(crate) fn report_text(&self) -> Result<String, Failure> {
+        match self.report.to_str().and_then(|s| s.strip_prefix("draft:")) {
+            Some(id) => {
+                let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
+                let bytes = embargo_core::vault::Vault::of(&store()?)
+                    .load_draft(id, None, &mut *ask)
+                    .map_err(|e| Failure::new(exit::UNREADABLE, e))?;
+                String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    Failure::new(exit::UNREADABLE, format!("draft {id}: not UTF-8 text"))
+                })
+            }
+            None => read_report_text(&self.report),
+        }
+    }
+
+    fn prepare(&self, report: &embargo_core::report::Report) -> Result<Prepared, Failure> {
         let mut to = Vec::new();
         for path in &self.to {
             to.extend(keys::read_certs(path)?);
@@ -138,13 +165,30 @@ impl SealInputs {
             .iter()
             .map(|p| Attachment::from_file(p).map_err(|e| Failure::new(exit::ERROR, e)))
             .collect::<Result<Vec<_>, _>>()?;
+        let named = matches!(
+            report.credit,
+            Some(embargo_core::report::Credit::Named { .. })
+        );
         let signer = match &self.sign_with {
             Some(path) => {
                 let tsk = keys::read_secret_key(path)?;
                 let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
                 Some(Signer::from_tsk(&tsk, &mut ask)?)
             }
-            None => None,
+            None if self.no_sign || !named => None,
+            None => match embargo_core::vault::Vault::of(&store()?)
+                .identity()
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+            {
+                Some(identity) => {
+                    let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
+                    Some(Signer::from_tsk(&identity, &mut ask)?)
+                }
+                None => {
+                    eprintln!("note: not signed (no identity: `embargo identity new`); the team cannot send you an encrypted reply");
+                    None
+                }
+            },
         };
         Ok(Prepared {
             to,
@@ -290,6 +334,8 @@ fn run(command: Command, quiet: bool) -> Result<u8, Failure> {
         Command::Team(c) => deliver::cmd_team(c),
         Command::Open(args) => cmd_open(args, quiet),
         Command::Program(c) => program::run(c),
+        Command::Identity(c) => vault::identity(c),
+        Command::Draft(c) => vault::draft(c),
         Command::Key(KeyCommand::Show { file }) => cmd_key_show(&file),
         Command::Key(KeyCommand::Generate {
             userid,
@@ -391,13 +437,13 @@ pub(crate) fn parse_for_seal(
 }
 
 fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
-    let text = read_report_text(&a.inputs.report)?;
+    let text = a.inputs.report_text()?;
     let report = parse_for_seal(&a.inputs.report, &text)?;
     let Prepared {
         to,
         attachments,
         signer,
-    } = a.inputs.prepare()?;
+    } = a.inputs.prepare(&report)?;
     let delivery = match a.format {
         Fmt::Armor => Delivery::Armor,
         Fmt::Binary => Delivery::Binary,
@@ -545,7 +591,7 @@ fn cmd_key_show(file: &Path) -> Result<u8, Failure> {
 }
 
 /// Writes a new file atomically; never replaces an existing one.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     embargo_core::fsutil::write_new(path, bytes).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             Failure::new(exit::ERROR, format!("{} already exists", path.display()))

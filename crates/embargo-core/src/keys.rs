@@ -19,7 +19,9 @@ use sequoia_openpgp as openpgp;
 use serde::Serialize;
 
 mod generate;
-pub use generate::{generate, supported_aead_ciphersuites, KeyProfile, KeySpec, UnknownProfile};
+pub use generate::{
+    generate, protect, supported_aead_ciphersuites, KeyProfile, KeySpec, UnknownProfile,
+};
 
 /// The policy every operation uses.
 pub fn policy() -> StandardPolicy<'static> {

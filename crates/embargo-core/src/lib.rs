@@ -25,6 +25,7 @@ pub mod store;
 pub mod taxonomy;
 pub mod text;
 pub mod usecase;
+pub mod vault;
 
 /// `embargo <version>`, written into every report.json.
 pub const GENERATOR: &str = concat!("embargo ", env!("CARGO_PKG_VERSION"));

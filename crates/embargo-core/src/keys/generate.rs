@@ -215,7 +215,8 @@ fn with_aead_preferences(
 /// Locks every secret key with the password. sequoia locks v6 keys with OCB, which nettle before
 /// 3.9 lacks, so v6 keys get the best AEAD mode this build has (iterated S2K, AES-256); v4 keys
 /// get sequoia's default (CFB with a SHA-1 checksum), which every tool reads.
-fn protect(cert: Cert, password: &Password) -> openpgp::Result<Cert> {
+/// Locks every secret (sub)key of a cert with the password.
+pub fn protect(cert: Cert, password: &Password) -> openpgp::Result<Cert> {
     let primary = cert.fingerprint();
     let mut packets: Vec<Packet> = Vec::new();
     for ka in cert.keys().secret() {

@@ -1,0 +1,527 @@
+//! The researcher's vault: an identity key made (or imported) on first use, and drafts stored
+//! as OpenPGP messages encrypted to it — never plain text on disk.
+//!
+//! Layout under the data directory (0700 directories, 0600 files):
+//! - `vault/identity.asc`: the identity, armored, every secret key locked with the passphrase
+//!   (gpg/sq read it: `gpg --import vault/identity.asc`).
+//! - `vault/drafts/<ID>/<SEQ>.pgp`: one version of a draft each, a binary OpenPGP message to the
+//!   identity; the last [`KEEP_VERSIONS`] are kept. `gpg --decrypt 000012.pgp` recovers one
+//!   without Embargo.
+//!
+//! Every write is a temp file beside the target, fsynced, renamed, and the directory fsynced, so
+//! a crash at any moment leaves each version either complete or absent. A file that does not
+//! decrypt is an error naming it; the other drafts and versions are unaffected.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use openpgp::crypto::Password;
+use openpgp::parse::stream::DecryptorBuilder;
+use openpgp::parse::Parse;
+use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message};
+use openpgp::serialize::SerializeInto;
+use openpgp::Cert;
+use sequoia_openpgp as openpgp;
+use zeroize::Zeroizing;
+
+use crate::fsutil;
+use crate::keys::{self, KeyError, KeyProfile, KeySpec, PassphraseFn};
+use crate::open::decrypt::{self, Helper};
+use crate::open::OpenError;
+use crate::store::Store;
+
+/// Versions kept per draft.
+pub const KEEP_VERSIONS: usize = 10;
+/// Largest draft (the report text; attachments are files the draft names).
+pub const MAX_DRAFT_BYTES: usize = 16 << 20;
+
+/// What went wrong in the vault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No identity yet.
+    #[error("no identity yet: create one with `embargo identity new` (or import one)")]
+    NoIdentity,
+    /// An identity exists already.
+    #[error("an identity exists already ({fingerprint}); export it before replacing it")]
+    IdentityExists {
+        /// Its fingerprint.
+        fingerprint: String,
+    },
+    /// The identity must be protected.
+    #[error("the identity needs a passphrase (it protects every draft)")]
+    NoPassphrase,
+    /// A key problem (wrong passphrase, unusable key…).
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// No draft with that id.
+    #[error("no draft `{0}`")]
+    UnknownDraft(String),
+    /// An id that is not a draft id.
+    #[error("`{0}` is not a draft id (letters, digits and dashes, at most 64)")]
+    BadId(String),
+    /// A stored file does not decrypt (corrupted, or not to this identity).
+    #[error("{path} is corrupted or not encrypted to this identity: {reason}")]
+    Corrupted {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The draft is over the limit.
+    #[error("the draft is {size} bytes, over the limit of {MAX_DRAFT_BYTES}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> VaultError + '_ {
+    move |source| VaultError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// One draft as listed (nothing from inside it: titles are encrypted too).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DraftInfo {
+    /// Its id.
+    pub id: String,
+    /// Versions kept, oldest first (sequence numbers).
+    pub versions: Vec<u64>,
+    /// When the newest version was written (RFC 3339).
+    pub updated_at: String,
+}
+
+/// The vault of a data directory.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    root: PathBuf,
+}
+
+impl Vault {
+    /// The vault inside a store's data directory.
+    pub fn of(store: &Store) -> Vault {
+        Vault {
+            root: store.root().join("vault"),
+        }
+    }
+
+    fn identity_path(&self) -> PathBuf {
+        self.root.join("identity.asc")
+    }
+
+    fn drafts_dir(&self) -> PathBuf {
+        self.root.join("drafts")
+    }
+
+    /// The identity (public and locked secret parts), if there is one.
+    pub fn identity(&self) -> Result<Option<Cert>, VaultError> {
+        let path = self.identity_path();
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let mut certs = keys::parse_certs(&bytes, &path.display().to_string())?;
+                Ok(Some(certs.remove(0)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_at(&path)(e)),
+        }
+    }
+
+    /// Creates the identity: Ed25519 signing and X25519 encryption, v4 (every peer reads it),
+    /// every secret key locked with the passphrase.
+    pub fn create_identity(&self, userid: &str, passphrase: Password) -> Result<Cert, VaultError> {
+        self.refuse_existing()?;
+        if passphrase.map(|p| p.is_empty()) {
+            return Err(VaultError::NoPassphrase);
+        }
+        let spec = KeySpec {
+            password: Some(passphrase),
+            ..KeySpec::new(userid, KeyProfile::Rfc4880)
+        };
+        let cert = keys::generate(&spec)?;
+        self.write_identity(&cert)?;
+        Ok(cert)
+    }
+
+    /// Imports an existing secret key as the identity; unprotected keys are locked with the
+    /// passphrase first (a vault key is never stored in the clear).
+    pub fn import_identity(&self, tsk: Cert, passphrase: Password) -> Result<Cert, VaultError> {
+        self.refuse_existing()?;
+        let fingerprint = tsk.fingerprint().to_hex();
+        if !tsk.is_tsk() {
+            return Err(KeyError::NotSecret { fingerprint }.into());
+        }
+        let unprotected = tsk
+            .keys()
+            .secret()
+            .any(|k| k.key().has_unencrypted_secret());
+        let cert = if unprotected {
+            if passphrase.map(|p| p.is_empty()) {
+                return Err(VaultError::NoPassphrase);
+            }
+            keys::protect(tsk, &passphrase).map_err(|e| KeyError::Generate {
+                profile: KeyProfile::Rfc4880,
+                message: format!("{e:#}"),
+            })?
+        } else {
+            tsk
+        };
+        // It must unlock with the passphrase given, or drafts could never be read back.
+        let mut ask = |_: &str| Some(passphrase.clone());
+        keys::Signer::from_tsk(&cert, &mut ask)?;
+        self.write_identity(&cert)?;
+        Ok(cert)
+    }
+
+    fn refuse_existing(&self) -> Result<(), VaultError> {
+        match self.identity()? {
+            Some(c) => Err(VaultError::IdentityExists {
+                fingerprint: c.fingerprint().to_hex(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn write_identity(&self, cert: &Cert) -> Result<(), VaultError> {
+        let path = self.identity_path();
+        let armored = Zeroizing::new(cert.as_tsk().armored().to_vec().expect("serialize"));
+        fsutil::atomic_write(&path, &armored).map_err(io_at(&path))
+    }
+
+    fn check_id(id: &str) -> Result<(), VaultError> {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !id.starts_with('-');
+        if ok {
+            Ok(())
+        } else {
+            Err(VaultError::BadId(crate::text::shown(id)))
+        }
+    }
+
+    /// Saves a new version of a draft (a new draft when `id` is `None`), encrypted to the
+    /// identity; only the public part is needed, so autosave never asks for the passphrase.
+    /// Returns the id and the version's sequence number.
+    pub fn save_draft(&self, id: Option<&str>, text: &[u8]) -> Result<(String, u64), VaultError> {
+        if text.len() > MAX_DRAFT_BYTES {
+            return Err(VaultError::TooLarge { size: text.len() });
+        }
+        let identity = self.identity()?.ok_or(VaultError::NoIdentity)?;
+        let id = match id {
+            Some(i) => {
+                Self::check_id(i)?;
+                i.to_owned()
+            }
+            None => format!("d-{:016x}", rand::random::<u64>()),
+        };
+        let dir = self.drafts_dir().join(&id);
+        fsutil::create_private_dir(&self.root).map_err(io_at(&self.root))?;
+        fsutil::create_private_dir(&self.drafts_dir()).map_err(io_at(&self.drafts_dir()))?;
+        fsutil::create_private_dir(&dir).map_err(io_at(&dir))?;
+        let versions = versions(&dir)?;
+        let seq = versions.last().map_or(1, |v| v + 1);
+        let sealed = encrypt_to(&identity, text)?;
+        let path = dir.join(version_name(seq));
+        let tmp = fsutil::TempFile::beside(&path).map_err(io_at(&path))?;
+        tmp.file().write_all(&sealed).map_err(io_at(&path))?;
+        tmp.persist(&path, false).map_err(io_at(&path))?;
+        let all = versions.len() + 1;
+        for old in versions.iter().take(all.saturating_sub(KEEP_VERSIONS)) {
+            let p = dir.join(version_name(*old));
+            fs::remove_file(&p).map_err(io_at(&p))?;
+        }
+        Ok((id, seq))
+    }
+
+    /// Every draft, newest first. A draft directory that cannot be read is listed in the second
+    /// vector, naming it; it never hides the others.
+    pub fn drafts(&self) -> Result<(Vec<DraftInfo>, Vec<VaultError>), VaultError> {
+        let dir = self.drafts_dir();
+        let mut out = Vec::new();
+        let mut broken = Vec::new();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((out, broken)),
+            Err(e) => return Err(io_at(&dir)(e)),
+        };
+        for entry in rd.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if Self::check_id(&id).is_err() {
+                continue;
+            }
+            let d = entry.path();
+            match versions(&d) {
+                Ok(v) if v.is_empty() => {}
+                Ok(v) => {
+                    let newest = d.join(version_name(*v.last().expect("not empty")));
+                    let updated_at = fs::metadata(&newest)
+                        .and_then(|m| m.modified())
+                        .map(|t| {
+                            chrono::DateTime::<chrono::Utc>::from(t)
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        })
+                        .unwrap_or_default();
+                    out.push(DraftInfo {
+                        id,
+                        versions: v,
+                        updated_at,
+                    });
+                }
+                Err(e) => broken.push(e),
+            }
+        }
+        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
+        Ok((out, broken))
+    }
+
+    /// Decrypts a draft's newest version (or `version`). Needs the identity's passphrase.
+    pub fn load_draft(
+        &self,
+        id: &str,
+        version: Option<u64>,
+        passphrase: &mut PassphraseFn<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        Self::check_id(id)?;
+        let identity = self.identity()?.ok_or(VaultError::NoIdentity)?;
+        let dir = self.drafts_dir().join(id);
+        let v = versions(&dir)?;
+        let seq = match version {
+            Some(s) if v.contains(&s) => s,
+            Some(_) => {
+                return Err(VaultError::UnknownDraft(format!(
+                    "{id} version {version:?}"
+                )))
+            }
+            None => *v
+                .last()
+                .ok_or_else(|| VaultError::UnknownDraft(id.to_owned()))?,
+        };
+        let path = dir.join(version_name(seq));
+        let bytes = fs::read(&path).map_err(io_at(&path))?;
+        decrypt_with(&identity, &bytes, passphrase).map_err(|e| match e {
+            OpenError::Key(k) => VaultError::Key(k),
+            other => VaultError::Corrupted {
+                path: path.display().to_string(),
+                reason: other.to_string(),
+            },
+        })
+    }
+
+    /// Removes a draft and all its versions.
+    pub fn remove_draft(&self, id: &str) -> Result<(), VaultError> {
+        Self::check_id(id)?;
+        let dir = self.drafts_dir().join(id);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(VaultError::UnknownDraft(id.to_owned()))
+            }
+            Err(e) => Err(io_at(&dir)(e)),
+        }
+    }
+}
+
+fn version_name(seq: u64) -> String {
+    format!("{seq:06}.pgp")
+}
+
+/// The complete versions in a draft directory, oldest first (temp files of an interrupted write
+/// are ignored, and removed when older than a minute).
+fn versions(dir: &Path) -> Result<Vec<u64>, VaultError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(VaultError::UnknownDraft(
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ))
+        }
+        Err(e) => return Err(io_at(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(n) = name
+            .strip_suffix(".pgp")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            out.push(n);
+        } else if name.ends_with(".partial") {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 60);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Encrypts bytes to a cert (binary OpenPGP message, SEIPDv1 so gpg 2.2 reads it).
+fn encrypt_to(cert: &Cert, text: &[u8]) -> Result<Vec<u8>, VaultError> {
+    let p = keys::policy();
+    let certs = [cert.clone()];
+    let subkeys = vec![keys::encryption_keys(cert, &p)?];
+    let set = keys::recipients(&certs, &subkeys, false)?;
+    let pgp = |e: anyhow::Error| VaultError::Io {
+        path: "(encrypting a draft)".into(),
+        source: io::Error::other(e),
+    };
+    let mut out = Vec::new();
+    {
+        let m = Message::new(&mut out);
+        let m = Encryptor::for_recipients(m, set.recipients)
+            .build()
+            .map_err(pgp)?;
+        let mut lit = LiteralWriter::new(m).build().map_err(pgp)?;
+        lit.write_all(text).map_err(|e| pgp(e.into()))?;
+        lit.finalize().map_err(pgp)?;
+    }
+    Ok(out)
+}
+
+/// Decrypts a message to the identity in memory.
+fn decrypt_with(
+    identity: &Cert,
+    bytes: &[u8],
+    passphrase: &mut PassphraseFn<'_>,
+) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    let p = keys::policy();
+    let secret = [identity.clone()];
+    let helper = Helper::new(&secret, &[], passphrase);
+    let mut d = DecryptorBuilder::from_bytes(bytes)
+        .map_err(|e| OpenError::NotOpenPgp(e.into()))?
+        .with_policy(&p, None, helper)
+        .map_err(decrypt::start_error)?;
+    let mut text = Zeroizing::new(Vec::new());
+    (&mut d)
+        .take(MAX_DRAFT_BYTES as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| OpenError::Integrity(Box::new(e)))?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> (tempfile::TempDir, Vault) {
+        let dir = tempfile::tempdir().unwrap();
+        let v = Vault::of(&Store::at(dir.path().to_owned()));
+        (dir, v)
+    }
+
+    #[test]
+    fn drafts_are_encrypted_versioned_and_read_back() {
+        let (dir, v) = vault();
+        assert!(matches!(
+            v.save_draft(None, b"x"),
+            Err(VaultError::NoIdentity)
+        ));
+        let id_cert = v
+            .create_identity("Ada <ada@example.org>", Password::from("correct horse"))
+            .unwrap();
+        assert!(matches!(
+            v.create_identity("again", Password::from("x")),
+            Err(VaultError::IdentityExists { .. })
+        ));
+        assert_eq!(
+            v.identity().unwrap().unwrap().fingerprint(),
+            id_cert.fingerprint()
+        );
+        let (id, one) = v.save_draft(None, b"CANARY-1 first version").unwrap();
+        for i in 2..=13 {
+            let (same, seq) = v
+                .save_draft(Some(&id), format!("CANARY-1 version {i}").as_bytes())
+                .unwrap();
+            assert_eq!(same, id);
+            assert_eq!(seq, one + i - 1);
+        }
+        let (list, broken) = v.drafts().unwrap();
+        assert!(broken.is_empty());
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            list[0].versions,
+            (4..=13).collect::<Vec<u64>>(),
+            "last 10 kept"
+        );
+        // Nothing in the vault is plain text.
+        for f in walk(dir.path()) {
+            let bytes = fs::read(&f).unwrap();
+            assert!(
+                !bytes.windows(8).any(|w| w == b"CANARY-1"),
+                "{}",
+                f.display()
+            );
+        }
+        let mut good = |_: &str| Some(Password::from("correct horse"));
+        assert_eq!(
+            &v.load_draft(&id, None, &mut good).unwrap()[..],
+            b"CANARY-1 version 13"
+        );
+        assert_eq!(
+            &v.load_draft(&id, Some(5), &mut good).unwrap()[..],
+            b"CANARY-1 version 5"
+        );
+        let mut bad = |_: &str| Some(Password::from("wrong"));
+        assert!(matches!(
+            v.load_draft(&id, None, &mut bad),
+            Err(VaultError::Key(KeyError::WrongPassphrase { .. }))
+        ));
+        v.remove_draft(&id).unwrap();
+        assert!(v.drafts().unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn a_flipped_bit_names_that_file_only() {
+        let (_dir, v) = vault();
+        v.create_identity("Ada <ada@example.org>", Password::from("pw"))
+            .unwrap();
+        let (a, _) = v.save_draft(None, b"draft a").unwrap();
+        let (b, _) = v.save_draft(None, b"draft b").unwrap();
+        let path = v.drafts_dir().join(&a).join(version_name(1));
+        let mut bytes = fs::read(&path).unwrap();
+        let mid = bytes.len() - 20;
+        bytes[mid] ^= 0x10;
+        fs::write(&path, &bytes).unwrap();
+        let mut pw = |_: &str| Some(Password::from("pw"));
+        match v.load_draft(&a, None, &mut pw) {
+            Err(VaultError::Corrupted { path: p, .. }) => {
+                assert_eq!(p, path.display().to_string())
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        assert_eq!(&v.load_draft(&b, None, &mut pw).unwrap()[..], b"draft b");
+        assert_eq!(v.drafts().unwrap().0.len(), 2);
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+        out
+    }
+}
