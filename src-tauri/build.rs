@@ -7,6 +7,8 @@ const COMMANDS: &[&str] = &[
     "list_programs",
     "get_program",
     "add_program",
+    "discover_program",
+    "import_program_file",
     "inspect_team_key",
     "choose_team_key_file",
     "confirm_team_key",

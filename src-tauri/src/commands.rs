@@ -70,6 +70,139 @@ pub fn add_program(
     program_view(&state, p)
 }
 
+/// "Add program" from a domain or an address: discovery (security.txt, WKD, key servers) over
+/// HTTPS, recorded as a program with its candidates; nothing is trusted until the user types
+/// the published fingerprint (`confirm_team_key`). The network settings are the CLI's
+/// (`EMBARGO_CA_FILE`, `EMBARGO_RESOLVE`, `EMBARGO_VKS_URL`, `EMBARGO_PROTON_URL`).
+#[tauri::command]
+pub async fn discover_program(
+    state: State<'_, AppState>,
+    domain: String,
+) -> Result<DiscoveredView> {
+    use embargo_core::discover::{self, DiscoveryConfig, Target};
+    use embargo_core::net::{self, HttpTransport, NetConfig};
+    let target =
+        Target::parse(&domain).map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
+    let mut cfg = DiscoveryConfig::default();
+    for (var, slot) in [
+        ("EMBARGO_VKS_URL", &mut cfg.vks),
+        ("EMBARGO_PROTON_URL", &mut cfg.proton),
+    ] {
+        if let Ok(v) = std::env::var(var) {
+            *slot = v.parse().map_err(|e| {
+                CommandError::new(ErrorCode::InvalidInput, format!("{var}={v}: {e}"))
+            })?;
+        }
+    }
+    let found = tauri::async_runtime::spawn_blocking(move || {
+        let net_cfg =
+            NetConfig::from_env().map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
+        let transport =
+            HttpTransport::new(&net_cfg).map_err(|e| CommandError::new(ErrorCode::Network, e))?;
+        net::block_on(discover::discover(&transport, &target, &cfg))
+            .map_err(|e| CommandError::new(ErrorCode::Network, e))
+    })
+    .await
+    .map_err(|e| CommandError::new(ErrorCode::Internal, e))??;
+    let candidates: Vec<FoundKey> = found
+        .usable()
+        .map(|c| FoundKey {
+            key: keys::describe(&c.cert),
+            sources: c.sources.iter().map(|s| s.as_str().to_owned()).collect(),
+            agreed: c.sources.len() >= 2,
+        })
+        .collect();
+    let key_request = candidates.is_empty().then(|| {
+        let r = discover::key_request(&found.contact().unwrap_or_default());
+        KeyRequestView {
+            to: r.to,
+            contact: r.contact,
+            subject: r.subject,
+            body: r.body,
+            mailto: r.mailto,
+        }
+    });
+    let problems = found.problems.iter().map(|p| p.to_string()).collect();
+    let offered: Vec<(Cert, String)> = found
+        .usable()
+        .map(|c| {
+            let sources: Vec<&str> = c.sources.iter().map(|s| s.as_str()).collect();
+            (c.cert.clone(), format!("discovery:{}", sources.join("+")))
+        })
+        .collect();
+    let done = usecase::record_discovery(&state.store, &found, None)?;
+    {
+        let mut inner = state.lock();
+        for (cert, source) in offered {
+            inner
+                .candidates
+                .retain(|(c, _)| c.fingerprint() != cert.fingerprint());
+            inner.candidates.push((cert, source));
+        }
+    }
+    Ok(DiscoveredView {
+        program: program_view(&state, done.program)?,
+        created: done.created,
+        candidates,
+        problems,
+        key_request,
+    })
+}
+
+/// A program imported from a SECURITY.md the user picked (or dropped: its token): contacts,
+/// scope, rules and promises; what could not be mapped is returned for the user to read.
+/// `None` when the dialog was cancelled.
+#[tauri::command]
+pub async fn import_program_file(
+    state: State<'_, AppState>,
+    dropped: Option<u64>,
+) -> Result<Option<ImportedView>> {
+    let path = match dropped {
+        Some(token) => state.files.path(token, Purpose::Read)?,
+        None => match state
+            .picker()?
+            .open(
+                "The program's SECURITY.md",
+                &[("Markdown", &["md", "markdown", "txt"])],
+                false,
+            )
+            .pop()
+        {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    let bytes = embargo_core::store::read_capped(
+        &path,
+        embargo_core::policy_md::MAX_IMPORT_BYTES as u64 + 1,
+    )
+    .map_err(|e| CommandError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        CommandError::new(
+            ErrorCode::InvalidInput,
+            format!("{} is not UTF-8 text", path.display()),
+        )
+    })?;
+    let imported = usecase::import_program(&state.store, &text, None, &path.display().to_string())
+        .map_err(|e| match e {
+            usecase::ImportProgramError::Exists(id) => CommandError::new(
+                ErrorCode::InvalidInput,
+                format!("a program `{id}` already exists"),
+            )
+            .hint("Remove it first, or rename the folder the file is in."),
+            usecase::ImportProgramError::Store(s) => s.into(),
+            other => CommandError::new(ErrorCode::InvalidInput, other),
+        })?;
+    Ok(Some(ImportedView {
+        unmapped: imported
+            .unmapped
+            .iter()
+            .map(|u| format!("[{}] {}", u.section, u.text))
+            .collect(),
+        program: program_view(&state, imported.program)?,
+    }))
+}
+
 fn offer_candidate(
     state: &AppState,
     program_id: &str,

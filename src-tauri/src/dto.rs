@@ -47,6 +47,60 @@ pub struct KeyCandidate {
     pub differs_from_pinned: bool,
 }
 
+/// A key discovery found for a program.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FoundKey {
+    /// The key.
+    pub key: KeyInfo,
+    /// Every source that vouched for it (security.txt, wkd, vks, proton).
+    pub sources: Vec<String>,
+    /// Two or more independent sources served this same key.
+    pub agreed: bool,
+}
+
+/// What "Add program" from a domain found.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredView {
+    /// The program as saved (nothing pinned by discovery).
+    pub program: ProgramView,
+    /// Whether it was made now (else updated).
+    pub created: bool,
+    /// Usable keys, for the user to compare and pin.
+    pub candidates: Vec<FoundKey>,
+    /// What was wrong or could not be checked.
+    pub problems: Vec<String>,
+    /// No usable key: an email asking the team for one, revealing nothing of the finding.
+    pub key_request: Option<KeyRequestView>,
+}
+
+/// A program imported from a SECURITY.md.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedView {
+    /// The program as saved.
+    pub program: ProgramView,
+    /// What the importer read but could not map, for the user to read themselves.
+    pub unmapped: Vec<String>,
+}
+
+/// A ready-to-send request for a key.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRequestView {
+    /// The address, when the contact is one.
+    pub to: Option<String>,
+    /// The contact as published.
+    pub contact: String,
+    /// Subject line.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// A mailto: link with subject and body.
+    pub mailto: Option<String>,
+}
+
 /// The draft with what the core says about it.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -261,6 +315,10 @@ mod tests {
             ProgramView,
             ProgramList,
             KeyCandidate,
+            FoundKey,
+            DiscoveredView,
+            KeyRequestView,
+            ImportedView,
             DraftStatus,
             AttachmentView,
             SigningKeyView,

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     TooLarge,
     /// Input that does not make sense.
     InvalidInput,
+    /// The network failed (discovery, an intake).
+    Network,
     /// A bug.
     Internal,
 }
@@ -215,6 +217,19 @@ impl From<PinError> for CommandError {
             _ => (ErrorCode::Internal, None),
         };
         CommandError::new(code, &e).maybe_hint(hint)
+    }
+}
+
+impl From<embargo_core::usecase::DiscoverProgramError> for CommandError {
+    fn from(e: embargo_core::usecase::DiscoverProgramError) -> Self {
+        use embargo_core::usecase::DiscoverProgramError as D;
+        match e {
+            D::KeyChanged { .. } => CommandError::new(ErrorCode::KeyChanged, &e).hint(
+                "Sealing for this program is stopped. Ask the team whether they changed their key; pin the new one only after comparing its fingerprint with one they published.",
+            ),
+            D::Store(s) => s.into(),
+            other => CommandError::new(ErrorCode::Internal, other),
+        }
     }
 }
 

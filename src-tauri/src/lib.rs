@@ -30,6 +30,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::list_programs,
             commands::get_program,
             commands::add_program,
+            commands::discover_program,
+            commands::import_program_file,
             commands::inspect_team_key,
             commands::choose_team_key_file,
             commands::confirm_team_key,

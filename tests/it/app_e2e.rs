@@ -355,3 +355,153 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
         .expect("attachment part");
     assert_eq!(poc.1, sha256_hex(&attachment), "attachment byte for byte");
 }
+
+/// "Add program" in the real app against a loopback HTTPS server (test CA, DNS override, the
+/// same settings the CLI reads): discovery finds the team's key on two sources, the user types
+/// the published fingerprint to pin it, and for a domain with no key the app offers the key
+/// request that says nothing about the finding.
+#[tokio::test(flavor = "current_thread")]
+async fn add_program_from_a_domain_in_the_real_app() {
+    use crate::discover::{program_server, security_txt, team_key, Reply, TEXT};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let (_, cert) = team_key("Team Security <security@team.test>");
+    let server = program_server(&cert);
+    // A second server for the domain without a key (the first one's routes are fixed).
+    let nokey = crate::discover::Server::start(vec![(
+        "nokey.test",
+        "/.well-known/security.txt",
+        Reply::Ok(TEXT, security_txt("nokey.test", 90, "")),
+    )]);
+    let dir = scratch();
+    let d = dir.path();
+    fs::create_dir_all(d.join("acme")).unwrap();
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates/embargo-core/programs/novu-SECURITY.md"),
+        d.join("acme/SECURITY.md"),
+    )
+    .unwrap();
+    fs::write(
+        d.join("picks.txt"),
+        d.join("acme/SECURITY.md").display().to_string(),
+    )
+    .unwrap();
+    let port = free_port();
+    let resolve = format!("{},{}", server.resolve(), nokey.resolve());
+    // One CA file trusting both test CAs.
+    let mut cas = fs::read(server.ca_file()).unwrap();
+    cas.extend(fs::read(nokey.ca_file()).unwrap());
+    fs::write(d.join("cas.pem"), cas).unwrap();
+    let driver = Driver(
+        tool("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &free_port().to_string(),
+            ])
+            .env("EMBARGO_HOME", d.join("home"))
+            .env("EMBARGO_CA_FILE", d.join("cas.pem"))
+            .env("EMBARGO_RESOLVE", &resolve)
+            .env("EMBARGO_VKS_URL", "https://vks.test")
+            .env("EMBARGO_PROTON_URL", "https://proton.test")
+            .env("EMBARGO_E2E_PICKS", d.join("picks.txt"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    let c = loop {
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("tauri-driver session: {e}"),
+        }
+    };
+    let shots = screenshot_dir();
+    fs::create_dir_all(&shots).unwrap();
+
+    by(&c, "program-add").await.click().await.unwrap();
+    type_into(&c, "discover-domain", "team.test").await;
+    by(&c, "discover-find").await.click().await.unwrap();
+    let shown = text_of(&c, "discover-candidate").await;
+    let fpr = cert.fingerprint().to_hex();
+    assert_eq!(shown.split_whitespace().collect::<String>(), fpr);
+    let agreed = text_of(&c, "discover-agreed").await;
+    assert!(agreed.contains("2 sources agree"), "{agreed}");
+    let trust = text_of(&c, "trust-team-test").await;
+    assert!(trust.contains("Unverified key"), "{trust}");
+    shot(&c, &shots, "add-program-light").await;
+    // The published fingerprint, typed in groups of four and lower case.
+    let grouped = embargo_core::keys::grouped(&cert.fingerprint()).to_lowercase();
+    type_into(&c, "discover-typed", &grouped).await;
+    by(&c, "discover-pin").await.click().await.unwrap();
+    let pinned = text_of(&c, "discover-pinned").await;
+    assert_eq!(
+        pinned
+            .trim_start_matches("Pinned key")
+            .split_whitespace()
+            .collect::<String>(),
+        fpr
+    );
+    until(
+        &c,
+        "the list to show the pin",
+        "return document.querySelector(\"[data-testid='trust-team-test']\").textContent.includes('Pinned key')",
+    )
+    .await;
+    // Pinned in the data directory the CLI shares.
+    let store = embargo_core::store::Store::at(d.join("home"));
+    assert_eq!(
+        store.program("team-test").unwrap().team_keys[0].fingerprint,
+        fpr
+    );
+
+    // No key anywhere: the request, and nothing about the finding.
+    let domain = by(&c, "discover-domain").await;
+    domain.clear().await.unwrap();
+    domain.send_keys("nokey.test").await.unwrap();
+    by(&c, "discover-find").await.click().await.unwrap();
+    by(&c, "discover-no-key").await;
+    assert_eq!(text_of(&c, "key-request-to").await, "security@nokey.test");
+    let body = text_of(&c, "key-request-body").await;
+    assert!(
+        body.contains("I would like to report a security issue to you confidentially"),
+        "{body}"
+    );
+    let trust = text_of(&c, "trust-nokey-test").await;
+    assert!(trust.contains("No team key yet"), "{trust}");
+    shot(&c, &shots, "no-key-light").await;
+
+    // A SECURITY.md picked in the (scripted) file dialog becomes a program.
+    by(&c, "program-import").await.click().await.unwrap();
+    let result = text_of(&c, "import-result").await;
+    assert!(result.contains("Imported Acme"), "{result}");
+    let trust = text_of(&c, "trust-acme").await;
+    assert!(trust.contains("No team key yet"), "{trust}");
+    assert_eq!(
+        store
+            .program("acme")
+            .unwrap()
+            .response
+            .unwrap()
+            .business_days,
+        3,
+        "Novu's promise, imported"
+    );
+    c.close().await.unwrap();
+    drop(driver);
+}

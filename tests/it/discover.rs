@@ -31,7 +31,7 @@ use embargo_tests::{embargo_bin, expect_code, stderr, stdout};
 
 /// What the server answers for one host and path (with query).
 #[derive(Clone)]
-enum Reply {
+pub(crate) enum Reply {
     Ok(&'static str, Vec<u8>),
     Redirect(String),
     /// Answers only after a long time (longer than any test timeout).
@@ -39,7 +39,7 @@ enum Reply {
 }
 
 /// A loopback HTTPS server for many virtual hosts, with its test CA.
-struct Server {
+pub(crate) struct Server {
     addr: SocketAddr,
     hosts: Vec<String>,
     _dir: TempDir,
@@ -47,7 +47,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(routes: Vec<(&str, &str, Reply)>) -> Server {
+    pub(crate) fn start(routes: Vec<(&str, &str, Reply)>) -> Server {
         let mut hosts: Vec<String> = routes.iter().map(|(h, _, _)| h.to_string()).collect();
         for extra in ["vks.test", "proton.test"] {
             hosts.push(extra.into());
@@ -134,12 +134,16 @@ impl Server {
     }
 
     /// `EMBARGO_RESOLVE`: every host to the loopback port.
-    fn resolve(&self) -> String {
+    pub(crate) fn resolve(&self) -> String {
         self.hosts
             .iter()
             .map(|h| format!("{h}={}", self.addr))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    pub(crate) fn ca_file(&self) -> &std::path::Path {
+        &self.ca_file
     }
 
     fn net_config(&self, timeout: Duration) -> NetConfig {
@@ -227,7 +231,7 @@ async fn answer(
 }
 
 /// A team key: the secret key (for signing security.txt) and the public cert.
-fn team_key(uid: &str) -> (Cert, Cert) {
+pub(crate) fn team_key(uid: &str) -> (Cert, Cert) {
     let (tsk, _) = CertBuilder::general_purpose(Some(uid)).generate().unwrap();
     let public = tsk.clone().strip_secret_key_material();
     (tsk, public)
@@ -246,7 +250,7 @@ fn expires(days: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn security_txt(domain: &str, expires_in_days: i64, extra: &str) -> Vec<u8> {
+pub(crate) fn security_txt(domain: &str, expires_in_days: i64, extra: &str) -> Vec<u8> {
     format!(
         "# Security contact for {domain}\nContact: mailto:security@{domain}\nExpires: {}\nCanonical: https://{domain}/.well-known/security.txt\n{extra}",
         expires(expires_in_days)
@@ -294,7 +298,7 @@ fn wkd_advanced(address: &str) -> (String, String) {
     (advanced.host_str().unwrap().to_owned(), path)
 }
 
-const TEXT: &str = "text/plain; charset=utf-8";
+pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
 const KEYS: &str = "application/octet-stream";
 
 fn json(out: &Output) -> serde_json::Value {
@@ -803,7 +807,7 @@ fn the_proxy_is_used_and_bad_settings_are_named() {
 }
 
 /// A program's discovery server: security.txt naming the key and an intake, WKD serving it.
-fn program_server(cert: &Cert) -> Server {
+pub(crate) fn program_server(cert: &Cert) -> Server {
     let (wkd_host, wkd_path) = wkd_advanced("security@team.test");
     Server::start(vec![
         (

@@ -17,6 +17,8 @@ import type { DraftStatus } from "./bindings/DraftStatus";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { ExportFormat } from "./bindings/ExportFormat";
 import type { ExportResult } from "./bindings/ExportResult";
+import type { DiscoveredView } from "./bindings/DiscoveredView";
+import type { ImportedView } from "./bindings/ImportedView";
 import type { KeyCandidate } from "./bindings/KeyCandidate";
 import type { MailResult } from "./bindings/MailResult";
 import type { PickedFile } from "./bindings/PickedFile";
@@ -79,6 +81,13 @@ export const getProgram = (id: string): Promise<ProgramView> => invoke("get_prog
 
 export const addProgram = (name: string, contact: string, intakeUrl: string | null): Promise<ProgramView> =>
   invoke("add_program", { name, contact, intakeUrl });
+
+/** Discovery for a domain or address, saved as a program with its candidate keys (none pinned). */
+export const discoverProgram = (domain: string): Promise<DiscoveredView> => invoke("discover_program", { domain });
+
+/** Asks the backend's file dialog for a SECURITY.md (or takes a dropped file's token) and imports it. */
+export const importProgramFile = (dropped: number | null = null): Promise<ImportedView | null> =>
+  invoke("import_program_file", { dropped });
 
 export const inspectTeamKey = (programId: string, armored: string): Promise<KeyCandidate> =>
   invoke("inspect_team_key", { programId, armored });
