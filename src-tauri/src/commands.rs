@@ -542,14 +542,12 @@ pub fn preview_seal(state: State<'_, AppState>) -> Result<SealPreview> {
 
 /// Seals the draft into `path` with the signing choice, emitting progress and honouring
 /// `cancel_seal(op)`.
-fn run_seal<R: Runtime>(
-    app: &AppHandle<R>,
-    options: SealOptions,
-    delivery: Delivery,
-    path: &std::path::Path,
-) -> Result<embargo_core::seal::Sealed> {
-    let state = app.state::<AppState>();
-    let passphrase = options.passphrase.map(Zeroizing::new);
+/// The draft, its attachments and the unlocked signer a seal needs.
+fn seal_inputs(
+    state: &AppState,
+    options: &SealOptions,
+) -> Result<(Report, Vec<Attachment>, Option<Signer>)> {
+    let passphrase = options.passphrase.clone().map(Zeroizing::new);
     let (draft, attachments, signing_key) = {
         let inner = state.lock();
         (
@@ -577,6 +575,17 @@ fn run_seal<R: Runtime>(
         }
     };
     let attachments: Vec<Attachment> = attachments.into_iter().map(|h| h.attachment).collect();
+    Ok((draft, attachments, signer))
+}
+
+fn run_seal<R: Runtime>(
+    app: &AppHandle<R>,
+    options: SealOptions,
+    delivery: Delivery,
+    path: &std::path::Path,
+) -> Result<embargo_core::seal::Sealed> {
+    let state = app.state::<AppState>();
+    let (draft, attachments, signer) = seal_inputs(&state, &options)?;
     let op = state.begin(options.op)?;
     let cancel = op.cancel.clone();
     let mut last = 0u64;
@@ -784,4 +793,104 @@ pub fn register_drop(state: &AppState, paths: Vec<PathBuf>) -> Vec<PickedFile> {
         .filter(|p| p.is_file())
         .map(|p| state.files.register(p, Purpose::Read))
         .collect()
+}
+
+/// Seals the draft and submits it to its program's intake: through the outbox, with retries for
+/// a minute; unreachable → queued (`queued` set), never lost. The receipt is kept in the data
+/// directory the CLI shares (`embargo status`).
+#[tauri::command]
+pub async fn submit_report<R: Runtime>(
+    app: AppHandle<R>,
+    options: SealOptions,
+) -> Result<SubmitResult> {
+    use embargo_core::deliver::{self, SubmitError, SubmitOptions};
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let (draft, attachments, signer) = seal_inputs(&state, &options)?;
+        let job = SealJob {
+            report: &draft,
+            to: Vec::new(),
+            attachments: &attachments,
+            signer: signer.as_ref(),
+            sign_anyway: false,
+            encrypt_to_self: false,
+            aead: false,
+            delivery: Delivery::Binary,
+        };
+        let net = embargo_core::net::NetConfig::from_env()
+            .map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
+        let on_retry = |_: &embargo_core::deliver::client::IntakeError, _: std::time::Duration| {};
+        let opts = SubmitOptions {
+            intake: None,
+            retry_for: std::time::Duration::from_secs(60),
+            net,
+            upload: None,
+            on_retry: &on_retry,
+        };
+        let result =
+            embargo_core::net::block_on(deliver::submit(&state.store, job, opts, &mut |_, _| true))
+                .map_err(|e| CommandError::new(ErrorCode::Internal, e))?;
+        match result {
+            Ok(s) => Ok(SubmitResult {
+                receipt: Some(s.receipt),
+                queued: None,
+            }),
+            Err(SubmitError::Queued { id, source }) => Ok(SubmitResult {
+                receipt: None,
+                queued: Some(format!("{source} (kept in the outbox as {id})")),
+            }),
+            Err(SubmitError::NoIntake { program }) => Err(CommandError::new(
+                ErrorCode::InvalidInput,
+                format!("program {program} has no intake endpoint"),
+            )
+            .hint("Export the report and email it instead.")),
+            Err(SubmitError::Seal(e)) => Err(e.into()),
+            Err(e) => Err(CommandError::new(ErrorCode::Network, e)),
+        }
+    })
+    .await
+}
+
+/// The reports submitted from this data directory (receipts) and those waiting in the outbox.
+#[tauri::command]
+pub fn list_sent(state: State<'_, AppState>) -> Result<SentList> {
+    let records = embargo_core::deliver::records::Records::of(&state.store);
+    let (mut receipts, broken_r) = records.receipts_all()?;
+    let (pending, broken_p) = records.pending()?;
+    receipts.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    Ok(SentList {
+        receipts,
+        pending,
+        broken: broken_r
+            .iter()
+            .chain(broken_p.iter())
+            .map(|e| e.to_string())
+            .collect(),
+    })
+}
+
+/// Asks the intake for a receipt's status. Replies are counted here; they are encrypted to the
+/// researcher's key and read with `embargo status`.
+#[tauri::command]
+pub async fn report_status(state: State<'_, AppState>, receipt: String) -> Result<StatusView> {
+    let records = embargo_core::deliver::records::Records::of(&state.store);
+    let (all, _) = records.receipts_all()?;
+    let record = all
+        .into_iter()
+        .find(|r| r.receipt == receipt)
+        .ok_or_else(|| CommandError::new(ErrorCode::NotFound, format!("no receipt {receipt}")))?;
+    blocking(move || {
+        let net = embargo_core::net::NetConfig::from_env()
+            .map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
+        let st = embargo_core::net::block_on(embargo_core::deliver::report_state(&record, &net))
+            .map_err(|e| CommandError::new(ErrorCode::Internal, e))?
+            .map_err(|e| CommandError::new(ErrorCode::Network, e))?;
+        Ok(StatusView {
+            receipt: st.receipt,
+            status: st.status,
+            updated_at: st.updated_at,
+            replies: st.replies.len() as u32,
+        })
+    })
+    .await
 }

@@ -85,6 +85,42 @@ pub struct ImportedView {
     pub unmapped: Vec<String>,
 }
 
+/// What `submit_report` did.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitResult {
+    /// The intake's receipt, when it took the report.
+    pub receipt: Option<embargo_core::deliver::records::ReceiptRecord>,
+    /// Why it is waiting in the outbox instead.
+    pub queued: Option<String>,
+}
+
+/// Submitted and waiting reports.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SentList {
+    /// Receipts, newest first.
+    pub receipts: Vec<embargo_core::deliver::records::ReceiptRecord>,
+    /// Waiting in the outbox.
+    pub pending: Vec<embargo_core::deliver::records::Pending>,
+    /// Record files that cannot be read, each naming its file.
+    pub broken: Vec<String>,
+}
+
+/// A receipt's status at the intake.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    /// The receipt.
+    pub receipt: String,
+    /// Where the report is in the team's workflow.
+    pub status: embargo_core::deliver::wire::ReportStatus,
+    /// When it last changed.
+    pub updated_at: String,
+    /// Replies waiting (encrypted to the researcher).
+    pub replies: u32,
+}
+
 /// A ready-to-send request for a key.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -319,6 +355,12 @@ mod tests {
             DiscoveredView,
             KeyRequestView,
             ImportedView,
+            SubmitResult,
+            SentList,
+            StatusView,
+            embargo_core::deliver::records::ReceiptRecord,
+            embargo_core::deliver::records::Pending,
+            embargo_core::deliver::wire::ReportStatus,
             DraftStatus,
             AttachmentView,
             SigningKeyView,

@@ -45,6 +45,21 @@ impl Drop for Driver {
             .arg("-TERM")
             .arg(self.0.id().to_string())
             .status();
+        // A session left open (a test that panicked before `close`) can keep tauri-driver
+        // waiting: give it five seconds, then kill it and its WebKitWebDriver.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("pkill")
+            .arg("-KILL")
+            .arg("-P")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
@@ -504,4 +519,150 @@ async fn add_program_from_a_domain_in_the_real_app() {
     );
     c.close().await.unwrap();
     drop(driver);
+}
+
+/// The app submits to a real `embargo-intake`: a program with an intake endpoint and a pinned
+/// key, a report written in the app, "Submit to the team", the receipt shown, its status asked
+/// from the Sent screen; the team pulls it with the CLI and reads it.
+#[tokio::test(flavor = "current_thread")]
+async fn the_app_submits_to_an_intake_and_shows_the_status() {
+    use crate::intake::{sqlite, Server, Team};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server = Server::start(&backend, &team, &[]);
+    let dir = scratch();
+    let d = dir.path();
+    let store = embargo_core::store::Store::at(d.join("home"));
+    store
+        .add_program("Acme", "security@acme.test", Some(&server.url))
+        .unwrap();
+    store
+        .pin_team_key(
+            "acme",
+            &team.key.clone().strip_secret_key_material(),
+            "file:team.asc",
+            embargo_core::store::PinMode::Only,
+        )
+        .unwrap();
+    let port = free_port();
+    let driver = Driver(
+        tool("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &free_port().to_string(),
+            ])
+            .env("EMBARGO_HOME", d.join("home"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    let c = loop {
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("tauri-driver session: {e}"),
+        }
+    };
+    let shots = screenshot_dir();
+    fs::create_dir_all(&shots).unwrap();
+
+    by(&c, "program-acme").await.click().await.unwrap();
+    by(&c, "program-use").await.click().await.unwrap();
+    by(&c, "nav-report").await.click().await.unwrap();
+    by(&c, "title")
+        .await
+        .send_keys("Submitted from the app")
+        .await
+        .unwrap();
+    by(&c, "asset-0")
+        .await
+        .send_keys("https://app.acme.test/orders")
+        .await
+        .unwrap();
+    by(&c, "class").await.select_by_value("idor").await.unwrap();
+    let body = by(&c, "body").await;
+    body.clear().await.unwrap();
+    type_into(
+        &c,
+        "body",
+        "## Summary\n\nOrders of other customers by id.\n\n## Steps to reproduce\n\n1. GET /orders/<other id>\n\n## Impact\n\nData of every customer.\n",
+    )
+    .await;
+    by(&c, "credit-anonymous").await.click().await.unwrap();
+    until(
+        &c,
+        "a clean report",
+        "return document.querySelectorAll(\"[data-testid^='finding-']\").length === 0",
+    )
+    .await;
+    by(&c, "nav-review").await.click().await.unwrap();
+    let submit = by(&c, "submit-intake").await;
+    until(
+        &c,
+        "the submit button",
+        "const b = document.querySelector(\"[data-testid='submit-intake']\"); return !!b && !b.disabled",
+    )
+    .await;
+    submit.click().await.unwrap();
+    let receipt = text_of(&c, "submit-receipt").await;
+    eprintln!("submitted: receipt {receipt:?}");
+    assert_eq!(receipt.trim().len(), 26, "{receipt}");
+    let receipt = receipt.trim().to_owned();
+    shot(&c, &shots, "submitted-light").await;
+    by(&c, "nav-sent").await.click().await.unwrap();
+    by(&c, &format!("check-{receipt}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let status = text_of(&c, &format!("status-{receipt}")).await;
+    eprintln!("status: {status:?}");
+    assert_eq!(status.trim(), "received");
+    c.close().await.unwrap();
+    drop(driver);
+
+    // The team reads it.
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("team.key"), {
+        use embargo_core::openpgp::serialize::SerializeInto;
+        team.key.as_tsk().armored().to_vec().unwrap()
+    })
+    .unwrap();
+    fs::write(t.path().join("token"), format!("{}\n", team.token)).unwrap();
+    let out = embargo(
+        t.path(),
+        [
+            "team",
+            "pull",
+            "--key",
+            "team.key",
+            "-o",
+            "inbox",
+            "--intake",
+            server.url.as_str(),
+            "--token-file",
+            "token",
+        ],
+    );
+    expect_code(&out, 0);
+    let report =
+        fs::read_to_string(t.path().join("inbox").join(&receipt).join("report.md")).unwrap();
+    assert!(report.contains("Submitted from the app"), "{report}");
 }

@@ -248,8 +248,8 @@ beforeAll(async () => {
 afterAll(() => unmount(app));
 
 describe("the app against a fake backend", () => {
-  it("shows the four screens in the sidebar", () => {
-    for (const id of ["nav-programs", "nav-report", "nav-review", "nav-settings"]) {
+  it("shows the five screens in the sidebar", () => {
+    for (const id of ["nav-programs", "nav-report", "nav-review", "nav-sent", "nav-settings"]) {
       expect(byId(id)?.tagName).toBe("BUTTON");
     }
   });

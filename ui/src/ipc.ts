@@ -19,6 +19,9 @@ import type { ExportFormat } from "./bindings/ExportFormat";
 import type { ExportResult } from "./bindings/ExportResult";
 import type { DiscoveredView } from "./bindings/DiscoveredView";
 import type { ImportedView } from "./bindings/ImportedView";
+import type { SentList } from "./bindings/SentList";
+import type { StatusView } from "./bindings/StatusView";
+import type { SubmitResult } from "./bindings/SubmitResult";
 import type { KeyCandidate } from "./bindings/KeyCandidate";
 import type { MailResult } from "./bindings/MailResult";
 import type { PickedFile } from "./bindings/PickedFile";
@@ -88,6 +91,15 @@ export const discoverProgram = (domain: string): Promise<DiscoveredView> => invo
 /** Asks the backend's file dialog for a SECURITY.md (or takes a dropped file's token) and imports it. */
 export const importProgramFile = (dropped: number | null = null): Promise<ImportedView | null> =>
   invoke("import_program_file", { dropped });
+
+/** Seals the draft and submits it to the program's intake (queued in the outbox when unreachable). */
+export const submitReport = (options: SealOptions): Promise<SubmitResult> => invoke("submit_report", { options });
+
+/** Receipts of submitted reports and the outbox. */
+export const listSent = (): Promise<SentList> => invoke("list_sent");
+
+/** Asks the intake for a receipt's status. */
+export const reportStatus = (receipt: string): Promise<StatusView> => invoke("report_status", { receipt });
 
 export const inspectTeamKey = (programId: string, armored: string): Promise<KeyCandidate> =>
   invoke("inspect_team_key", { programId, armored });

@@ -13,12 +13,13 @@ import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire, type Rep
 import { groupFindings, type GroupedFindings } from "./lib/findings";
 import { applyTheme } from "./lib/theme";
 
-export type Screen = "programs" | "report" | "review" | "settings";
+export type Screen = "programs" | "report" | "review" | "sent" | "settings";
 
 export const SCREENS: { id: Screen; label: string }[] = [
   { id: "programs", label: "Programs" },
   { id: "report", label: "Report" },
   { id: "review", label: "Review & seal" },
+  { id: "sent", label: "Sent" },
   { id: "settings", label: "Settings" },
 ];
 
