@@ -737,3 +737,84 @@ fn program_import_a_security_md() {
     expect_code(&embargo(d, ["program", "remove", "acme"]), 0);
     expect_code(&embargo(d, ["program", "show", "acme"]), 1);
 }
+
+/// Attachments are sealed without their metadata by default (the GPS position of a real JPEG
+/// with EXIF and XMP), what was removed is printed with the original's SHA-256, and
+/// `--keep-metadata FILE` attaches a file exactly as it is.
+#[test]
+fn attachments_are_scrubbed_unless_kept() {
+    let t = team();
+    let d = t.dir.path();
+    let jpg = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus/scrub/exif-gps-xmp.jpg");
+    let original = fs::read(&jpg).unwrap();
+    fs::write(d.join("photo.jpg"), &original).unwrap();
+    let out = embargo(
+        d,
+        [
+            "seal",
+            "anon.md",
+            "--to",
+            "team.asc",
+            "--attach",
+            "photo.jpg",
+            "-o",
+            "s.asc",
+        ],
+    );
+    expect_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "scrubbed photo.jpg (original sha256 {}): removed",
+            sha256_hex(&original)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("GPS"), "{err}");
+    expect_code(
+        &embargo(d, ["open", "s.asc", "--key", "team-secret.asc", "-o", "o1"]),
+        0,
+    );
+    let sealed = fs::read(d.join("o1/attachments/photo.jpg")).unwrap();
+    assert_ne!(sealed, original);
+    match embargo_core::scrub::scrub("photo.jpg", &sealed).unwrap() {
+        embargo_core::scrub::Outcome::Scrubbed(s) => {
+            assert!(
+                s.removed.is_empty(),
+                "left in the sealed file: {:?}",
+                s.removed
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        fs::read(&jpg).unwrap(),
+        original,
+        "the original is untouched"
+    );
+
+    let out = embargo(
+        d,
+        [
+            "seal",
+            "anon.md",
+            "--to",
+            "team.asc",
+            "--keep-metadata",
+            "photo.jpg",
+            "-o",
+            "k.asc",
+        ],
+    );
+    expect_code(&out, 0);
+    assert!(stderr(&out).contains("attaching photo.jpg with its metadata"));
+    expect_code(
+        &embargo(d, ["open", "k.asc", "--key", "team-secret.asc", "-o", "o2"]),
+        0,
+    );
+    assert_eq!(
+        fs::read(d.join("o2/attachments/photo.jpg")).unwrap(),
+        original
+    );
+}

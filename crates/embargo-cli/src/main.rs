@@ -107,9 +107,14 @@ pub struct SealInputs {
     /// for the report's program in the data directory.
     #[arg(long = "to", value_name = "CERT_FILE")]
     to: Vec<PathBuf>,
-    /// File to attach; repeat for several.
+    /// File to attach; repeat for several. JPEG, PNG, WebP and PDF attachments are sealed
+    /// without their metadata (EXIF/XMP/IPTC, GPS, device, document info); what was removed is
+    /// printed with the original's SHA-256.
     #[arg(long = "attach", value_name = "FILE")]
     attach: Vec<PathBuf>,
+    /// Attach this file exactly as it is, metadata included (repeat for several).
+    #[arg(long = "keep-metadata", value_name = "FILE")]
+    keep_metadata: Vec<PathBuf>,
     /// Your secret key to sign with (its public key travels in the bundle). Default: your
     /// identity (`embargo identity new`) when the report asks for credit.
     #[arg(long, value_name = "KEY_FILE")]
@@ -160,11 +165,14 @@ impl SealInputs {
         for path in &self.to {
             to.extend(keys::read_certs(path)?);
         }
-        let attachments = self
+        let mut attachments = self
             .attach
             .iter()
-            .map(|p| Attachment::from_file(p).map_err(|e| Failure::new(exit::ERROR, e)))
+            .map(|p| scrubbed_attachment(p, false))
             .collect::<Result<Vec<_>, _>>()?;
+        for p in &self.keep_metadata {
+            attachments.push(scrubbed_attachment(p, true)?);
+        }
         let named = matches!(
             report.credit,
             Some(embargo_core::report::Credit::Named { .. })
@@ -195,6 +203,62 @@ impl SealInputs {
             attachments,
             signer,
         })
+    }
+}
+
+/// An attachment, scrubbed of its metadata unless `keep` (or not a format Embargo scrubs).
+/// The scrubbed bytes stay in memory; the original file is not changed.
+fn scrubbed_attachment(path: &Path, keep: bool) -> Result<Attachment, Failure> {
+    use embargo_core::scrub::{self, Outcome};
+    let original = Attachment::from_file(path).map_err(|e| Failure::new(exit::ERROR, e))?;
+    if keep {
+        eprintln!(
+            "attaching {} with its metadata (--keep-metadata)",
+            path.display()
+        );
+        return Ok(original);
+    }
+    let mut head = [0u8; 16];
+    let n = {
+        use std::io::Read;
+        File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?
+    };
+    if scrub::detect(&head[..n]).is_none() {
+        return Ok(original);
+    }
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(path)
+            .map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?,
+    );
+    let name = original.meta.name.clone();
+    match scrub::scrub(&name, &bytes) {
+        Ok(Outcome::Scrubbed(s)) if !s.removed.is_empty() => {
+            eprintln!(
+                "scrubbed {} (original sha256 {}): removed {}",
+                Shown(&name),
+                s.original_sha256,
+                s.removed.join("; ")
+            );
+            Attachment::from_memory(&name, s.bytes).map_err(|e| Failure::new(exit::ERROR, e))
+        }
+        Ok(Outcome::NotApplicable {
+            may_carry_metadata: true,
+            content_type,
+        }) => {
+            eprintln!(
+                "warning: {} ({}) may carry metadata Embargo does not remove",
+                Shown(&name),
+                content_type.unwrap_or("unknown type")
+            );
+            Ok(original)
+        }
+        Ok(_) => Ok(original),
+        Err(e) => Err(Failure::new(exit::ERROR, e).hint(format!(
+            "nothing was sealed; to send it as it is, use --keep-metadata {}",
+            path.display()
+        ))),
     }
 }
 
