@@ -64,6 +64,43 @@ impl Drop for Driver {
     }
 }
 
+/// Starts tauri-driver with `env` for the app (its data dir, network settings, scripted
+/// dialogs) and opens a WebDriver session on the app.
+async fn session(env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
+    let port = free_port();
+    let mut cmd = tool("tauri-driver");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &free_port().to_string(),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let driver = Driver(cmd.spawn().unwrap());
+    let mut caps = serde_json::Map::new();
+    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    let c = loop {
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("tauri-driver session: {e}"),
+        }
+    };
+    (driver, c)
+}
+
 async fn by(c: &Client, id: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(Duration::from_secs(20))
@@ -156,42 +193,13 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
     fs::write(&picks, "").unwrap();
     let answer = |path: &Path| fs::write(&picks, path.display().to_string()).unwrap();
 
-    let port = free_port();
-    let driver = Driver(
-        tool("tauri-driver")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &free_port().to_string(),
-            ])
-            .env("EMBARGO_HOME", d.join("home"))
-            // Native dialogs cannot be clicked over WebDriver: the debug app answers them from
-            // this file, one path per dialog (see picker.rs).
-            .env("EMBARGO_E2E_PICKS", &picks)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    let c = loop {
-        match ClientBuilder::native()
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => break c,
-            Err(e) if start.elapsed() < Duration::from_secs(20) => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("tauri-driver session: {e}"),
-        }
-    };
+    let (driver, c) = session(&[
+        ("EMBARGO_HOME", d.join("home").as_os_str()),
+        // Native dialogs cannot be clicked over WebDriver: the debug app answers them from
+        // this file, one path per dialog (see picker.rs).
+        ("EMBARGO_E2E_PICKS", picks.as_os_str()),
+    ])
+    .await;
     // Into the target dir: a test run never dirties the tree. scripts/screenshots.sh copies
     // them into docs/screenshots on purpose.
     let shots = screenshot_dir();
@@ -404,48 +412,20 @@ async fn add_program_from_a_domain_in_the_real_app() {
         d.join("acme/SECURITY.md").display().to_string(),
     )
     .unwrap();
-    let port = free_port();
     let resolve = format!("{},{}", server.resolve(), nokey.resolve());
     // One CA file trusting both test CAs.
     let mut cas = fs::read(server.ca_file()).unwrap();
     cas.extend(fs::read(nokey.ca_file()).unwrap());
     fs::write(d.join("cas.pem"), cas).unwrap();
-    let driver = Driver(
-        tool("tauri-driver")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &free_port().to_string(),
-            ])
-            .env("EMBARGO_HOME", d.join("home"))
-            .env("EMBARGO_CA_FILE", d.join("cas.pem"))
-            .env("EMBARGO_RESOLVE", &resolve)
-            .env("EMBARGO_VKS_URL", "https://vks.test")
-            .env("EMBARGO_PROTON_URL", "https://proton.test")
-            .env("EMBARGO_E2E_PICKS", d.join("picks.txt"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    let c = loop {
-        match ClientBuilder::native()
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => break c,
-            Err(_) if start.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("tauri-driver session: {e}"),
-        }
-    };
+    let (driver, c) = session(&[
+        ("EMBARGO_HOME", d.join("home").as_os_str()),
+        ("EMBARGO_CA_FILE", d.join("cas.pem").as_os_str()),
+        ("EMBARGO_RESOLVE", resolve.as_ref()),
+        ("EMBARGO_VKS_URL", "https://vks.test".as_ref()),
+        ("EMBARGO_PROTON_URL", "https://proton.test".as_ref()),
+        ("EMBARGO_E2E_PICKS", d.join("picks.txt").as_os_str()),
+    ])
+    .await;
     let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
 
@@ -548,38 +528,7 @@ async fn the_app_submits_to_an_intake_and_shows_the_status() {
             embargo_core::store::PinMode::Only,
         )
         .unwrap();
-    let port = free_port();
-    let driver = Driver(
-        tool("tauri-driver")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &free_port().to_string(),
-            ])
-            .env("EMBARGO_HOME", d.join("home"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    let c = loop {
-        match ClientBuilder::native()
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => break c,
-            Err(_) if start.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("tauri-driver session: {e}"),
-        }
-    };
+    let (driver, c) = session(&[("EMBARGO_HOME", d.join("home").as_os_str())]).await;
     let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
 
