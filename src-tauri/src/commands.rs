@@ -30,6 +30,7 @@ fn program_view(state: &AppState, p: Program) -> Result<ProgramView> {
     Ok(ProgramView {
         email: p.email().map(str::to_owned),
         builtin: Program::builtin(&p.id).is_ok(),
+        trust: p.trust(),
         team_key,
         program: p,
     })
@@ -83,17 +84,8 @@ pub async fn discover_program(
     use embargo_core::net::{self, HttpTransport, NetConfig};
     let target =
         Target::parse(&domain).map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
-    let mut cfg = DiscoveryConfig::default();
-    for (var, slot) in [
-        ("EMBARGO_VKS_URL", &mut cfg.vks),
-        ("EMBARGO_PROTON_URL", &mut cfg.proton),
-    ] {
-        if let Ok(v) = std::env::var(var) {
-            *slot = v.parse().map_err(|e| {
-                CommandError::new(ErrorCode::InvalidInput, format!("{var}={v}: {e}"))
-            })?;
-        }
-    }
+    let cfg =
+        DiscoveryConfig::from_env().map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
     let found = tauri::async_runtime::spawn_blocking(move || {
         let net_cfg =
             NetConfig::from_env().map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
@@ -127,7 +119,7 @@ pub async fn discover_program(
         .usable()
         .map(|c| {
             let sources: Vec<&str> = c.sources.iter().map(|s| s.as_str()).collect();
-            (c.cert.clone(), format!("discovery:{}", sources.join("+")))
+            (c.cert.clone(), usecase::discovery_source(&sources))
         })
         .collect();
     let done = usecase::record_discovery(&state.store, &found, None)?;

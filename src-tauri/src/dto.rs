@@ -23,6 +23,8 @@ pub struct ProgramView {
     pub team_key: Option<KeyInfo>,
     /// Built into Embargo.
     pub builtin: bool,
+    /// Where it stands with its team key.
+    pub trust: embargo_core::program::Trust,
 }
 
 /// Every program, and the program files that are broken (each message names its file).
@@ -337,6 +339,7 @@ mod tests {
             embargo_core::program::TeamKey,
             embargo_core::program::Candidate,
             embargo_core::program::KeyAlarm,
+            embargo_core::program::Trust,
             embargo_core::program::OutOfScope,
             embargo_core::program::Attestation,
             embargo_core::program::ResponsePromise,

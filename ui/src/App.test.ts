@@ -81,6 +81,7 @@ function program(): ProgramView {
     },
     email: "security@novu.co",
     builtin: true,
+    trust: backend.state.pinned ? "pinned" : "no_key",
     teamKey: backend.state.pinned ? (backend.key as KeyInfo) : null,
   };
 }

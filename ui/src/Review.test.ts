@@ -55,6 +55,7 @@ vi.mock("./ipc", async (importOriginal) => {
     },
     email: "security@acme.test",
     builtin: false,
+    trust: "pinned",
     teamKey: key,
   };
   return {

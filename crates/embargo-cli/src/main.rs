@@ -173,30 +173,30 @@ impl SealInputs {
         for p in &self.keep_metadata {
             attachments.push(scrubbed_attachment(p, true)?);
         }
-        let named = matches!(
-            report.credit,
-            Some(embargo_core::report::Credit::Named { .. })
-        );
         let signer = match &self.sign_with {
             Some(path) => {
                 let tsk = keys::read_secret_key(path)?;
                 let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
                 Some(Signer::from_tsk(&tsk, &mut ask)?)
             }
-            None if self.no_sign || !named => None,
-            None => match embargo_core::vault::Vault::of(&store()?)
-                .identity()
-                .map_err(|e| Failure::new(exit::ERROR, e))?
-            {
-                Some(identity) => {
-                    let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
-                    Some(Signer::from_tsk(&identity, &mut ask)?)
+            None if self.no_sign => None,
+            None => {
+                use embargo_core::vault::{DefaultSigner, Vault};
+                let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
+                match Vault::of(&store()?)
+                    .default_signer(report, &mut *ask)
+                    .map_err(|e| match e {
+                        embargo_core::vault::VaultError::Key(k) => Failure::from(k),
+                        other => Failure::new(exit::ERROR, other),
+                    })? {
+                    DefaultSigner::Identity(s) => Some(*s),
+                    DefaultSigner::NoIdentity => {
+                        eprintln!("note: not signed (no identity: `embargo identity new`); the team cannot send you an encrypted reply");
+                        None
+                    }
+                    _ => None,
                 }
-                None => {
-                    eprintln!("note: not signed (no identity: `embargo identity new`); the team cannot send you an encrypted reply");
-                    None
-                }
-            },
+            }
         };
         Ok(Prepared {
             to,
@@ -206,60 +206,36 @@ impl SealInputs {
     }
 }
 
-/// An attachment, scrubbed of its metadata unless `keep` (or not a format Embargo scrubs).
-/// The scrubbed bytes stay in memory; the original file is not changed.
+/// An attachment as the core prepares it (scrubbed unless `keep`), with what was done said.
 fn scrubbed_attachment(path: &Path, keep: bool) -> Result<Attachment, Failure> {
-    use embargo_core::scrub::{self, Outcome};
-    let original = Attachment::from_file(path).map_err(|e| Failure::new(exit::ERROR, e))?;
-    if keep {
-        eprintln!(
-            "attaching {} with its metadata (--keep-metadata)",
-            path.display()
-        );
-        return Ok(original);
-    }
-    let mut head = [0u8; 16];
-    let n = {
-        use std::io::Read;
-        File::open(path)
-            .and_then(|mut f| f.read(&mut head))
-            .map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?
-    };
-    if scrub::detect(&head[..n]).is_none() {
-        return Ok(original);
-    }
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path)
-            .map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))?,
-    );
-    let name = original.meta.name.clone();
-    match scrub::scrub(&name, &bytes) {
-        Ok(Outcome::Scrubbed(s)) if !s.removed.is_empty() => {
-            eprintln!(
-                "scrubbed {} (original sha256 {}): removed {}",
-                Shown(&name),
-                s.original_sha256,
-                s.removed.join("; ")
-            );
-            Attachment::from_memory(&name, s.bytes).map_err(|e| Failure::new(exit::ERROR, e))
-        }
-        Ok(Outcome::NotApplicable {
-            may_carry_metadata: true,
-            content_type,
-        }) => {
-            eprintln!(
-                "warning: {} ({}) may carry metadata Embargo does not remove",
-                Shown(&name),
-                content_type.unwrap_or("unknown type")
-            );
-            Ok(original)
-        }
-        Ok(_) => Ok(original),
-        Err(e) => Err(Failure::new(exit::ERROR, e).hint(format!(
+    use usecase::{AttachmentNote, PrepareAttachmentError};
+    let prepared = usecase::prepare_attachment(path, keep).map_err(|e| match e {
+        PrepareAttachmentError::Scrub(e) => Failure::new(exit::ERROR, e).hint(format!(
             "nothing was sealed; to send it as it is, use --keep-metadata {}",
             path.display()
-        ))),
+        )),
+        other => Failure::new(exit::ERROR, other),
+    })?;
+    let name = Shown(&prepared.attachment.meta.name);
+    match &prepared.note {
+        AttachmentNote::Kept => eprintln!(
+            "attaching {} with its metadata (--keep-metadata)",
+            path.display()
+        ),
+        AttachmentNote::Scrubbed {
+            removed,
+            original_sha256,
+        } => eprintln!(
+            "scrubbed {name} (original sha256 {original_sha256}): removed {}",
+            removed.join("; ")
+        ),
+        AttachmentNote::MayCarryMetadata { content_type } => eprintln!(
+            "warning: {name} ({}) may carry metadata Embargo does not remove",
+            content_type.unwrap_or("unknown type")
+        ),
+        _ => {}
     }
+    Ok(prepared.attachment)
 }
 
 #[derive(clap::Args)]

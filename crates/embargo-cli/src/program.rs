@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use embargo_core::keys;
-use embargo_core::program::Program;
 use embargo_core::store::PinMode;
 use embargo_core::text::Shown;
 use embargo_core::usecase::{self, DiscoverProgramError, ImportProgramError};
@@ -113,18 +112,7 @@ pub fn run(command: ProgramCommand) -> Result<u8, Failure> {
                     keys::read_certs(file)?.remove(0),
                     format!("file:{}", file.display()),
                 ),
-                None => {
-                    let p = store.program(&program)?;
-                    let cert = usecase::candidate_cert(&store, &p, &fingerprint)?;
-                    let fpr = cert.fingerprint().to_hex();
-                    let sources = p
-                        .candidates
-                        .iter()
-                        .find(|c| c.fingerprint == fpr)
-                        .map(|c| c.sources.join("+"))
-                        .unwrap_or_else(|| "discovery".to_owned());
-                    (cert, format!("discovery:{sources}"))
-                }
+                None => usecase::candidate_cert(&store, &store.program(&program)?, &fingerprint)?,
             };
             let p =
                 usecase::confirm_team_key(&store, &program, &cert, &fingerprint, &source, mode)?;
@@ -135,19 +123,6 @@ pub fn run(command: ProgramCommand) -> Result<u8, Failure> {
             );
             Ok(exit::OK)
         }
-    }
-}
-
-/// One word for where a program stands.
-fn trust_state(p: &Program) -> &'static str {
-    if p.key_alarm.is_some() {
-        "KEY-CHANGED"
-    } else if p.has_team_key() {
-        "pinned"
-    } else if !p.candidates.is_empty() {
-        "unverified"
-    } else {
-        "no-key"
     }
 }
 
@@ -162,7 +137,7 @@ fn list() -> Result<u8, Failure> {
             p.id,
             Shown(&p.name),
             p.email().unwrap_or("-"),
-            trust_state(p),
+            p.trust().as_str(),
             if keys.is_empty() {
                 "-".to_owned()
             } else {
@@ -188,7 +163,7 @@ fn show(id: &str) -> Result<u8, Failure> {
     let p = store()?.program(id)?;
     println!("id:        {}", p.id);
     println!("name:      {}", Shown(&p.name));
-    println!("trust:     {}", trust_state(&p));
+    println!("trust:     {}", p.trust().as_str());
     if let Some(d) = &p.domain {
         println!("domain:    {}", Shown(d));
     }

@@ -510,6 +510,23 @@ pub struct DiscoveryConfig {
     pub now: DateTime<Utc>,
 }
 
+impl DiscoveryConfig {
+    /// The defaults, with the key servers from `EMBARGO_VKS_URL` and `EMBARGO_PROTON_URL` when
+    /// set (tests and private deployments). A set variable that is not a URL is an error naming it.
+    pub fn from_env() -> Result<DiscoveryConfig, String> {
+        let mut cfg = DiscoveryConfig::default();
+        for (var, slot) in [
+            ("EMBARGO_VKS_URL", &mut cfg.vks),
+            ("EMBARGO_PROTON_URL", &mut cfg.proton),
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                *slot = Url::parse(&v).map_err(|e| format!("{var}={v}: {e}"))?;
+            }
+        }
+        Ok(cfg)
+    }
+}
+
 /// `https://keys.openpgp.org`.
 pub const DEFAULT_VKS: &str = "https://keys.openpgp.org";
 /// `https://api.protonmail.ch`.

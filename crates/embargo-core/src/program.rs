@@ -261,6 +261,19 @@ impl Program {
         }
     }
 
+    /// Where the program stands with its team key.
+    pub fn trust(&self) -> Trust {
+        if self.key_alarm.is_some() {
+            Trust::KeyChanged
+        } else if self.has_team_key() {
+            Trust::Pinned
+        } else if !self.candidates.is_empty() {
+            Trust::Unverified
+        } else {
+            Trust::NoKey
+        }
+    }
+
     /// Whether a team key is pinned.
     pub fn has_team_key(&self) -> bool {
         !self.team_keys.is_empty()
@@ -506,5 +519,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("unknown class `nope`"), "{err}");
+    }
+}
+
+/// Where a program stands with its team key (`embargo program list`, the app's program list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// A key is pinned and discovery found no other.
+    Pinned,
+    /// Discovery found keys; none is pinned yet.
+    Unverified,
+    /// Discovery found a different key than the pinned one: sealing is refused.
+    KeyChanged,
+    /// No key known.
+    NoKey,
+}
+
+impl Trust {
+    /// The word `embargo program list` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trust::Pinned => "pinned",
+            Trust::Unverified => "unverified",
+            Trust::KeyChanged => "KEY-CHANGED",
+            Trust::NoKey => "no-key",
+        }
     }
 }

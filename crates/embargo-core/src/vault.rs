@@ -333,6 +333,38 @@ impl Vault {
     }
 }
 
+/// Who signs a report when the user named no key.
+#[derive(Debug)]
+pub enum DefaultSigner {
+    /// The identity (unlocked): the report asks for credit, so its key travels in the bundle
+    /// and the team can reply encrypted.
+    Identity(Box<keys::Signer>),
+    /// The report is anonymous: nothing that links it to the researcher.
+    Anonymous,
+    /// No identity yet: unsigned, and the team cannot reply encrypted.
+    NoIdentity,
+}
+
+impl Vault {
+    /// The rule for signing by default: with the identity when the report's credit is named,
+    /// never for an anonymous report.
+    pub fn default_signer(
+        &self,
+        report: &crate::report::Report,
+        passphrase: &mut PassphraseFn<'_>,
+    ) -> Result<DefaultSigner, VaultError> {
+        if !matches!(report.credit, Some(crate::report::Credit::Named { .. })) {
+            return Ok(DefaultSigner::Anonymous);
+        }
+        match self.identity()? {
+            Some(identity) => Ok(DefaultSigner::Identity(Box::new(keys::Signer::from_tsk(
+                &identity, passphrase,
+            )?))),
+            None => Ok(DefaultSigner::NoIdentity),
+        }
+    }
+}
+
 fn version_name(seq: u64) -> String {
     format!("{seq:06}.pgp")
 }
