@@ -412,12 +412,16 @@ pub async fn message(http: &reqwest::Client, url: &str, token: &str, receipt: &s
 }
 
 /// Writes a raw HTTP/1.1 request head (and optional body bytes) and reads the status code.
-fn raw_status(addr: SocketAddr, head: &str, body: &[u8]) -> u16 {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(head.as_bytes()).unwrap();
-    // The server may answer and close before taking it all.
-    let _ = s.write_all(body);
+/// One chunk of a `Transfer-Encoding: chunked` body.
+fn write_chunk(s: &mut TcpStream, data: &[u8]) {
+    s.write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .unwrap();
+    s.write_all(data).unwrap();
+    s.write_all(b"\r\n").unwrap();
+}
+
+/// The status line and headers of a response read off a raw socket.
+fn read_head(s: &mut TcpStream) -> String {
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -426,7 +430,16 @@ fn raw_status(addr: SocketAddr, head: &str, body: &[u8]) -> u16 {
             Ok(n) => answer.extend_from_slice(&buf[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn raw_status(addr: SocketAddr, head: &str, body: &[u8]) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    // The server may answer and close before taking it all.
+    let _ = s.write_all(body);
+    let text = read_head(&mut s);
     text.split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
@@ -668,44 +681,57 @@ async fn refusals(backend: Backend) {
     // A duplicate while the first is still uploading: 409 with Retry-After; then the first
     // finishes and the retry gets its answer.
     let slow = encrypt(&[&team.key, &second.key], &noise(60_000, 3), false);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tx.send(Ok(Bytes::copy_from_slice(&slow[..1000])))
-        .await
+    // The first upload goes over a raw socket so the pause is the test's, not an HTTP client's
+    // buffering: the head and one chunk are written and flushed, the rest waits.
+    let mut first = TcpStream::connect(server.addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let first = {
-        let http = http.clone();
-        let url = url.clone();
-        tokio::spawn(async move {
-            let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-            let body = reqwest::Body::wrap_stream(stream);
-            http.post(format!("{url}/v1/reports"))
-                .header("idempotency-key", "slow")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        })
-    };
+    first
+        .write_all(
+            format!(
+                "POST /v1/reports HTTP/1.1\r\nHost: {}\r\nIdempotency-Key: slow\r\n\
+                 Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                server.addr
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    write_chunk(&mut first, &slow[..1000]);
+    first.flush().unwrap();
     // Probe with a body that can never be stored, until the first upload holds the key (a
     // probe that comes first is refused for its body and releases the key again).
     let mut conflict = None;
+    let mut seen = Vec::new();
     for _ in 0..400 {
         let (status, j) = submit(&http, url, "slow", b"probe".to_vec()).await.unwrap();
         if status == StatusCode::CONFLICT {
             conflict = Some(j);
             break;
         }
-        assert_eq!(code(&j), "plaintext");
+        if seen.len() < 3 {
+            seen.push(format!("{status} {j}"));
+        }
+        assert_eq!(code(&j), "plaintext", "{j}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let conflict = conflict.expect("a 409 while the first upload is in flight");
+    let conflict = conflict.unwrap_or_else(|| {
+        panic!(
+            "no 409 while the first upload is in flight; probes got {seen:?}\nserver log:\n{}",
+            server.log()
+        )
+    });
     assert_eq!(code(&conflict), "submission_in_progress");
-    tx.send(Ok(Bytes::copy_from_slice(&slow[1000..])))
+    write_chunk(&mut first, &slow[1000..]);
+    first.write_all(b"0\r\n\r\n").unwrap();
+    first.flush().unwrap();
+    let answer = tokio::task::spawn_blocking(move || read_head(&mut first))
         .await
         .unwrap();
-    drop(tx);
-    assert_eq!(first.await.unwrap(), StatusCode::CREATED);
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the first upload, once finished, is stored: {answer}"
+    );
     let (status, _) = submit(&http, url, "slow", slow).await.unwrap();
     assert_eq!(status, StatusCode::OK);
 
