@@ -33,6 +33,21 @@ const COMMANDS: &[&str] = &[
     "cancel_seal",
     "get_settings",
     "set_theme",
+    "set_keep_metadata",
+    "vault_status",
+    "autosave",
+    "create_identity",
+    "import_identity",
+    "export_identity",
+    "unlock_vault",
+    "lock_vault",
+    "set_auto_lock",
+    "open_draft",
+    "new_draft",
+    "duplicate_draft",
+    "delete_draft",
+    "open_report_file",
+    "save_report_file",
 ];
 
 /// Builds `ui/dist` (which Tauri embeds) when the frontend changed, so that

@@ -304,7 +304,8 @@ pub fn list_classes() -> Vec<Class> {
     CLASSES.to_vec()
 }
 
-fn status(state: &AppState, draft: Report) -> Result<DraftStatus> {
+/// The draft with the core's findings.
+pub(crate) fn draft_status(state: &AppState, draft: Report) -> Result<DraftStatus> {
     let c = usecase::check_draft(&state.store, &draft)?;
     Ok(DraftStatus {
         draft,
@@ -319,15 +320,22 @@ fn status(state: &AppState, draft: Report) -> Result<DraftStatus> {
 #[tauri::command]
 pub fn get_draft(state: State<'_, AppState>) -> Result<DraftStatus> {
     let draft = state.lock().draft.clone();
-    status(&state, draft)
+    draft_status(&state, draft)
 }
 
 /// Replaces the draft; returns the findings per field.
 #[tauri::command]
 pub fn update_draft(state: State<'_, AppState>, draft: Report) -> Result<DraftStatus> {
     let draft = draft.tidied();
-    state.lock().draft = draft.clone();
-    status(&state, draft)
+    {
+        let mut inner = state.lock();
+        if inner.draft != draft {
+            inner.dirty = true;
+            inner.touch();
+        }
+        inner.draft = draft.clone();
+    }
+    draft_status(&state, draft)
 }
 
 /// Score of a CVSS 3.1 / 4.0 vector.
@@ -342,16 +350,52 @@ pub fn render_markdown(markdown: String) -> String {
     render::markdown_to_safe_html(&markdown)
 }
 
-fn attachment_views(state: &AppState) -> Vec<AttachmentView> {
-    state
-        .lock()
-        .attachments
-        .iter()
-        .map(|h| AttachmentView {
-            id: h.id,
-            meta: h.attachment.meta.clone(),
+pub(crate) fn attachment_views(state: &AppState) -> Vec<AttachmentView> {
+    views_of(&state.lock().attachments)
+}
+
+fn views_of(held: &[Held]) -> Vec<AttachmentView> {
+    use usecase::AttachmentNote;
+    held.iter()
+        .map(|h| {
+            let (removed, original_sha256, warning) = match &h.note {
+                AttachmentNote::Scrubbed {
+                    removed,
+                    original_sha256,
+                } => (removed.clone(), Some(original_sha256.clone()), None),
+                AttachmentNote::MayCarryMetadata { content_type } => (
+                    Vec::new(),
+                    None,
+                    Some(format!(
+                        "{} may carry metadata (location, device) that Embargo does not remove",
+                        content_type.unwrap_or("this file type")
+                    )),
+                ),
+                _ => (Vec::new(), None, None),
+            };
+            AttachmentView {
+                id: h.id,
+                meta: h.attachment.meta.clone(),
+                keep_metadata: h.keep_metadata,
+                removed,
+                original_sha256,
+                warning,
+            }
         })
         .collect()
+}
+
+/// Reads and (unless `keep_metadata`) scrubs a file for the draft.
+pub(crate) fn prepare(
+    path: &std::path::Path,
+    keep_metadata: bool,
+) -> Result<usecase::PreparedAttachment> {
+    usecase::prepare_attachment(path, keep_metadata).map_err(|e| match e {
+        usecase::PrepareAttachmentError::Attachment(a) => CommandError::from(a),
+        other => CommandError::new(ErrorCode::InvalidInput, other).hint(
+            "Remove the file, or keep its metadata if you are sure nothing in it identifies you.",
+        ),
+    })
 }
 
 fn attachments_changed<R: Runtime>(app: &AppHandle<R>, list: &[AttachmentView]) {
@@ -365,19 +409,27 @@ async fn add_paths<R: Runtime>(
 ) -> Result<Vec<AttachmentView>> {
     let read = blocking(move || {
         paths
-            .iter()
-            .map(|p| Attachment::from_file(p).map_err(CommandError::from))
+            .into_iter()
+            .map(|p| prepare(&p, false).map(|prepared| (p, prepared)))
             .collect::<Result<Vec<_>>>()
     })
     .await?;
     let state = app.state::<AppState>();
     {
         let mut inner = state.lock();
-        for attachment in read {
+        for (path, prepared) in read {
             let id = inner.next_id;
             inner.next_id += 1;
-            inner.attachments.push(Held { id, attachment });
+            inner.attachments.push(Held {
+                id,
+                attachment: prepared.attachment,
+                path,
+                keep_metadata: false,
+                note: prepared.note,
+            });
         }
+        inner.dirty = true;
+        inner.touch();
     }
     let list = attachment_views(&state);
     attachments_changed(app, &list);
@@ -418,6 +470,8 @@ pub fn remove_attachment<R: Runtime>(
         let mut inner = state.lock();
         let before = inner.attachments.len();
         inner.attachments.retain(|h| h.id != id);
+        inner.dirty = true;
+        inner.touch();
         before != inner.attachments.len()
     };
     if !removed {
@@ -425,6 +479,37 @@ pub fn remove_attachment<R: Runtime>(
             ErrorCode::NotFound,
             format!("no attachment {id}"),
         ));
+    }
+    let list = attachment_views(&state);
+    attachments_changed(&app, &list);
+    Ok(list)
+}
+
+/// Keeps (or removes again) an attachment's metadata: the per-file opt-out of scrubbing.
+#[tauri::command]
+pub async fn set_keep_metadata<R: Runtime>(
+    app: AppHandle<R>,
+    id: u32,
+    keep: bool,
+) -> Result<Vec<AttachmentView>> {
+    let state = app.state::<AppState>();
+    let path = state
+        .lock()
+        .attachments
+        .iter()
+        .find(|h| h.id == id)
+        .map(|h| h.path.clone())
+        .ok_or_else(|| CommandError::new(ErrorCode::NotFound, format!("no attachment {id}")))?;
+    let prepared = blocking(move || prepare(&path, keep)).await?;
+    {
+        let mut inner = state.lock();
+        if let Some(h) = inner.attachments.iter_mut().find(|h| h.id == id) {
+            h.attachment = prepared.attachment;
+            h.keep_metadata = keep;
+            h.note = prepared.note;
+        }
+        inner.dirty = true;
+        inner.touch();
     }
     let list = attachment_views(&state);
     attachments_changed(&app, &list);
@@ -517,13 +602,7 @@ pub fn preview_seal(state: State<'_, AppState>) -> Result<SealPreview> {
         format: p.format,
         signer: signing_key.as_ref().map(signing_view),
         anonymous: draft.is_anonymous(),
-        attachments: attachments
-            .iter()
-            .map(|h| AttachmentView {
-                id: h.id,
-                meta: h.attachment.meta.clone(),
-            })
-            .collect(),
+        attachments: views_of(&attachments),
         subject: draft.title.clone(),
         to: p.to,
         reference: p.reference,
@@ -540,22 +619,39 @@ fn seal_inputs(
     options: &SealOptions,
 ) -> Result<(Report, Vec<Attachment>, Option<Signer>)> {
     let passphrase = options.passphrase.clone().map(Zeroizing::new);
-    let (draft, attachments, signing_key) = {
-        let inner = state.lock();
+    let (draft, attachments, signing_key, unlocked) = {
+        let mut inner = state.lock();
+        inner.touch();
         (
             inner.draft.clone(),
             inner.attachments.clone(),
             inner.signing_key.clone(),
+            inner.unlocked.clone(),
         )
     };
     let signer = match (options.sign, &signing_key) {
         (false, _) => None,
-        (true, None) => {
-            return Err(
-                CommandError::new(ErrorCode::InvalidInput, "no signing key chosen")
-                    .hint("Choose your key file, or turn signing off."),
+        // No key file chosen: the identity signs, when there is one and it is unlocked.
+        (true, None) => match (state.vault.identity()?, unlocked) {
+            (Some(identity), Some(pw)) => {
+                let mut ask = |_: &str| Some(pw.clone());
+                Some(Signer::from_tsk(&identity, &mut ask)?)
+            }
+            (Some(_), None) => {
+                return Err(CommandError::new(
+                    ErrorCode::PassphraseRequired,
+                    "the vault is locked, so your identity cannot sign",
+                )
+                .hint("Unlock the vault, or turn signing off."))
+            }
+            (None, _) => return Err(CommandError::new(
+                ErrorCode::InvalidInput,
+                "no signing key chosen",
             )
-        }
+            .hint(
+                "Create your identity in Settings or choose your key file, or turn signing off.",
+            )),
+        },
         (true, Some(tsk)) => {
             let mut ask = |_: &str| {
                 passphrase
@@ -737,7 +833,9 @@ pub fn cancel_seal(state: State<'_, AppState>, op: u32) -> bool {
 }
 
 /// Runs blocking work off the async runtime's threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| CommandError::new(ErrorCode::Internal, e))?

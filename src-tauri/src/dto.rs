@@ -161,8 +161,16 @@ pub struct DraftStatus {
 pub struct AttachmentView {
     /// Id for removal.
     pub id: u32,
-    /// As report.json will list it.
+    /// As report.json will list it (after scrubbing).
     pub meta: AttachmentMeta,
+    /// The researcher chose to keep its metadata.
+    pub keep_metadata: bool,
+    /// The metadata removed before sealing, one line each.
+    pub removed: Vec<String>,
+    /// SHA-256 of the file as it is on disk, when what is sealed differs (scrubbed).
+    pub original_sha256: Option<String>,
+    /// Metadata Embargo cannot remove from this type.
+    pub warning: Option<String>,
 }
 
 /// The researcher's signing key, as shown (never its secret parts).
@@ -303,6 +311,45 @@ pub struct SealProgress {
     pub total: u64,
 }
 
+/// The vault as the app shows it: the identity (public facts only), whether it is unlocked, the
+/// drafts (ids and times: their text is encrypted), and the draft on screen's save state.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultView {
+    /// The identity, when there is one.
+    pub identity: Option<KeyInfo>,
+    /// The passphrase was given and has not timed out.
+    pub unlocked: bool,
+    /// Every draft, newest first.
+    pub drafts: Vec<embargo_core::vault::DraftInfo>,
+    /// Drafts that cannot be read, each naming its file.
+    pub broken: Vec<String>,
+    /// The vault draft the draft on screen is saved as.
+    pub current: Option<String>,
+    /// When it was last saved.
+    pub saved_at: Option<String>,
+    /// Changes on screen not saved yet.
+    pub dirty: bool,
+    /// The previous session ended without closing; its draft is in the list.
+    pub recovered: bool,
+    /// Auto-lock after this many idle minutes.
+    pub auto_lock_minutes: u32,
+    /// Where the vault is.
+    pub dir: String,
+}
+
+/// A draft opened from the vault or a report file.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenedDraft {
+    /// The draft and its findings.
+    pub status: DraftStatus,
+    /// Attached files that could not be attached again (moved, deleted), each with why.
+    pub missing: Vec<String>,
+    /// Problems in the file itself (report files only; the draft keeps what could be read).
+    pub problems: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +397,9 @@ mod tests {
             embargo_core::keys::Format,
             embargo_core::bundle::AttachmentMeta,
             embargo_core::store::Settings,
+            embargo_core::vault::DraftInfo,
+            VaultView,
+            OpenedDraft,
             embargo_core::store::Theme,
             ProgramView,
             ProgramList,

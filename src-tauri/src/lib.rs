@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod picker;
 pub mod state;
+pub mod vault;
 
 use embargo_core::store::Store;
 use tauri::{App, Emitter, Manager, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
@@ -24,6 +25,10 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                 let state = window.state::<AppState>();
                 let files = commands::register_drop(&state, paths.clone());
                 let _ = window.emit("files-dropped", files);
+            }
+            // The draft is saved before the window goes; the session ends cleanly.
+            if let tauri::WindowEvent::CloseRequested { .. } = event {
+                vault::end_session(&window.state::<AppState>());
             }
         })
         .invoke_handler(tauri::generate_handler![
@@ -56,6 +61,21 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::cancel_seal,
             commands::get_settings,
             commands::set_theme,
+            commands::set_keep_metadata,
+            vault::vault_status,
+            vault::autosave,
+            vault::create_identity,
+            vault::import_identity,
+            vault::export_identity,
+            vault::unlock_vault,
+            vault::lock_vault,
+            vault::set_auto_lock,
+            vault::open_draft,
+            vault::new_draft,
+            vault::duplicate_draft,
+            vault::delete_draft,
+            vault::open_report_file,
+            vault::save_report_file,
         ])
 }
 
@@ -102,6 +122,7 @@ pub fn run_app<R: Runtime>(
         .setup(move |app| {
             app.state::<AppState>()
                 .set_picker(picker_for(app.handle().clone()));
+            vault::begin_session(&app.state::<AppState>());
             main_window(app)?;
             setup(app);
             Ok(())
@@ -132,21 +153,9 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    harden_process();
+    // No core file, not dumpable (WebKit's helper processes are outside this: README).
+    let _ = embargo_core::process::forbid_core_dumps();
     run_app(tauri::Builder::default(), store, |_| {});
-}
-
-/// Keeps secrets out of core dumps: no core file, and not dumpable. WebKit's helper processes
-/// (the web and network processes) are separate executables and outside this.
-fn harden_process() {
-    let _ = rustix::process::setrlimit(
-        rustix::process::Resource::Core,
-        rustix::process::Rlimit {
-            current: Some(0),
-            maximum: Some(0),
-        },
-    );
-    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
 #[cfg(test)]

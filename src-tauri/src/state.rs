@@ -1,15 +1,21 @@
 //! What the app holds between commands: the draft, attachments, the signing key, team keys
-//! offered but not yet confirmed, the files the user picked, and the running operations. Report
-//! text lives here, in memory, not in the webview.
+//! offered but not yet confirmed, the files the user picked, the vault's lock, and the running
+//! operations. Report text lives here, in memory (and in the vault, encrypted), never in a
+//! file or the webview's storage.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use embargo_core::bundle::Attachment;
+use embargo_core::openpgp::crypto::Password;
 use embargo_core::openpgp::Cert;
 use embargo_core::report::Report;
 use embargo_core::store::Store;
+use embargo_core::usecase::AttachmentNote;
+use embargo_core::vault::Vault;
 
 use crate::error::{CommandError, ErrorCode};
 use crate::picker::{Picker, Registry};
@@ -19,8 +25,14 @@ use crate::picker::{Picker, Registry};
 pub struct Held {
     /// Id for removal.
     pub id: u32,
-    /// What will be sealed.
+    /// What will be sealed (scrubbed unless `keep_metadata`).
     pub attachment: Attachment,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The researcher chose to keep its metadata.
+    pub keep_metadata: bool,
+    /// What was done to it.
+    pub note: AttachmentNote,
 }
 
 /// Mutable state.
@@ -35,12 +47,46 @@ pub struct Inner {
     pub signing_key: Option<Cert>,
     /// Team keys inspected but not yet confirmed, with where they came from.
     pub candidates: Vec<(Cert, String)>,
+    /// The vault draft the draft on screen is saved as (none until its first save).
+    pub draft_id: Option<String>,
+    /// Changed since the last save.
+    pub dirty: bool,
+    /// When the draft was last saved (RFC 3339).
+    pub saved_at: Option<String>,
+    /// The identity's passphrase while the vault is unlocked (sequoia keeps it encrypted in
+    /// memory and wipes it when dropped).
+    pub unlocked: Option<Password>,
+    /// The last thing the researcher did (auto-lock counts from here).
+    pub last_active: Instant,
+    /// Lock after this long without activity.
+    pub auto_lock: Duration,
+    /// The previous session ended without closing (crash, kill): its draft was recovered.
+    pub recovered: bool,
+}
+
+impl Inner {
+    /// Locks the vault when it has been idle too long; `true` when it locked now.
+    pub fn expire(&mut self) -> bool {
+        if self.unlocked.is_some() && self.last_active.elapsed() >= self.auto_lock {
+            self.unlocked = None;
+            return true;
+        }
+        false
+    }
+
+    /// Something the researcher did: the vault stays unlocked (unless it already expired).
+    pub fn touch(&mut self) {
+        self.expire();
+        self.last_active = Instant::now();
+    }
 }
 
 /// The app's state, managed by Tauri.
 pub struct AppState {
     /// The data directory.
     pub store: Store,
+    /// The vault in the data directory.
+    pub vault: Vault,
     inner: Mutex<Inner>,
     /// Files the user picked in this session.
     pub files: Registry,
@@ -53,7 +99,12 @@ pub struct AppState {
 impl AppState {
     /// State over a data directory, with a new draft for Novu.
     pub fn new(store: Store) -> AppState {
+        let minutes = store
+            .settings()
+            .map(|s| s.auto_lock_minutes())
+            .unwrap_or(embargo_core::store::DEFAULT_AUTO_LOCK_MINUTES);
         AppState {
+            vault: Vault::of(&store),
             store,
             inner: Mutex::new(Inner {
                 draft: Report::draft("novu"),
@@ -61,6 +112,13 @@ impl AppState {
                 next_id: 1,
                 signing_key: None,
                 candidates: Vec::new(),
+                draft_id: None,
+                dirty: false,
+                saved_at: None,
+                unlocked: None,
+                last_active: Instant::now(),
+                auto_lock: Duration::from_secs(u64::from(minutes) * 60),
+                recovered: false,
             }),
             files: Registry::default(),
             picker: OnceLock::new(),

@@ -657,7 +657,12 @@ fn the_handler_and_build_rs_list_the_same_commands() {
     let declared = declared_commands(&build);
     let handled: Vec<&str> = lib
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("commands::")?.strip_suffix(','))
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("commands::")
+                .or_else(|| l.strip_prefix("vault::"))?
+                .strip_suffix(',')
+        })
         .collect();
     assert_eq!(declared, handled);
 }

@@ -25,9 +25,10 @@ const backend = vi.hoisted(() => {
     problem: null,
   };
   const state = {
+    identity: false,
     calls: [] as [string, unknown][],
     attachmentListeners: [] as ((l: unknown) => void)[],
-    attachments: [] as { id: number; meta: { name: string; size: number; content_type: string; sha256: string } }[],
+    attachments: [] as AttachmentView[],
     pinned: false,
     draft: {
       schema: 1,
@@ -109,6 +110,18 @@ vi.mock("./ipc", async (importOriginal) => {
   const real = await importOriginal<typeof import("./ipc")>();
   const { state, key } = backend;
   const log = (name: string, args?: unknown) => state.calls.push([name, args]);
+  const vault = () => ({
+    identity: state.identity ? { ...key, user_ids: ["Ada <ada@example.org>"] } : null,
+    unlocked: state.identity,
+    drafts: [],
+    broken: [],
+    current: state.identity ? "d-0000000000000001" : null,
+    savedAt: state.identity ? "2026-12-01T18:00:00Z" : null,
+    dirty: false,
+    recovered: false,
+    autoLockMinutes: 10,
+    dir: "/tmp/embargo/vault",
+  });
   const emitAttachments = () => state.attachmentListeners.forEach((l) => l(structuredClone(state.attachments)));
   return {
     isCommandError: real.isCommandError,
@@ -142,7 +155,22 @@ vi.mock("./ipc", async (importOriginal) => {
     cvssScore: async (vector: string) => (log("cvss_score", { vector }), { version: "3.1", score: 9.8, severity: "critical" }),
     renderMarkdown: async (markdown: string) => `<p>${markdown.replace(/[<>&]/g, "")}</p>`,
     chooseAttachments: async () => {
-      state.attachments.push({ id: state.attachments.length + 1, meta: { name: "poc.txt", size: 2048, content_type: "text/plain", sha256: "00" } });
+      state.attachments.push({
+        id: state.attachments.length + 1,
+        meta: { name: "poc.txt", size: 2048, content_type: "text/plain", sha256: "00" },
+        keepMetadata: false,
+        removed: [],
+        originalSha256: null,
+        warning: null,
+      });
+      state.attachments.push({
+        id: state.attachments.length + 1,
+        meta: { name: "shot.jpg", size: 4096, content_type: "image/jpeg", sha256: "11" },
+        keepMetadata: false,
+        removed: ["EXIF: GPS position, camera model"],
+        originalSha256: "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899",
+        warning: null,
+      });
       emitAttachments();
       return structuredClone(state.attachments);
     },
@@ -181,6 +209,13 @@ vi.mock("./ipc", async (importOriginal) => {
     cancelSeal: async () => true,
     getSettings: async () => settings("system"),
     setTheme: async (theme: string) => (log("set_theme", { theme }), settings(theme)),
+    vaultStatus: async () => vault(),
+    autosave: async () => (log("autosave"), vault()),
+    createIdentity: async (name: string, email: string, passphrase: string) => {
+      log("create_identity", { name, email, passphrase });
+      state.identity = true;
+      return vault();
+    },
     onAttachmentsChanged: async (handler: (l: AttachmentView[]) => void) => {
       state.attachmentListeners.push(handler as (l: unknown) => void);
       return () => {};
@@ -327,6 +362,11 @@ describe("the app against a fake backend", () => {
     click(byId("attachment-add"));
     const row = await waitFor(() => byId("attachment-poc.txt"), "attachment row");
     expect(row.textContent).toContain("2 KB");
+    // What scrubbing removed is shown, with the original's hash and the opt-out.
+    expect(byId("scrubbed-shot.jpg")?.textContent).toContain("GPS position");
+    expect(byId("scrubbed-shot.jpg")?.textContent).toContain("aabbccddeeff0011");
+    expect(byId("attachment-shot.jpg")?.textContent).toContain("Keep metadata");
+    expect(byId("attachment-poc.txt")?.textContent).not.toContain("Keep metadata");
   });
 
   it("records credit and attestations", async () => {
@@ -359,5 +399,28 @@ describe("the app against a fake backend", () => {
     await settle(10);
     expect(document.documentElement.dataset.theme).toBe("dark");
     expect((byId("theme") as HTMLSelectElement).value).toBe("dark");
+  });
+
+  it("creates the identity from Settings and clears the passphrase fields", async () => {
+    click(byId("nav-settings"));
+    const name = (await waitFor(() => byId("identity-name"), "identity form")) as HTMLInputElement;
+    expect(byId("sidebar-save").textContent).toContain("not saved");
+    const p1 = byId("identity-pass1") as HTMLInputElement;
+    const p2 = byId("identity-pass2") as HTMLInputElement;
+    name.value = "Ada";
+    name.dispatchEvent(new Event("input", { bubbles: true }));
+    p1.value = "correct horse";
+    p2.value = "correct hose";
+    (byId("identity-create") as HTMLFormElement).requestSubmit();
+    await waitFor(() => document.body.textContent?.includes("The two passphrases differ"), "mismatch refused");
+    expect(backend.state.calls.some(([n]) => n === "create_identity")).toBe(false);
+    expect(p1.value).toBe("");
+    p1.value = "correct horse";
+    p2.value = "correct horse";
+    (byId("identity-create") as HTMLFormElement).requestSubmit();
+    await waitFor(() => byId("identity-fingerprint"), "identity shown");
+    const call = backend.state.calls.find(([n]) => n === "create_identity");
+    expect(call?.[1]).toEqual({ name: "Ada", email: "", passphrase: "correct horse" });
+    expect(byId("sidebar-save").textContent).toContain("encrypted");
   });
 });

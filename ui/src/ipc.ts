@@ -33,6 +33,8 @@ import type { SealPreview } from "./bindings/SealPreview";
 import type { SealProgress } from "./bindings/SealProgress";
 import type { SigningKeyView } from "./bindings/SigningKeyView";
 import type { Theme } from "./bindings/Theme";
+import type { VaultView } from "./bindings/VaultView";
+import type { OpenedDraft } from "./bindings/OpenedDraft";
 
 export type { CommandError } from "./bindings/CommandError";
 export type { ErrorCode } from "./bindings/ErrorCode";
@@ -193,3 +195,44 @@ function baseName(path: string): string {
 }
 
 export const copyText = (text: string): Promise<void> => writeText(text);
+
+/** Keeps (or scrubs again) an attachment's metadata. */
+export const setKeepMetadata = (id: number, keep: boolean): Promise<AttachmentView[]> =>
+  invoke("set_keep_metadata", { id, keep });
+
+// The vault. Passphrases go straight to the backend and are not kept in JS state.
+
+export const vaultStatus = (): Promise<VaultView> => invoke("vault_status");
+
+/** Saves the draft on screen (encrypted to the identity) when it changed. */
+export const autosave = (): Promise<VaultView> => invoke("autosave");
+
+export const createIdentity = (name: string, email: string, passphrase: string): Promise<VaultView> =>
+  invoke("create_identity", { name, email, passphrase });
+
+/** Opens the backend's file dialog for a secret key; `null` when cancelled. */
+export const importIdentity = (passphrase: string): Promise<VaultView | null> =>
+  invoke("import_identity", { passphrase });
+
+/** Saves the identity's public key where the researcher chooses; the path, `null` when cancelled. */
+export const exportIdentity = (): Promise<string | null> => invoke("export_identity");
+
+export const unlockVault = (passphrase: string): Promise<VaultView> => invoke("unlock_vault", { passphrase });
+
+export const lockVault = (): Promise<VaultView> => invoke("lock_vault");
+
+export const setAutoLock = (minutes: number): Promise<VaultView> => invoke("set_auto_lock", { minutes });
+
+export const openDraft = (id: string): Promise<OpenedDraft> => invoke("open_draft", { id });
+
+export const newDraft = (): Promise<OpenedDraft> => invoke("new_draft");
+
+export const duplicateDraft = (id: string): Promise<VaultView> => invoke("duplicate_draft", { id });
+
+export const deleteDraft = (id: string): Promise<VaultView> => invoke("delete_draft", { id });
+
+/** Opens a report file chosen in the backend's dialog as a new draft; `null` when cancelled. */
+export const openReportFile = (): Promise<OpenedDraft | null> => invoke("open_report_file");
+
+/** Saves the draft as a plain report file where the researcher chooses; `null` when cancelled. */
+export const saveReportFile = (): Promise<string | null> => invoke("save_report_file");

@@ -8,14 +8,23 @@ import type { DraftStatus } from "./bindings/DraftStatus";
 import type { ExportResult } from "./bindings/ExportResult";
 import type { ProgramView } from "./bindings/ProgramView";
 import type { SigningKeyView } from "./bindings/SigningKeyView";
+import type { OpenedDraft } from "./bindings/OpenedDraft";
+import type { VaultView } from "./bindings/VaultView";
 import * as ipc from "./ipc";
 import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire, type ReportDraft } from "./lib/draft";
 import { groupFindings, type GroupedFindings } from "./lib/findings";
 import { applyTheme } from "./lib/theme";
+import { debounce } from "./lib/debounce";
 
-export type Screen = "programs" | "report" | "review" | "sent" | "settings";
+/** Autosave this long after typing stops. */
+export const AUTOSAVE_MS = 2000;
+/** How often the vault's lock state is asked for (auto-lock happens in the backend). */
+const VAULT_POLL_MS = 30_000;
+
+export type Screen = "drafts" | "programs" | "report" | "review" | "sent" | "settings";
 
 export const SCREENS: { id: Screen; label: string }[] = [
+  { id: "drafts", label: "Drafts" },
   { id: "programs", label: "Programs" },
   { id: "report", label: "Report" },
   { id: "review", label: "Review & seal" },
@@ -49,6 +58,60 @@ class AppState {
 
   findings: GroupedFindings = $derived(groupFindings(this.status?.findings ?? []));
 
+  /** The vault: identity, lock, drafts, save state. */
+  vault = $state.raw<VaultView | null>(null);
+  vaultError = $state<string | null>(null);
+  /** Files of an opened draft that could not be attached again, and problems of an opened file. */
+  openNotes = $state.raw<string[]>([]);
+
+  private readonly autosaveSoon = debounce(() => {
+    void this.saveNow();
+  }, AUTOSAVE_MS);
+
+  /** Schedules an autosave (after a change the backend made, e.g. attachments). */
+  scheduleAutosave(): void {
+    this.autosaveSoon();
+  }
+
+  /** Saves the draft now (after the pending edit reached the backend). */
+  async saveNow(): Promise<void> {
+    this.autosaveSoon.cancel();
+    try {
+      await this.sync.flush();
+      this.vault = await ipc.autosave();
+      this.vaultError = null;
+    } catch (e) {
+      this.vaultError = ipc.errorText(e);
+    }
+  }
+
+  async refreshVault(): Promise<void> {
+    try {
+      this.vault = await ipc.vaultStatus();
+    } catch (e) {
+      this.vaultError = ipc.errorText(e);
+    }
+  }
+
+  /** A vault answer from a command (unlock, create identity…). */
+  setVault(view: VaultView): void {
+    this.vault = view;
+    this.vaultError = null;
+  }
+
+  /** Puts an opened draft on screen. */
+  async showOpened(opened: OpenedDraft): Promise<void> {
+    this.sync.cancel();
+    this.autosaveSoon.cancel();
+    this.status = opened.status;
+    this.draft = opened.status.draft;
+    this.openNotes = [...opened.missing, ...opened.problems];
+    this.lastExport = null;
+    await this.loadReportProgram();
+    await this.refreshAttachments();
+    await this.refreshVault();
+  }
+
   private readonly sync = new DraftSync({
     send: (d) => ipc.updateDraft(toWire(d)),
     onStatus: (status, latest) => this.applyStatus(status, latest),
@@ -72,6 +135,7 @@ class AppState {
     const programChanged = next.program !== this.draft.program;
     this.draft = next;
     this.sync.edit(next);
+    this.autosaveSoon();
     if (programChanged) void this.loadReportProgram();
   }
 
@@ -143,13 +207,21 @@ class AppState {
       await ipc.onSealFinished((result) => {
         this.lastExport = result;
       });
-      const [programs, classes, status, attachments, settings] = await Promise.all([
+      const [programs, classes, status, attachments, settings, vault] = await Promise.all([
         ipc.listPrograms(),
         ipc.listClasses(),
         ipc.getDraft(),
         ipc.listAttachments(),
         ipc.getSettings(),
+        ipc.vaultStatus(),
       ]);
+      this.vault = vault;
+      // A crash left a draft: the researcher starts where it was (unlock, then it opens).
+      if (vault.recovered || (vault.identity !== null && vault.drafts.length > 0)) this.screen = "drafts";
+      window.setInterval(() => void this.refreshVault(), VAULT_POLL_MS);
+      window.addEventListener("blur", () => {
+        if (this.autosaveSoon.pending()) void this.saveNow();
+      });
       this.setPrograms(programs);
       this.classes = classes;
       this.status = status;

@@ -77,15 +77,7 @@ pub fn interrupted(flag: &AtomicBool) -> bool {
     flag.load(Ordering::Relaxed)
 }
 
-/// Keeps secrets out of core dumps: no core file, and not dumpable (which also keeps other
-/// processes of the same user from attaching with ptrace).
+/// Keeps secrets out of core dumps (see [`embargo_core::process::forbid_core_dumps`]).
 pub fn harden_process() {
-    let _ = rustix::process::setrlimit(
-        rustix::process::Resource::Core,
-        rustix::process::Rlimit {
-            current: Some(0),
-            maximum: Some(0),
-        },
-    );
-    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let _ = embargo_core::process::forbid_core_dumps();
 }

@@ -14,6 +14,7 @@ pub mod mime;
 pub mod net;
 pub mod open;
 pub mod policy_md;
+pub mod process;
 pub mod program;
 pub mod reference;
 pub mod render;

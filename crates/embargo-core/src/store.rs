@@ -102,6 +102,24 @@ pub struct Settings {
     /// The colour theme.
     #[serde(default)]
     pub theme: Theme,
+    /// The app locks the vault after this many minutes without activity (default
+    /// [`DEFAULT_AUTO_LOCK_MINUTES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_lock_minutes: Option<u32>,
+}
+
+/// Auto-lock after this many idle minutes unless the settings say otherwise.
+pub const DEFAULT_AUTO_LOCK_MINUTES: u32 = 10;
+/// The longest auto-lock the app accepts (a day).
+pub const MAX_AUTO_LOCK_MINUTES: u32 = 24 * 60;
+
+impl Settings {
+    /// The auto-lock time in minutes, within 1..=[`MAX_AUTO_LOCK_MINUTES`].
+    pub fn auto_lock_minutes(&self) -> u32 {
+        self.auto_lock_minutes
+            .unwrap_or(DEFAULT_AUTO_LOCK_MINUTES)
+            .clamp(1, MAX_AUTO_LOCK_MINUTES)
+    }
 }
 
 /// The data directory.
@@ -549,7 +567,10 @@ mod tests {
         ));
         assert_eq!(store.settings().unwrap().theme, Theme::System);
         store
-            .save_settings(&Settings { theme: Theme::Dark })
+            .save_settings(&Settings {
+                theme: Theme::Dark,
+                ..Settings::default()
+            })
             .unwrap();
         assert_eq!(store.settings().unwrap().theme, Theme::Dark);
     }

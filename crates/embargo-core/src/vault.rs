@@ -94,10 +94,12 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> VaultError + '_ {
 
 /// One draft as listed (nothing from inside it: titles are encrypted too).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DraftInfo {
     /// Its id.
     pub id: String,
     /// Versions kept, oldest first (sequence numbers).
+    #[cfg_attr(feature = "ts", ts(type = "number[]"))]
     pub versions: Vec<u64>,
     /// When the newest version was written (RFC 3339).
     pub updated_at: String,
@@ -115,6 +117,11 @@ impl Vault {
         Vault {
             root: store.root().join("vault"),
         }
+    }
+
+    /// The vault's directory.
+    pub fn dir(&self) -> &Path {
+        &self.root
     }
 
     fn identity_path(&self) -> PathBuf {
@@ -330,6 +337,112 @@ impl Vault {
             }
             Err(e) => Err(io_at(&dir)(e)),
         }
+    }
+}
+
+/// A file a draft attaches: where it is on this machine, and whether its metadata is kept.
+/// Stored encrypted beside the draft's versions (`files.pgp`), never in the report itself
+/// (local paths name the researcher's machine and must not reach the team).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DraftFile {
+    /// The file's path.
+    pub path: PathBuf,
+    /// Seal it with its metadata (the per-file opt-out of scrubbing).
+    #[serde(default)]
+    pub keep_metadata: bool,
+}
+
+const FILES: &str = "files.pgp";
+const SESSION: &str = "session";
+
+impl Vault {
+    /// Stores the list of files a draft attaches, encrypted to the identity (replaced on every
+    /// save; a crash between the text and the list leaves the previous list).
+    pub fn save_draft_files(&self, id: &str, files: &[DraftFile]) -> Result<(), VaultError> {
+        Self::check_id(id)?;
+        let identity = self.identity()?.ok_or(VaultError::NoIdentity)?;
+        let dir = self.drafts_dir().join(id);
+        if !dir.is_dir() {
+            return Err(VaultError::UnknownDraft(id.to_owned()));
+        }
+        let path = dir.join(FILES);
+        let json = Zeroizing::new(serde_json::to_vec(files).expect("serialize paths"));
+        let sealed = encrypt_to(&identity, &json)?;
+        fsutil::atomic_write(&path, &sealed).map_err(io_at(&path))
+    }
+
+    /// The files a draft attaches (none when it never had any).
+    pub fn draft_files(
+        &self,
+        id: &str,
+        passphrase: &mut PassphraseFn<'_>,
+    ) -> Result<Vec<DraftFile>, VaultError> {
+        Self::check_id(id)?;
+        let identity = self.identity()?.ok_or(VaultError::NoIdentity)?;
+        let path = self.drafts_dir().join(id).join(FILES);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_at(&path)(e)),
+        };
+        let corrupted = |reason: String| VaultError::Corrupted {
+            path: path.display().to_string(),
+            reason,
+        };
+        let json = decrypt_with(&identity, &bytes, passphrase).map_err(|e| match e {
+            OpenError::Key(k) => VaultError::Key(k),
+            other => corrupted(other.to_string()),
+        })?;
+        serde_json::from_slice(&json).map_err(|e| corrupted(e.to_string()))
+    }
+
+    /// Marks an app session as running; `true` when the previous one never ended (the app
+    /// crashed or was killed), so the app can say its draft was recovered.
+    pub fn begin_session(&self) -> Result<bool, VaultError> {
+        let path = self.root.join(SESSION);
+        let unclean = path.exists();
+        fsutil::create_private_dir(&self.root).map_err(io_at(&self.root))?;
+        fsutil::atomic_write(&path, b"").map_err(io_at(&path))?;
+        Ok(unclean)
+    }
+
+    /// Marks the session as ended cleanly.
+    pub fn end_session(&self) -> Result<(), VaultError> {
+        let path = self.root.join(SESSION);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_at(&path)(e)),
+        }
+    }
+
+    /// Copies a draft's newest version (and its files list) into a new draft; no passphrase
+    /// needed, the ciphertext is copied as it is.
+    pub fn duplicate_draft(&self, id: &str) -> Result<String, VaultError> {
+        Self::check_id(id)?;
+        let dir = self.drafts_dir().join(id);
+        let v = versions(&dir)?;
+        let newest = *v
+            .last()
+            .ok_or_else(|| VaultError::UnknownDraft(id.to_owned()))?;
+        let new_id = format!("d-{:016x}", rand::random::<u64>());
+        let new_dir = self.drafts_dir().join(&new_id);
+        fsutil::create_private_dir(&new_dir).map_err(io_at(&new_dir))?;
+        for name in [version_name(newest), FILES.to_owned()] {
+            let from = dir.join(&name);
+            let bytes = match fs::read(&from) {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_at(&from)(e)),
+            };
+            let to = new_dir.join(if name == FILES {
+                FILES.to_owned()
+            } else {
+                version_name(1)
+            });
+            fsutil::atomic_write(&to, &bytes).map_err(io_at(&to))?;
+        }
+        Ok(new_id)
     }
 }
 
@@ -555,5 +668,47 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn files_lists_duplicates_and_sessions() {
+        let (dir, v) = vault();
+        v.create_identity("Ada <ada@example.org>", Password::from("pw"))
+            .unwrap();
+        let mut ask = |_: &str| Some(Password::from("pw"));
+        let (id, _) = v.save_draft(None, b"text one").unwrap();
+        assert!(v.draft_files(&id, &mut ask).unwrap().is_empty());
+        let files = vec![DraftFile {
+            path: PathBuf::from("/home/ada/evidence/shot.png"),
+            keep_metadata: true,
+        }];
+        v.save_draft_files(&id, &files).unwrap();
+        assert_eq!(v.draft_files(&id, &mut ask).unwrap(), files);
+        // The list is encrypted: the path is nowhere in the vault in the clear.
+        let stored = fs::read(dir.path().join("vault/drafts").join(&id).join(FILES)).unwrap();
+        assert!(!stored.windows(8).any(|w| w == b"evidence"));
+        assert!(matches!(
+            v.save_draft_files("d-nothere", &files),
+            Err(VaultError::UnknownDraft(_))
+        ));
+
+        let copy = v.duplicate_draft(&id).unwrap();
+        assert_ne!(copy, id);
+        assert_eq!(
+            &v.load_draft(&copy, None, &mut ask).unwrap()[..],
+            b"text one"
+        );
+        assert_eq!(v.draft_files(&copy, &mut ask).unwrap(), files);
+        // The copy is its own draft: a new version of it leaves the original alone.
+        v.save_draft(Some(&copy), b"text two").unwrap();
+        assert_eq!(&v.load_draft(&id, None, &mut ask).unwrap()[..], b"text one");
+
+        assert!(
+            !v.begin_session().unwrap(),
+            "first start: nothing to recover"
+        );
+        assert!(v.begin_session().unwrap(), "never ended: recovered");
+        v.end_session().unwrap();
+        assert!(!v.begin_session().unwrap(), "ended cleanly");
     }
 }

@@ -10,6 +10,22 @@ export type AttachmentView = {
  */
 id: number, 
 /**
- * As report.json will list it.
+ * As report.json will list it (after scrubbing).
  */
-meta: AttachmentMeta, };
+meta: AttachmentMeta, 
+/**
+ * The researcher chose to keep its metadata.
+ */
+keepMetadata: boolean, 
+/**
+ * The metadata removed before sealing, one line each.
+ */
+removed: Array<string>, 
+/**
+ * SHA-256 of the file as it is on disk, when what is sealed differs (scrubbed).
+ */
+originalSha256: string | null, 
+/**
+ * Metadata Embargo cannot remove from this type.
+ */
+warning: string | null, };

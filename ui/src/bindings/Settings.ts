@@ -8,4 +8,9 @@ export type Settings = {
 /**
  * The colour theme.
  */
-theme: Theme, };
+theme: Theme, 
+/**
+ * The app locks the vault after this many minutes without activity (default
+ * [`DEFAULT_AUTO_LOCK_MINUTES`]).
+ */
+auto_lock_minutes?: number | null, };

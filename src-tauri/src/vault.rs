@@ -1,0 +1,492 @@
+//! The vault in the app: the identity (create, import, export its public key), unlock and lock
+//! with auto-lock, autosave of the draft on screen, the drafts list, and report files opened or
+//! saved explicitly. The rules are the core's (`embargo_core::vault`); these commands hold the
+//! session's lock state and translate.
+//!
+//! Decisions:
+//! - Autosave needs only the identity's public key, so it never asks for the passphrase: the
+//!   draft is saved encrypted whether the vault is locked or not. Reading a draft back needs the
+//!   vault unlocked.
+//! - Unlocking keeps the passphrase in sequoia's `Password` (encrypted in memory, wiped on drop)
+//!   for the session, so opening drafts, signing and reading replies ask once. It is dropped by
+//!   `lock_vault`, by auto-lock after the configured idle minutes (activity = editing, sealing,
+//!   vault commands; the UI's periodic status poll is not activity), and when the app exits.
+//! - Without an identity nothing is saved: the app says so and offers to create one.
+
+use std::time::{Duration, Instant};
+
+use embargo_core::keys;
+use embargo_core::openpgp::crypto::Password;
+use embargo_core::report::Report;
+use embargo_core::vault::{DraftFile, VaultError};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use zeroize::Zeroizing;
+
+use crate::commands::{attachment_views, prepare};
+use crate::dto::{OpenedDraft, VaultView};
+use crate::error::{CommandError, ErrorCode};
+use crate::state::{AppState, Held, Inner};
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+const KEY_FILTERS: &[crate::picker::Filter] = &[("OpenPGP key", &["asc", "pgp", "gpg", "key"])];
+const REPORT_FILTERS: &[crate::picker::Filter] = &[("Report", &["md", "markdown", "txt"])];
+
+impl From<VaultError> for CommandError {
+    fn from(e: VaultError) -> CommandError {
+        match e {
+            VaultError::Key(k) => k.into(),
+            VaultError::NoIdentity => CommandError::new(ErrorCode::NotFound, "no identity yet")
+                .hint("Create your identity in Settings: it keeps your drafts encrypted."),
+            VaultError::UnknownDraft(id) => {
+                CommandError::new(ErrorCode::NotFound, format!("no draft {id}"))
+            }
+            VaultError::Io { .. } => CommandError::new(ErrorCode::Io, e),
+            VaultError::Corrupted { .. } => CommandError::new(ErrorCode::Io, e)
+                .hint("This file cannot be read back; the other drafts are not affected."),
+            other => CommandError::new(ErrorCode::InvalidInput, other),
+        }
+    }
+}
+
+/// The vault's state for the UI (locks first when idle too long, without counting as activity).
+pub fn view(state: &AppState) -> Result<VaultView> {
+    let identity = state.vault.identity()?;
+    let (drafts, broken) = state.vault.drafts()?;
+    let mut inner = state.lock();
+    inner.expire();
+    Ok(VaultView {
+        identity: identity.as_ref().map(keys::describe),
+        unlocked: inner.unlocked.is_some(),
+        drafts,
+        broken: broken.iter().map(ToString::to_string).collect(),
+        current: inner.draft_id.clone(),
+        saved_at: inner.saved_at.clone(),
+        dirty: inner.dirty,
+        recovered: inner.recovered,
+        auto_lock_minutes: (inner.auto_lock.as_secs() / 60) as u32,
+        dir: state.vault.dir().display().to_string(),
+    })
+}
+
+/// Marks the session as started; remembers whether the last one crashed.
+pub fn begin_session(state: &AppState) {
+    if let Ok(unclean) = state.vault.begin_session() {
+        let has_drafts = state
+            .vault
+            .drafts()
+            .map(|(d, _)| !d.is_empty())
+            .unwrap_or(false);
+        state.lock().recovered = unclean && has_drafts;
+    }
+}
+
+/// Saves what is on screen and marks the session as ended cleanly (the window closes).
+pub fn end_session(state: &AppState) {
+    let _ = save_now(state);
+    state.lock().unlocked = None;
+    let _ = state.vault.end_session();
+}
+
+/// Saves the draft on screen when it changed (no passphrase needed); a no-op without identity.
+pub fn save_now(state: &AppState) -> Result<()> {
+    if state.vault.identity()?.is_none() {
+        return Ok(());
+    }
+    let (id, text, files) = {
+        let inner = state.lock();
+        if !inner.dirty {
+            return Ok(());
+        }
+        (
+            inner.draft_id.clone(),
+            Zeroizing::new(inner.draft.to_markdown()),
+            files_of(&inner),
+        )
+    };
+    let (id, _) = state.vault.save_draft(id.as_deref(), text.as_bytes())?;
+    state.vault.save_draft_files(&id, &files)?;
+    let mut inner = state.lock();
+    // Edits that arrived while saving keep the draft dirty for the next save.
+    let unchanged =
+        inner.draft.to_markdown().as_str() == text.as_str() && files_of(&inner) == files;
+    inner.dirty = !unchanged;
+    inner.draft_id = Some(id);
+    inner.saved_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    Ok(())
+}
+
+fn files_of(inner: &Inner) -> Vec<DraftFile> {
+    inner
+        .attachments
+        .iter()
+        .map(|h| DraftFile {
+            path: h.path.clone(),
+            keep_metadata: h.keep_metadata,
+        })
+        .collect()
+}
+
+fn passphrase_of(inner: &mut Inner) -> Result<Password> {
+    inner.expire();
+    inner.unlocked.clone().ok_or_else(|| {
+        CommandError::new(ErrorCode::PassphraseRequired, "the vault is locked")
+            .hint("Unlock it with your passphrase to open drafts.")
+    })
+}
+
+/// The vault's state.
+#[tauri::command]
+pub fn vault_status(state: State<'_, AppState>) -> Result<VaultView> {
+    view(&state)
+}
+
+/// Saves the draft on screen now (the UI calls this two seconds after typing stops, and on
+/// blur; the backend also saves when the window closes).
+#[tauri::command]
+pub async fn autosave<R: Runtime>(app: AppHandle<R>) -> Result<VaultView> {
+    let handle = app.clone();
+    crate::commands::blocking(move || save_now(&handle.state::<AppState>())).await?;
+    view(&app.state::<AppState>())
+}
+
+fn passphrase(text: &str) -> Result<Password> {
+    if text.is_empty() {
+        return Err(CommandError::new(
+            ErrorCode::PassphraseRequired,
+            "the passphrase is empty",
+        ));
+    }
+    Ok(Password::from(text))
+}
+
+/// Creates the identity (Ed25519 + X25519, v4) protected by the passphrase, unlocks the vault and
+/// saves the draft on screen into it.
+#[tauri::command]
+pub async fn create_identity<R: Runtime>(
+    app: AppHandle<R>,
+    name: String,
+    email: String,
+    passphrase: String,
+) -> Result<VaultView> {
+    let passphrase = Zeroizing::new(passphrase);
+    let (name, email) = (name.trim().to_owned(), email.trim().to_owned());
+    let userid = match (name.is_empty(), email.is_empty()) {
+        (true, true) => {
+            return Err(CommandError::new(
+                ErrorCode::InvalidInput,
+                "the identity needs a name or an email address",
+            )
+            .hint("The team sees it when you sign a report that asks for credit."))
+        }
+        (false, true) => name,
+        (true, false) => format!("<{email}>"),
+        (false, false) => format!("{name} <{email}>"),
+    };
+    let pw = self::passphrase(&passphrase)?;
+    let handle = app.clone();
+    crate::commands::blocking(move || {
+        let state = handle.state::<AppState>();
+        state.vault.create_identity(&userid, pw.clone())?;
+        {
+            let mut inner = state.lock();
+            inner.unlocked = Some(pw);
+            inner.touch();
+            inner.dirty = true;
+        }
+        save_now(&state)
+    })
+    .await?;
+    view(&app.state::<AppState>())
+}
+
+/// Imports an existing secret key (chosen in a dialog, read by the backend) as the identity.
+/// `None` when cancelled.
+#[tauri::command]
+pub async fn import_identity<R: Runtime>(
+    app: AppHandle<R>,
+    passphrase: String,
+) -> Result<Option<VaultView>> {
+    let passphrase = Zeroizing::new(passphrase);
+    let state = app.state::<AppState>();
+    let Some(path) = state
+        .picker()?
+        .open("Your secret key", KEY_FILTERS, false)
+        .pop()
+    else {
+        return Ok(None);
+    };
+    let pw = self::passphrase(&passphrase)?;
+    let handle = app.clone();
+    crate::commands::blocking(move || {
+        let state = handle.state::<AppState>();
+        let tsk = keys::read_secret_key(&path)?;
+        state.vault.import_identity(tsk, pw.clone())?;
+        {
+            let mut inner = state.lock();
+            inner.unlocked = Some(pw);
+            inner.touch();
+            inner.dirty = true;
+        }
+        save_now(&state)
+    })
+    .await?;
+    Ok(Some(view(&state)?))
+}
+
+/// Writes the identity's public key (armored) where the researcher chooses; the path, or `None`
+/// when cancelled.
+#[tauri::command]
+pub fn export_identity(state: State<'_, AppState>) -> Result<Option<String>> {
+    use embargo_core::openpgp::serialize::SerializeInto;
+    let identity = state.vault.identity()?.ok_or(VaultError::NoIdentity)?;
+    let name = format!("embargo-{}.asc", &identity.fingerprint().to_hex()[..16]);
+    let Some(path) = state
+        .picker()?
+        .save("Export your public key", &name, KEY_FILTERS)
+    else {
+        return Ok(None);
+    };
+    let public = identity
+        .armored()
+        .to_vec()
+        .map_err(|e| CommandError::new(ErrorCode::Internal, format!("serializing the key: {e}")))?;
+    std::fs::write(&path, public)
+        .map_err(|e| CommandError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Unlocks the vault with the identity's passphrase (checked by unlocking its secret key).
+#[tauri::command]
+pub async fn unlock_vault<R: Runtime>(app: AppHandle<R>, passphrase: String) -> Result<VaultView> {
+    let passphrase = Zeroizing::new(passphrase);
+    let pw = self::passphrase(&passphrase)?;
+    let handle = app.clone();
+    crate::commands::blocking(move || {
+        let state = handle.state::<AppState>();
+        let identity = state.vault.identity()?.ok_or(VaultError::NoIdentity)?;
+        let mut ask = |_: &str| Some(pw.clone());
+        keys::Signer::from_tsk(&identity, &mut ask)?;
+        let mut inner = state.lock();
+        inner.unlocked = Some(pw);
+        inner.last_active = Instant::now();
+        Ok(())
+    })
+    .await?;
+    view(&app.state::<AppState>())
+}
+
+/// Locks the vault now (the draft on screen is saved first).
+#[tauri::command]
+pub fn lock_vault(state: State<'_, AppState>) -> Result<VaultView> {
+    save_now(&state)?;
+    state.lock().unlocked = None;
+    view(&state)
+}
+
+/// Sets the auto-lock time.
+#[tauri::command]
+pub fn set_auto_lock(state: State<'_, AppState>, minutes: u32) -> Result<VaultView> {
+    use embargo_core::store::MAX_AUTO_LOCK_MINUTES;
+    if !(1..=MAX_AUTO_LOCK_MINUTES).contains(&minutes) {
+        return Err(CommandError::new(
+            ErrorCode::InvalidInput,
+            format!("auto-lock after {minutes} minutes: choose 1 to {MAX_AUTO_LOCK_MINUTES}"),
+        ));
+    }
+    let mut settings = state.store.settings()?;
+    settings.auto_lock_minutes = Some(minutes);
+    state.store.save_settings(&settings)?;
+    {
+        let mut inner = state.lock();
+        inner.auto_lock = Duration::from_secs(u64::from(minutes) * 60);
+        inner.touch();
+    }
+    view(&state)
+}
+
+/// Replaces the draft on screen (after saving it) with `report` and the attachments `files`.
+fn replace_draft<R: Runtime>(
+    app: &AppHandle<R>,
+    report: Report,
+    id: Option<String>,
+    files: Vec<DraftFile>,
+    problems: Vec<String>,
+) -> Result<OpenedDraft> {
+    let state = app.state::<AppState>();
+    let mut held = Vec::new();
+    let mut missing = Vec::new();
+    for f in files {
+        match prepare(&f.path, f.keep_metadata) {
+            Ok(p) => held.push((f, p)),
+            Err(e) => missing.push(format!("{}: {}", f.path.display(), e.message)),
+        }
+    }
+    {
+        let mut inner = state.lock();
+        inner.draft = report.clone();
+        inner.attachments.clear();
+        for (f, p) in held {
+            let id = inner.next_id;
+            inner.next_id += 1;
+            inner.attachments.push(Held {
+                id,
+                attachment: p.attachment,
+                path: f.path,
+                keep_metadata: f.keep_metadata,
+                note: p.note,
+            });
+        }
+        // A report file becomes a new draft (saved on the next autosave); a vault draft is
+        // already saved, unless files went missing.
+        inner.dirty = id.is_none() || !missing.is_empty();
+        inner.draft_id = id;
+        inner.saved_at = None;
+        inner.recovered = false;
+        inner.touch();
+    }
+    let list = attachment_views(&state);
+    let _ = app.emit("attachments-changed", &list);
+    Ok(OpenedDraft {
+        status: crate::commands::draft_status(&state, report)?,
+        missing,
+        problems,
+    })
+}
+
+/// Opens a draft from the vault (the one on screen is saved first). Needs the vault unlocked.
+#[tauri::command]
+pub async fn open_draft<R: Runtime>(app: AppHandle<R>, id: String) -> Result<OpenedDraft> {
+    let handle = app.clone();
+    crate::commands::blocking(move || {
+        let state = handle.state::<AppState>();
+        let pw = passphrase_of(&mut state.lock())?;
+        save_now(&state)?;
+        let mut ask = |_: &str| Some(pw.clone());
+        let text = state.vault.load_draft(&id, None, &mut ask)?;
+        let files = state.vault.draft_files(&id, &mut ask)?;
+        let text = std::str::from_utf8(&text).map_err(|_| {
+            CommandError::new(ErrorCode::Io, format!("draft {id} is not UTF-8 text"))
+        })?;
+        let (report, _) = Report::parse(text)
+            .map_err(|e| CommandError::new(ErrorCode::InvalidInput, format!("draft {id}: {e}")))?;
+        replace_draft(&handle, report, Some(id), files, Vec::new())
+    })
+    .await
+}
+
+/// Starts a new, empty draft for the same program (the one on screen is saved first).
+#[tauri::command]
+pub async fn new_draft<R: Runtime>(app: AppHandle<R>) -> Result<OpenedDraft> {
+    let handle = app.clone();
+    crate::commands::blocking(move || {
+        let state = handle.state::<AppState>();
+        save_now(&state)?;
+        let program = state.lock().draft.program.clone();
+        let program = if program.is_empty() {
+            "novu".to_owned()
+        } else {
+            program
+        };
+        let opened = replace_draft(
+            &handle,
+            Report::draft(&program),
+            None,
+            Vec::new(),
+            Vec::new(),
+        )?;
+        state.lock().dirty = false;
+        Ok(opened)
+    })
+    .await
+}
+
+/// Copies a draft (ciphertext as it is; no passphrase needed).
+#[tauri::command]
+pub fn duplicate_draft(state: State<'_, AppState>, id: String) -> Result<VaultView> {
+    save_now(&state)?;
+    state.vault.duplicate_draft(&id)?;
+    state.lock().touch();
+    view(&state)
+}
+
+/// Deletes a draft and its versions. Deleting the draft on screen clears the screen too.
+#[tauri::command]
+pub fn delete_draft<R: Runtime>(app: AppHandle<R>, id: String) -> Result<VaultView> {
+    let state = app.state::<AppState>();
+    state.vault.remove_draft(&id)?;
+    let current = state.lock().draft_id.as_deref() == Some(id.as_str());
+    if current {
+        let program = state.lock().draft.program.clone();
+        replace_draft(&app, Report::draft(&program), None, Vec::new(), Vec::new())?;
+        state.lock().dirty = false;
+    }
+    state.lock().touch();
+    view(&state)
+}
+
+/// Opens a report file (`report.md`, the CLI's format) chosen in a dialog as a new draft.
+/// `None` when cancelled. Fields the file gets wrong are listed, the rest is kept.
+#[tauri::command]
+pub async fn open_report_file<R: Runtime>(app: AppHandle<R>) -> Result<Option<OpenedDraft>> {
+    let state = app.state::<AppState>();
+    let Some(path) = state
+        .picker()?
+        .open("Open a report file", REPORT_FILTERS, false)
+        .pop()
+    else {
+        return Ok(None);
+    };
+    let handle = app.clone();
+    crate::commands::blocking(move || {
+        let state = handle.state::<AppState>();
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| CommandError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
+        if meta.len() > embargo_core::vault::MAX_DRAFT_BYTES as u64 {
+            return Err(CommandError::new(
+                ErrorCode::TooLarge,
+                format!("{} is {} bytes: a report file is text, at most {} bytes", path.display(), meta.len(), embargo_core::vault::MAX_DRAFT_BYTES),
+            ));
+        }
+        let bytes = Zeroizing::new(
+            std::fs::read(&path)
+                .map_err(|e| CommandError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?,
+        );
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            CommandError::new(ErrorCode::InvalidInput, format!("{} is not UTF-8 text", path.display()))
+        })?;
+        let (report, findings) = Report::parse(text).map_err(|e| {
+            CommandError::new(ErrorCode::InvalidInput, format!("{}: {e}", path.display()))
+                .hint("A report file starts with +++, TOML front matter, +++, then the Markdown body (as `embargo new` writes it).")
+        })?;
+        save_now(&state)?;
+        let problems = findings
+            .iter()
+            .filter(|f| {
+                use embargo_core::report::FindingCode::*;
+                matches!(f.code, WrongType | UnknownKey | UnsupportedSchema)
+            })
+            .map(ToString::to_string)
+            .collect();
+        replace_draft(&handle, report, None, Vec::new(), problems).map(Some)
+    })
+    .await
+}
+
+/// Saves the draft as a report file where the researcher chooses — their own plain-text copy,
+/// by their choice (the vault keeps the encrypted one). The path, or `None` when cancelled.
+#[tauri::command]
+pub fn save_report_file(state: State<'_, AppState>) -> Result<Option<String>> {
+    let text = Zeroizing::new(state.lock().draft.to_markdown());
+    let Some(path) = state.picker()?.save(
+        "Save the report as a file (not encrypted)",
+        "report.md",
+        REPORT_FILTERS,
+    ) else {
+        return Ok(None);
+    };
+    std::fs::write(&path, text.as_bytes())
+        .map_err(|e| CommandError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
+    state.lock().touch();
+    Ok(Some(path.display().to_string()))
+}
