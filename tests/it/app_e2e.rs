@@ -154,8 +154,13 @@ async fn shot(c: &Client, dir: &Path, name: &str) {
     // Show each screen from its top; let transitions and fonts settle.
     let _ = c.execute("window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; });", vec![]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let png = c.screenshot().await.unwrap();
-    fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    // WebKitWebDriver's screenshot sometimes never answers (seen on the Sent screen and after a
+    // restart); the picture is documentation, not an assertion, so a stuck one is reported and
+    // the flow goes on.
+    match tokio::time::timeout(Duration::from_secs(20), c.screenshot()).await {
+        Ok(png) => fs::write(dir.join(format!("{name}.png")), png.unwrap()).unwrap(),
+        Err(_) => eprintln!("warning: the screenshot {name} timed out; the old one is kept"),
+    }
 }
 
 async fn set_theme(c: &Client, theme: &str) {
@@ -349,6 +354,10 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
         shot(&c, &shots, &format!("{screen}-dark")).await;
     }
     set_theme(&c, "light").await;
+    // The Drafts screen, without an identity, says nothing is saved (no screenshot: on this
+    // screen and on Sent, WebKitWebDriver's screenshot never answers and wedges the session).
+    by(&c, "nav-drafts").await.click().await.unwrap();
+    assert!(text_of(&c, "no-identity").await.contains("not being saved"));
     c.close().await.unwrap();
     drop(driver);
 
@@ -614,4 +623,207 @@ async fn the_app_submits_to_an_intake_and_shows_the_status() {
     let report =
         fs::read_to_string(t.path().join("inbox").join(&receipt).join("report.md")).unwrap();
     assert!(report.contains("Submitted from the app"), "{report}");
+}
+
+/// The app process started for `home` (tauri-driver → WebKitWebDriver → embargo-app).
+fn app_pid(home: &Path) -> u32 {
+    let want = format!("EMBARGO_HOME={}", home.display());
+    let bin = fs::canonicalize(app_bin()).unwrap();
+    let start = Instant::now();
+    loop {
+        for e in fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let exe = fs::read_link(e.path().join("exe")).ok();
+            if exe.as_deref() != Some(bin.as_path()) {
+                continue;
+            }
+            let env = fs::read(e.path().join("environ")).unwrap_or_default();
+            if env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) {
+                return pid;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no embargo-app process for {}",
+            home.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The vault in the real app: the identity is made in Settings, the draft autosaves while the
+/// researcher types, the app is killed with SIGKILL, and the next start says the draft was
+/// recovered, unlocks with the passphrase and puts the text back. Nothing under HOME, TMPDIR,
+/// the XDG dirs (where WebKit keeps the webview's data) or the data directory holds the
+/// report's canary in UTF-8 or UTF-16, and gpg alone recovers the draft with the passphrase.
+#[tokio::test(flavor = "current_thread")]
+async fn the_app_autosaves_encrypted_and_recovers_after_a_crash() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for d in [
+        "home",
+        "tmp",
+        "xdg-data",
+        "xdg-config",
+        "xdg-cache",
+        "embargo",
+    ] {
+        fs::create_dir_all(r.join(d)).unwrap();
+    }
+    let home = r.join("embargo");
+    let env: Vec<(&str, std::ffi::OsString)> = vec![
+        ("EMBARGO_HOME", home.clone().into_os_string()),
+        ("HOME", r.join("home").into_os_string()),
+        ("TMPDIR", r.join("tmp").into_os_string()),
+        ("XDG_DATA_HOME", r.join("xdg-data").into_os_string()),
+        ("XDG_CONFIG_HOME", r.join("xdg-config").into_os_string()),
+        ("XDG_CACHE_HOME", r.join("xdg-cache").into_os_string()),
+    ];
+    let env_refs: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let canary = format!(
+        "CANARY-{:x}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+        std::process::id()
+    );
+    let passphrase = "correct horse battery staple";
+
+    // First run: create the identity, write, let autosave run, crash.
+    let (driver, c) = session(&env_refs).await;
+    let pid = app_pid(&home);
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(
+        core.split_whitespace().skip(4).take(2).all(|v| v == "0"),
+        "the app writes no core file: {core}"
+    );
+    assert!(text_of(&c, "sidebar-save").await.contains("not saved"));
+    by(&c, "nav-settings").await.click().await.unwrap();
+    type_into(&c, "identity-name", "Ada").await;
+    type_into(&c, "identity-pass1", passphrase).await;
+    type_into(&c, "identity-pass2", passphrase).await;
+    by(&c, "identity-create-submit")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let fingerprint = text_of(&c, "identity-fingerprint").await;
+    assert!(fingerprint.replace(' ', "").len() >= 40, "{fingerprint}");
+    let cleared = c
+        .execute(
+            "return ['identity-pass1','identity-pass2'].every(id => !document.querySelector(`[data-testid='${id}']`) || document.querySelector(`[data-testid='${id}']`).value === '')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared, Value::Bool(true), "passphrase fields are cleared");
+    by(&c, "nav-report").await.click().await.unwrap();
+    type_into(&c, "title", &format!("Stored XSS {canary}")).await;
+    type_into(
+        &c,
+        "body",
+        &format!("\n\nThe payload {canary} runs in every viewer's session.\n"),
+    )
+    .await;
+    until(
+        &c,
+        "the autosave",
+        "const t = document.querySelector(\"[data-testid='sidebar-save']\").textContent; return t.includes('Saved') && !t.includes('Saving')",
+    )
+    .await;
+    let drafts = home.join("vault/drafts");
+    assert_eq!(fs::read_dir(&drafts).unwrap().count(), 1, "one draft");
+    by(&c, "nav-drafts").await.click().await.unwrap();
+    by(&c, "drafts-list").await;
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.close()).await;
+    drop(driver);
+
+    // Nothing in the clear anywhere the app or its webview writes.
+    crate::vault::assert_nowhere(r, &canary);
+
+    // Second run: the crash is noticed, the passphrase unlocks, the text is back.
+    let (driver, c) = session(&env_refs).await;
+    let notice = text_of(&c, "recovered-notice").await;
+    assert!(notice.contains("did not close properly"), "{notice}");
+    type_into(&c, "unlock-passphrase", passphrase).await;
+    by(&c, "unlock").await.click().await.unwrap();
+    until(
+        &c,
+        "the recovered draft on screen",
+        &format!(
+            "const t = document.querySelector(\"[data-testid='title']\"); return !!t && t.value.includes('{canary}')"
+        ),
+    )
+    .await;
+    let body = by(&c, "body")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(body.contains(&canary), "{body}");
+    c.close().await.unwrap();
+    drop(driver);
+
+    // The README's recovery, with gpg alone: import the identity, decrypt the newest version.
+    let gpg = Gpg::new();
+    let pw = r.join("pw");
+    fs::write(&pw, passphrase).unwrap();
+    let ok = gpg
+        .cmd()
+        .args(["--batch", "--import"])
+        .arg(home.join("vault/identity.asc"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let draft_dir = fs::read_dir(&drafts)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut versions: Vec<PathBuf> = fs::read_dir(&draft_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('0'))
+        .collect();
+    versions.sort();
+    let out = gpg
+        .cmd()
+        .args([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase-file",
+        ])
+        .arg(&pw)
+        .arg("--decrypt")
+        .arg(versions.last().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("+++"), "a report file: {text}");
+    assert!(text.contains(&canary));
 }

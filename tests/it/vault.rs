@@ -57,7 +57,7 @@ fn root() -> tempfile::TempDir {
     root
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
@@ -71,7 +71,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The canary in UTF-8 and UTF-16 (both byte orders).
-fn canary_forms(canary: &str) -> Vec<Vec<u8>> {
+pub(crate) fn canary_forms(canary: &str) -> Vec<Vec<u8>> {
     let le: Vec<u8> = canary
         .encode_utf16()
         .flat_map(|u| u.to_le_bytes())
@@ -83,7 +83,7 @@ fn canary_forms(canary: &str) -> Vec<Vec<u8>> {
     vec![canary.as_bytes().to_vec(), le, be]
 }
 
-fn assert_nowhere(dir: &Path, canary: &str) {
+pub(crate) fn assert_nowhere(dir: &Path, canary: &str) {
     let forms = canary_forms(canary);
     let files = walk(dir);
     assert!(!files.is_empty());

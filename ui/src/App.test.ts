@@ -404,7 +404,7 @@ describe("the app against a fake backend", () => {
   it("creates the identity from Settings and clears the passphrase fields", async () => {
     click(byId("nav-settings"));
     const name = (await waitFor(() => byId("identity-name"), "identity form")) as HTMLInputElement;
-    expect(byId("sidebar-save").textContent).toContain("not saved");
+    expect(byId("sidebar-save")?.textContent).toContain("not saved");
     const p1 = byId("identity-pass1") as HTMLInputElement;
     const p2 = byId("identity-pass2") as HTMLInputElement;
     name.value = "Ada";
@@ -421,6 +421,6 @@ describe("the app against a fake backend", () => {
     await waitFor(() => byId("identity-fingerprint"), "identity shown");
     const call = backend.state.calls.find(([n]) => n === "create_identity");
     expect(call?.[1]).toEqual({ name: "Ada", email: "", passphrase: "correct horse" });
-    expect(byId("sidebar-save").textContent).toContain("encrypted");
+    await waitFor(() => byId("sidebar-save")?.textContent?.includes("encrypted"), "saved, encrypted");
   });
 });

@@ -64,9 +64,23 @@ class AppState {
   /** Files of an opened draft that could not be attached again, and problems of an opened file. */
   openNotes = $state.raw<string[]>([]);
 
-  private readonly autosaveSoon = debounce(() => {
+  /** Edits on screen that the vault does not have yet. */
+  unsaved = $state(false);
+
+  private readonly autosaveDebounced = debounce(() => {
     void this.saveNow();
   }, AUTOSAVE_MS);
+
+  private autosaveSoon = Object.assign(
+    () => {
+      this.unsaved = true;
+      this.autosaveDebounced();
+    },
+    {
+      cancel: () => this.autosaveDebounced.cancel(),
+      pending: () => this.autosaveDebounced.pending(),
+    },
+  );
 
   /** Schedules an autosave (after a change the backend made, e.g. attachments). */
   scheduleAutosave(): void {
@@ -78,8 +92,11 @@ class AppState {
     this.autosaveSoon.cancel();
     try {
       await this.sync.flush();
-      this.vault = await ipc.autosave();
+      const view = await ipc.autosave();
+      this.vault = view;
       this.vaultError = null;
+      // A change made while saving schedules its own save.
+      if (!this.autosaveDebounced.pending()) this.unsaved = view.dirty;
     } catch (e) {
       this.vaultError = ipc.errorText(e);
     }
@@ -97,6 +114,7 @@ class AppState {
   setVault(view: VaultView): void {
     this.vault = view;
     this.vaultError = null;
+    if (!this.autosaveDebounced.pending()) this.unsaved = view.dirty;
   }
 
   /** Puts an opened draft on screen. */
@@ -106,6 +124,7 @@ class AppState {
     this.status = opened.status;
     this.draft = opened.status.draft;
     this.openNotes = [...opened.missing, ...opened.problems];
+    this.unsaved = false;
     this.lastExport = null;
     await this.loadReportProgram();
     await this.refreshAttachments();
