@@ -941,10 +941,30 @@ pub async fn submit_report<R: Runtime>(
     .await
 }
 
+/// Outbox and receipts, readable when the vault is unlocked (they are encrypted to the identity
+/// when there is one).
+fn records(state: &AppState) -> Result<embargo_core::deliver::records::Records> {
+    let records = embargo_core::deliver::records::Records::of(&state.store);
+    let unlocked = {
+        let mut inner = state.lock();
+        inner.expire();
+        inner.unlocked.clone()
+    };
+    match unlocked {
+        Some(pw) => Ok(records.with_passphrase(pw)),
+        None if records.has_encrypted() => Err(CommandError::new(
+            ErrorCode::PassphraseRequired,
+            "your receipts are encrypted to your identity and the vault is locked",
+        )
+        .hint("Unlock it on the Drafts screen.")),
+        None => Ok(records),
+    }
+}
+
 /// The reports submitted from this data directory (receipts) and those waiting in the outbox.
 #[tauri::command]
 pub fn list_sent(state: State<'_, AppState>) -> Result<SentList> {
-    let records = embargo_core::deliver::records::Records::of(&state.store);
+    let records = records(&state)?;
     let (mut receipts, broken_r) = records.receipts_all()?;
     let (pending, broken_p) = records.pending()?;
     receipts.sort_by(|a, b| b.received_at.cmp(&a.received_at));
@@ -963,7 +983,7 @@ pub fn list_sent(state: State<'_, AppState>) -> Result<SentList> {
 /// researcher's key and read with `embargo status`.
 #[tauri::command]
 pub async fn report_status(state: State<'_, AppState>, receipt: String) -> Result<StatusView> {
-    let records = embargo_core::deliver::records::Records::of(&state.store);
+    let records = records(&state)?;
     let (all, _) = records.receipts_all()?;
     let record = all
         .into_iter()

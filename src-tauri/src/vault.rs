@@ -188,6 +188,8 @@ pub async fn create_identity<R: Runtime>(
     crate::commands::blocking(move || {
         let state = handle.state::<AppState>();
         state.vault.create_identity(&userid, pw.clone())?;
+        // Receipts and outbox entries written before the identity are encrypted to it now.
+        embargo_core::deliver::records::Records::of(&state.store).migrate()?;
         {
             let mut inner = state.lock();
             inner.unlocked = Some(pw);
@@ -222,6 +224,7 @@ pub async fn import_identity<R: Runtime>(
         let state = handle.state::<AppState>();
         let tsk = keys::read_secret_key(&path)?;
         state.vault.import_identity(tsk, pw.clone())?;
+        embargo_core::deliver::records::Records::of(&state.store).migrate()?;
         {
             let mut inner = state.lock();
             inner.unlocked = Some(pw);

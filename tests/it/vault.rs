@@ -279,7 +279,24 @@ fn the_canary_is_never_on_disk_and_the_reply_arrives() {
     submit.extend(pw);
     expect_code(&run_in(root, &submit, None), 75);
     let server = Server::start_on(&backend, &team, &format!("127.0.0.1:{port}"));
-    expect_code(&run_in(root, &["outbox", "--retry"], None), 0);
+    // The outbox is encrypted to the identity: without its passphrase nothing is sent.
+    let locked = run_in(root, &["outbox", "--retry"], None);
+    assert_ne!(locked.status.code(), Some(0));
+    let mut retry = vec!["outbox", "--retry"];
+    retry.extend(pw);
+    expect_code(&run_in(root, &retry, None), 0);
+    // Receipts and outbox entries are OpenPGP messages to the identity, never plain JSON.
+    let records: Vec<PathBuf> = walk(&root.join("xdg-data"))
+        .into_iter()
+        .filter(|p| {
+            p.components()
+                .any(|c| c.as_os_str() == "receipts" || c.as_os_str() == "outbox")
+        })
+        .collect();
+    assert!(!records.is_empty());
+    for r in &records {
+        assert!(r.to_string_lossy().ends_with(".pgp"), "{}", r.display());
+    }
     // A draft save killed mid-way.
     let mut child = Command::new(embargo_bin())
         .args(["draft", "save", "-", "--id", &id])

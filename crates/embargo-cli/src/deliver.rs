@@ -60,8 +60,20 @@ pub struct OutboxArgs {
     /// With --retry: how long to keep trying each.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     retry_for: Duration,
+    /// File whose first line is your identity's passphrase (the outbox is encrypted to it).
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     net: NetArgs,
+}
+
+/// The records, unlocked with the identity's passphrase when some are encrypted to it.
+fn records(
+    store: &embargo_core::store::Store,
+    passphrase_file: Option<&std::path::Path>,
+) -> Result<Records, Failure> {
+    let mut ask = term::passphrase_source(passphrase_file)?;
+    Ok(Records::of(store).unlock(&mut *ask)?)
 }
 
 #[derive(Args)]
@@ -275,7 +287,7 @@ pub fn cmd_submit(a: SubmitArgs, quiet: bool) -> Result<u8, Failure> {
 
 pub fn cmd_outbox(a: OutboxArgs) -> Result<u8, Failure> {
     let store = store()?;
-    let records = Records::of(&store);
+    let records = records(&store, a.passphrase_file.as_deref())?;
     if !a.retry {
         let (pending, broken) = records.pending()?;
         if pending.is_empty() {
@@ -315,7 +327,7 @@ pub fn cmd_outbox(a: OutboxArgs) -> Result<u8, Failure> {
         upload: None,
         on_retry: &on_retry,
     };
-    let results = net::block_on(deliver::retry_outbox(&store, opts))
+    let results = net::block_on(deliver::retry_outbox(&records, opts))
         .map_err(|e| Failure::new(exit::ERROR, e))??;
     let mut left = 0;
     for (p, r) in &results {
@@ -332,7 +344,7 @@ pub fn cmd_outbox(a: OutboxArgs) -> Result<u8, Failure> {
 
 pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
     let store = store()?;
-    let (records, broken) = Records::of(&store).receipts_all()?;
+    let (records, broken) = records(&store, a.passphrase_file.as_deref())?.receipts_all()?;
     let chosen: Vec<_> = match &a.receipt {
         Some(r) => {
             let found: Vec<_> = records.into_iter().filter(|x| &x.receipt == r).collect();

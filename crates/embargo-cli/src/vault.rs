@@ -159,6 +159,7 @@ pub fn identity(command: IdentityCommand) -> Result<u8, Failure> {
                 "created identity {} ({userid})",
                 keys::grouped(&cert.fingerprint())
             );
+            migrate_records()?;
         }
         IdentityCommand::Import {
             file,
@@ -168,6 +169,7 @@ pub fn identity(command: IdentityCommand) -> Result<u8, Failure> {
             let pw = new_passphrase(passphrase_file.as_deref())?;
             let cert = v.import_identity(tsk, pw).map_err(fail)?;
             eprintln!("imported identity {}", keys::grouped(&cert.fingerprint()));
+            migrate_records()?;
         }
         IdentityCommand::Export => {
             let cert = v
@@ -343,4 +345,16 @@ fn edit_in_memory(text: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
     }
     read.map(Zeroizing::new)
         .map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))
+}
+
+/// Encrypts receipts and outbox entries written before the identity existed to it.
+fn migrate_records() -> Result<(), Failure> {
+    let store = crate::store()?;
+    let n = embargo_core::deliver::records::Records::of(&store)
+        .migrate()
+        .map_err(|e| Failure::new(exit::ERROR, e))?;
+    if n > 0 {
+        eprintln!("encrypted {n} earlier receipt/outbox record(s) to the identity");
+    }
+    Ok(())
 }

@@ -28,6 +28,12 @@ pub enum StoreError {
         /// The error.
         source: io::Error,
     },
+    /// A record encrypted to the identity, read without its passphrase.
+    #[error("{path} is encrypted to your identity: its passphrase is needed to read it")]
+    Locked {
+        /// The file.
+        path: String,
+    },
     /// A program file is broken.
     #[error(transparent)]
     Program(#[from] ProgramError),

@@ -521,7 +521,7 @@ fn versions(dir: &Path) -> Result<Vec<u64>, VaultError> {
 }
 
 /// Encrypts bytes to a cert (binary OpenPGP message, SEIPDv1 so gpg 2.2 reads it).
-fn encrypt_to(cert: &Cert, text: &[u8]) -> Result<Vec<u8>, VaultError> {
+pub(crate) fn encrypt_to(cert: &Cert, text: &[u8]) -> Result<Vec<u8>, VaultError> {
     let p = keys::policy();
     let certs = [cert.clone()];
     let subkeys = vec![keys::encryption_keys(cert, &p)?];
@@ -544,7 +544,7 @@ fn encrypt_to(cert: &Cert, text: &[u8]) -> Result<Vec<u8>, VaultError> {
 }
 
 /// Decrypts a message to the identity in memory.
-fn decrypt_with(
+pub(crate) fn decrypt_with(
     identity: &Cert,
     bytes: &[u8],
     passphrase: &mut PassphraseFn<'_>,

@@ -204,15 +204,20 @@ async fn send_pending(
 
 /// Sends every outbox entry again (each with its own key and bytes); returns each outcome.
 pub async fn retry_outbox(
-    store: &Store,
+    records: &Records,
     opts: SubmitOptions<'_>,
 ) -> Result<Vec<(Pending, Result<ReceiptRecord, SubmitError>)>, StoreError> {
-    let records = Records::of(store);
-    let (pending, _broken) = records.pending()?;
+    let (pending, broken) = records.pending()?;
+    if let Some(e) = broken
+        .into_iter()
+        .find(|e| matches!(e, StoreError::Locked { .. }))
+    {
+        return Err(e);
+    }
     let mut out = Vec::new();
     for p in pending {
         let result = match Intake::new(&p.intake_url, &opts.net) {
-            Ok(intake) => send_pending(&records, &intake, p.clone(), &opts).await,
+            Ok(intake) => send_pending(records, &intake, p.clone(), &opts).await,
             Err(e) => Err(SubmitError::Intake(e)),
         };
         out.push((p, result));

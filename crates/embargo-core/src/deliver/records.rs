@@ -1,11 +1,20 @@
 //! What the data directory keeps about deliveries: the outbox (sealed reports not yet taken by
 //! an intake, each with the Idempotency-Key it is always sent with) and the receipts. Only
 //! ciphertext and metadata that says nothing about the finding are kept: no title, no text.
+//!
+//! With an identity in the vault, every record (`outbox/<id>.json.pgp`,
+//! `receipts/<receipt>.json.pgp`) is an OpenPGP message encrypted to it, like the drafts: writing
+//! needs only its public key, reading needs the passphrase ([`Records::with_passphrase`]).
+//! Records written before the identity existed (plain `.json`) are migrated — encrypted, then
+//! the plain file removed — by [`Records::migrate`], which every write runs. Without an identity
+//! records stay plain JSON (metadata only; the report itself is ciphertext to the team).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use sequoia_openpgp::crypto::Password;
+use sequoia_openpgp::Cert;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
@@ -57,6 +66,8 @@ pub struct ReceiptRecord {
 /// Outbox and receipts in a data directory.
 pub struct Records {
     root: PathBuf,
+    identity: Option<Cert>,
+    passphrase: Option<Password>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -78,7 +89,106 @@ impl Records {
     pub fn of(store: &Store) -> Records {
         Records {
             root: store.root().to_owned(),
+            identity: crate::vault::Vault::of(store).identity().ok().flatten(),
+            passphrase: None,
         }
+    }
+
+    /// Reads encrypted records with the identity's passphrase.
+    pub fn with_passphrase(mut self, passphrase: Password) -> Records {
+        self.passphrase = Some(passphrase);
+        self
+    }
+
+    /// Whether records are (or will be) encrypted: there is an identity.
+    pub fn encrypted(&self) -> bool {
+        self.identity.is_some()
+    }
+
+    /// Whether any record is encrypted (reading them needs the passphrase).
+    pub fn has_encrypted(&self) -> bool {
+        [self.outbox(), self.receipts()].iter().any(|d| {
+            fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".json.pgp"))
+        })
+    }
+
+    /// Unlocks with the identity's passphrase, asked only when a record is encrypted; checked
+    /// against the identity's secret key, so a wrong passphrase is one clear error.
+    pub fn unlock(
+        self,
+        ask: &mut crate::keys::PassphraseFn<'_>,
+    ) -> Result<Records, crate::keys::KeyError> {
+        let Some(identity) = self.identity.clone() else {
+            return Ok(self);
+        };
+        if !self.has_encrypted() {
+            return Ok(self);
+        }
+        let mut given = None;
+        let mut remember = |what: &str| {
+            let p = ask(what);
+            given.clone_from(&p);
+            p
+        };
+        crate::keys::Signer::from_tsk(&identity, &mut remember)?;
+        Ok(match given {
+            Some(pw) => self.with_passphrase(pw),
+            None => self,
+        })
+    }
+
+    /// Writes one record: encrypted to the identity when there is one (and the plain file of an
+    /// earlier version removed), else plain JSON.
+    fn write_record(&self, dir: &Path, name: &str, json: &[u8]) -> Result<(), StoreError> {
+        let plain = dir.join(format!("{name}.json"));
+        match &self.identity {
+            Some(identity) => {
+                let path = dir.join(format!("{name}.json.pgp"));
+                let sealed =
+                    crate::vault::encrypt_to(identity, json).map_err(|e| StoreError::Io {
+                        path: path.display().to_string(),
+                        source: io::Error::other(e.to_string()),
+                    })?;
+                fsutil::atomic_write(&path, &sealed).map_err(io_err(&path))?;
+                match fs::remove_file(&plain) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(io_err(&plain)(e)),
+                }
+            }
+            None => fsutil::atomic_write(&plain, json).map_err(io_err(&plain)),
+        }
+    }
+
+    /// Encrypts every plain record to the identity (records written before it existed); the
+    /// number migrated. Nothing to do without an identity.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        if self.identity.is_none() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for dir in [self.outbox(), self.receipts()] {
+            let entries = match fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&dir)(e)),
+            };
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let Some(name) = file.strip_suffix(".json") else {
+                    continue;
+                };
+                let path = entry.path();
+                let json = read_capped(&path, MAX_RECORD_BYTES).map_err(io_err(&path))?;
+                self.write_record(&dir, name, &json)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     fn outbox(&self) -> PathBuf {
@@ -105,14 +215,14 @@ impl Records {
 
     /// Saves (or updates) an outbox entry's metadata.
     pub fn save_pending(&self, p: &Pending) -> Result<(), StoreError> {
-        let path = self.outbox().join(format!("{}.json", p.id));
         let text = serde_json::to_string_pretty(p).expect("serializes");
-        fsutil::atomic_write(&path, text.as_bytes()).map_err(io_err(&path))
+        self.write_record(&self.outbox(), &p.id, text.as_bytes())?;
+        self.migrate().map(drop)
     }
 
     /// Removes an outbox entry (after delivery).
     pub fn remove_pending(&self, id: &str) -> Result<(), StoreError> {
-        for ext in ["json", "pgp"] {
+        for ext in ["json", "json.pgp", "pgp"] {
             let path = self.outbox().join(format!("{id}.{ext}"));
             match fs::remove_file(&path) {
                 Ok(()) => {}
@@ -139,9 +249,9 @@ impl Records {
                 message: format!("`{}` is not a receipt", crate::text::shown(&r.receipt)),
             });
         }
-        let path = self.receipts().join(format!("{}.json", r.receipt));
         let text = serde_json::to_string_pretty(r).expect("serializes");
-        fsutil::atomic_write(&path, text.as_bytes()).map_err(io_err(&path))
+        self.write_record(&self.receipts(), &r.receipt, text.as_bytes())?;
+        self.migrate().map(drop)
     }
 
     /// Every receipt, oldest first.
@@ -150,6 +260,31 @@ impl Records {
             .read_all::<ReceiptRecord>(&self.receipts(), |r: &ReceiptRecord| is_id(&r.receipt))?;
         ok.sort_by(|a, b| a.received_at.cmp(&b.received_at));
         Ok((ok, bad))
+    }
+
+    /// A record's JSON: as it is, or decrypted with the identity.
+    fn plain(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        if !path.to_string_lossy().ends_with(".pgp") {
+            return Ok(zeroize::Zeroizing::new(bytes));
+        }
+        let locked = || StoreError::Locked {
+            path: path.display().to_string(),
+        };
+        let (Some(identity), Some(pw)) = (&self.identity, &self.passphrase) else {
+            return Err(locked());
+        };
+        let mut ask = |_: &str| Some(pw.clone());
+        crate::vault::decrypt_with(identity, &bytes, &mut ask).map_err(|e| match e {
+            crate::open::OpenError::Key(k) => StoreError::Key(k),
+            other => StoreError::Settings {
+                path: path.display().to_string(),
+                message: format!("cannot be decrypted: {other}"),
+            },
+        })
     }
 
     fn read_all<T: serde::de::DeserializeOwned>(
@@ -167,12 +302,16 @@ impl Records {
         let mut paths: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                name.ends_with(".json") || name.ends_with(".json.pgp")
+            })
             .collect();
         paths.sort();
         for path in paths {
             let parsed = read_capped(&path, MAX_RECORD_BYTES)
                 .map_err(io_err(&path))
+                .and_then(|b| self.plain(&path, b))
                 .and_then(|b| {
                     serde_json::from_slice::<T>(&b).map_err(|e| StoreError::Settings {
                         path: path.display().to_string(),
@@ -189,5 +328,75 @@ impl Records {
             }
         }
         Ok((ok, bad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(n: u8) -> ReceiptRecord {
+        ReceiptRecord {
+            receipt: format!("R{n:025}"),
+            status_token: format!("secret-status-token-{n}"),
+            intake_url: "https://intake.example".into(),
+            program: Some("novu".into()),
+            reference: Some("EMB-7K2Q-9XDA".into()),
+            received_at: format!("2026-12-01T10:00:0{n}Z"),
+        }
+    }
+
+    #[test]
+    fn records_are_encrypted_once_there_is_an_identity_and_earlier_ones_migrate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().to_owned());
+        // Before the identity: plain JSON.
+        Records::of(&store).save_receipt(&receipt(1)).unwrap();
+        let plain = dir
+            .path()
+            .join("receipts")
+            .join(format!("{}.json", receipt(1).receipt));
+        assert!(plain.exists());
+
+        let vault = crate::vault::Vault::of(&store);
+        vault
+            .create_identity("Ada <ada@example.org>", Password::from("pw"))
+            .unwrap();
+        let records = Records::of(&store);
+        assert!(records.encrypted());
+        assert_eq!(records.migrate().unwrap(), 1);
+        assert!(!plain.exists(), "the plain record is gone");
+        records.save_receipt(&receipt(2)).unwrap();
+        let files: Vec<String> = fs::read_dir(dir.path().join("receipts"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files.len(), 2);
+        for f in &files {
+            assert!(f.ends_with(".json.pgp"), "{f}");
+            let bytes = fs::read(dir.path().join("receipts").join(f)).unwrap();
+            assert!(
+                !bytes.windows(12).any(|w| w == b"status-token"),
+                "{f} is encrypted"
+            );
+        }
+
+        // Locked: each record is an error naming it; no passphrase, no content.
+        let (ok, bad) = Records::of(&store).receipts_all().unwrap();
+        assert!(ok.is_empty());
+        assert_eq!(bad.len(), 2);
+        assert!(matches!(bad[0], StoreError::Locked { .. }), "{}", bad[0]);
+        // A wrong passphrase is refused up front.
+        let mut wrong = |_: &str| Some(Password::from("nope"));
+        assert!(Records::of(&store).unlock(&mut wrong).is_err());
+        let mut right = |_: &str| Some(Password::from("pw"));
+        let (ok, bad) = Records::of(&store)
+            .unlock(&mut right)
+            .unwrap()
+            .receipts_all()
+            .unwrap();
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(ok, vec![receipt(1), receipt(2)]);
     }
 }
