@@ -811,3 +811,110 @@ fn navigation_is_locked_to_the_app() {
         assert!(!crate::is_app_url(&bad.parse().unwrap()), "{bad}");
     }
 }
+
+/// The vault commands on the mock runtime: nothing saved without an identity; create → the draft
+/// is saved encrypted; a wrong passphrase is refused; auto-lock drops the passphrase; drafts
+/// open, duplicate and delete; a report file opens as a new draft and saves back out.
+#[test]
+fn vault_commands_save_lock_open_and_auto_lock() {
+    let h = harness();
+    let v = h.ok("vault_status", json!({}));
+    assert_eq!(v["identity"], Value::Null);
+    let mut draft = h.ok("get_draft", json!({}))["draft"].clone();
+    draft["title"] = json!("Stored XSS in the editor");
+    h.ok("update_draft", json!({ "draft": draft }));
+    let v = h.ok("autosave", json!({}));
+    assert_eq!(
+        v["drafts"].as_array().unwrap().len(),
+        0,
+        "no identity, nothing saved"
+    );
+    assert_eq!(v["dirty"], json!(true));
+
+    let e = h.err(
+        "create_identity",
+        json!({ "name": "", "email": "", "passphrase": "pw" }),
+    );
+    assert_eq!(e["code"], "invalid_input");
+    let v = h.ok(
+        "create_identity",
+        json!({ "name": "Ada", "email": "ada@example.org", "passphrase": "correct horse" }),
+    );
+    assert_eq!(v["unlocked"], json!(true));
+    assert_eq!(v["dirty"], json!(false));
+    let first = v["current"].as_str().unwrap().to_owned();
+    assert_eq!(v["drafts"].as_array().unwrap().len(), 1);
+    assert!(v["identity"]["user_ids"][0]
+        .as_str()
+        .unwrap()
+        .contains("ada@example.org"));
+
+    // Locked: the draft list shows, opening needs the passphrase; a wrong one is refused.
+    h.ok("lock_vault", json!({}));
+    let e = h.err("open_draft", json!({ "id": first }));
+    assert_eq!(e["code"], "passphrase_required");
+    let e = h.err("unlock_vault", json!({ "passphrase": "wrong" }));
+    assert_eq!(e["code"], "wrong_passphrase", "{e}");
+    h.ok("unlock_vault", json!({ "passphrase": "correct horse" }));
+
+    // A new draft, then back to the first: its text returns.
+    let opened = h.ok("new_draft", json!({}));
+    assert_eq!(opened["status"]["draft"]["title"], "");
+    let opened = h.ok("open_draft", json!({ "id": first }));
+    assert_eq!(
+        opened["status"]["draft"]["title"],
+        "Stored XSS in the editor"
+    );
+    let v = h.ok("duplicate_draft", json!({ "id": first }));
+    assert_eq!(v["drafts"].as_array().unwrap().len(), 2);
+    let copy = v["drafts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .find(|id| *id != first)
+        .unwrap();
+    let v = h.ok("delete_draft", json!({ "id": copy }));
+    assert_eq!(v["drafts"].as_array().unwrap().len(), 1);
+
+    // Save as report.md, open it again as a new draft.
+    let file = h.path("report.md");
+    h.pick(&file);
+    h.ok("save_report_file", json!({}));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("+++") && text.contains("Stored XSS in the editor"));
+    std::fs::write(&file, text.replace("Stored XSS", "Reflected XSS") + "").unwrap();
+    h.pick(&file);
+    let opened = h.ok("open_report_file", json!({}));
+    assert_eq!(
+        opened["status"]["draft"]["title"],
+        "Reflected XSS in the editor"
+    );
+    let v = h.ok("autosave", json!({}));
+    assert_eq!(
+        v["drafts"].as_array().unwrap().len(),
+        2,
+        "saved as a new draft"
+    );
+    std::fs::write(h.path("bad.md"), "no front matter").unwrap();
+    h.pick(h.path("bad.md"));
+    let e = h.err("open_report_file", json!({}));
+    assert!(e["message"].as_str().unwrap().contains("bad.md"), "{e}");
+
+    // Auto-lock: idle past the limit, the passphrase is gone.
+    let e = h.err("set_auto_lock", json!({ "minutes": 0 }));
+    assert_eq!(e["code"], "invalid_input");
+    h.ok("set_auto_lock", json!({ "minutes": 1 }));
+    {
+        let state = h.main.state::<AppState>();
+        let mut inner = state.lock();
+        inner.last_active -= std::time::Duration::from_secs(61);
+    }
+    let v = h.ok("vault_status", json!({}));
+    assert_eq!(
+        v["unlocked"],
+        json!(false),
+        "auto-locked after a minute idle"
+    );
+    assert_eq!(v["autoLockMinutes"], json!(1));
+}
