@@ -365,3 +365,38 @@ fn the_canary_is_never_on_disk_and_the_reply_arrives() {
         stdout(&out)
     );
 }
+
+/// The CLI sets its core-file limit to zero (with PR_SET_DUMPABLE 0, in the same call) before it
+/// reads a report: read off the running process while it waits for standard input.
+#[test]
+fn the_cli_process_writes_no_core_file() {
+    let root = root();
+    let mut child = Command::new(embargo_bin())
+        .args(["draft", "save", "-"])
+        .env("EMBARGO_HOME", root.path().join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let limits = format!("/proc/{}/limits", child.id());
+    let start = std::time::Instant::now();
+    let mut last = String::new();
+    let zero = loop {
+        last = fs::read_to_string(&limits).unwrap_or(last);
+        let core = last
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .unwrap_or("");
+        if core.split_whitespace().skip(4).take(2).all(|v| v == "0") && !core.is_empty() {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert!(zero, "the CLI's core limit is not 0:\n{last}");
+}
