@@ -15,7 +15,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/embargo-target}"
 duration="${SECONDS_PER_RUN:-20}"
 concurrency="${CONCURRENCY:-32}"
 
-cargo build --release --locked -p embargo-intake --bins >&2
+# The same package set as every other release build (no feature re-unification, no rebuild).
+scripts/build-release.sh >&2
 bin="$CARGO_TARGET_DIR/release"
 work=$(mktemp -d /var/tmp/intake-bench.XXXXXX)
 chmod 711 "$work"  # initdb runs as `postgres` below
