@@ -413,6 +413,7 @@ mod tests {
             StatusView,
             embargo_core::deliver::records::ReceiptRecord,
             embargo_core::deliver::records::Pending,
+            embargo_core::deliver::records::Evidence,
             embargo_core::deliver::wire::ReportStatus,
             DraftStatus,
             AttachmentView,

@@ -266,6 +266,12 @@ fn the_canary_is_never_on_disk_and_the_reply_arrives() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
+    // A photo with GPS in its EXIF: scrubbed, and the original's hash kept in the receipt.
+    let photo = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/scrub/exif-gps-xmp.jpg"),
+    )
+    .unwrap();
+    fs::write(root.join("work/photo.jpg"), &photo).unwrap();
     let mut submit = vec![
         "submit",
         draft.as_str(),
@@ -275,6 +281,8 @@ fn the_canary_is_never_on_disk_and_the_reply_arrives() {
         url.as_str(),
         "--retry-for",
         "1s",
+        "--attach",
+        "photo.jpg",
     ];
     submit.extend(pw);
     expect_code(&run_in(root, &submit, None), 75);
@@ -297,6 +305,31 @@ fn the_canary_is_never_on_disk_and_the_reply_arrives() {
     for r in &records {
         assert!(r.to_string_lossy().ends_with(".pgp"), "{}", r.display());
     }
+    let store = embargo_core::store::Store::at(root.join("xdg-data/embargo"));
+    let (receipts, bad) = embargo_core::deliver::records::Records::of(&store)
+        .with_passphrase("correct horse battery".into())
+        .receipts_all()
+        .unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    let evidence = &receipts[0].evidence;
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    assert_eq!(evidence[0].name, "photo.jpg");
+    assert_eq!(
+        evidence[0].original_sha256.as_deref(),
+        Some(
+            embargo_core::bundle::hex(&{
+                use sha2::Digest;
+                sha2::Sha256::digest(&photo)
+            })
+            .as_str()
+        ),
+        "the original's hash is in the receipt"
+    );
+    assert_ne!(
+        evidence[0].original_sha256.as_deref(),
+        Some(evidence[0].sha256.as_str()),
+        "what was sealed is the scrubbed copy"
+    );
     // A draft save killed mid-way.
     let mut child = Command::new(embargo_bin())
         .args(["draft", "save", "-", "--id", &id])

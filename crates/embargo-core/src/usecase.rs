@@ -862,12 +862,15 @@ pub fn prepare_attachment(
     let name = original.meta.name.clone();
     Ok(match scrub::scrub(&name, &bytes)? {
         Outcome::Scrubbed(s) if !s.removed.is_empty() => PreparedAttachment {
-            attachment: Attachment::from_memory(&name, s.bytes).map_err(|reason| {
-                crate::bundle::AttachmentError::Read {
-                    path: path.display().to_string(),
-                    source: io::Error::new(io::ErrorKind::InvalidData, reason),
-                }
-            })?,
+            attachment: Attachment {
+                original_sha256: Some(s.original_sha256.clone()),
+                ..Attachment::from_memory(&name, s.bytes).map_err(|reason| {
+                    crate::bundle::AttachmentError::Read {
+                        path: path.display().to_string(),
+                        source: io::Error::new(io::ErrorKind::InvalidData, reason),
+                    }
+                })?
+            },
             note: AttachmentNote::Scrubbed {
                 removed: s.removed,
                 original_sha256: s.original_sha256,

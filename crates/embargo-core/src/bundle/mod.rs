@@ -165,6 +165,9 @@ pub struct Attachment {
     pub meta: AttachmentMeta,
     /// The bytes.
     pub source: AttachmentSource,
+    /// SHA-256 of the file on disk when what is sealed differs from it (metadata scrubbed): the
+    /// evidence chain back to the researcher's original, kept in the local records.
+    pub original_sha256: Option<String>,
 }
 
 /// Why an attachment cannot be added.
@@ -274,6 +277,7 @@ impl Attachment {
                 content_type: crate::mime::sniff(&head),
             },
             source: AttachmentSource::File(path.to_owned()),
+            original_sha256: None,
         })
     }
 
@@ -289,6 +293,7 @@ impl Attachment {
         Ok(Attachment {
             meta,
             source: AttachmentSource::Memory(Arc::new(bytes)),
+            original_sha256: None,
         })
     }
 }

@@ -120,6 +120,18 @@ pub async fn submit(
     let intake = Intake::new(&intake_url, &opts.net).map_err(SubmitError::Intake)?;
     let records = Records::of(store);
     let (id, body) = records.new_pending_path()?;
+    let evidence = if records.encrypted() {
+        job.attachments
+            .iter()
+            .map(|a| records::Evidence {
+                name: a.meta.name.clone(),
+                sha256: a.meta.sha256.clone(),
+                original_sha256: a.original_sha256.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let job = SealJob {
         delivery: Delivery::Binary,
         ..job
@@ -135,6 +147,7 @@ pub async fn submit(
         bytes: fs::metadata(&body).map(|m| m.len()).unwrap_or(0),
         attempts: 0,
         last_error: None,
+        evidence,
     };
     if let Err(e) = records.save_pending(&pending) {
         let _ = fs::remove_file(&body);
@@ -179,6 +192,7 @@ async fn send_pending(
                 program: pending.program.clone(),
                 reference: pending.reference.clone(),
                 received_at: s.received_at,
+                evidence: pending.evidence.clone(),
             };
             records.save_receipt(&record)?;
             records.remove_pending(&pending.id)?;

@@ -43,6 +43,23 @@ pub struct Pending {
     pub attempts: u32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// The attachments sealed, with their hashes (only when records are encrypted: names can
+    /// say something about the finding).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+}
+
+/// One attachment as sealed: the hash the team sees in report.json, and the hash of the
+/// researcher's original file when metadata was scrubbed from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Evidence {
+    /// File name in the report.
+    pub name: String,
+    /// SHA-256 of the bytes sealed.
+    pub sha256: String,
+    /// SHA-256 of the original on disk, when it differs (scrubbed).
+    pub original_sha256: Option<String>,
 }
 
 /// A report an intake took: what is needed to ask for its status and replies.
@@ -61,6 +78,9 @@ pub struct ReceiptRecord {
     pub reference: Option<String>,
     /// When the intake stored it (RFC 3339).
     pub received_at: String,
+    /// The attachments sealed, with their hashes (encrypted records only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
 }
 
 /// Outbox and receipts in a data directory.
@@ -343,6 +363,7 @@ mod tests {
             program: Some("novu".into()),
             reference: Some("EMB-7K2Q-9XDA".into()),
             received_at: format!("2026-12-01T10:00:0{n}Z"),
+            evidence: Vec::new(),
         }
     }
 
