@@ -34,6 +34,7 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "set_theme",
     "set_keep_metadata",
+    "open_policy",
     "vault_status",
     "autosave",
     "create_identity",

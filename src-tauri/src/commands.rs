@@ -826,6 +826,34 @@ pub async fn open_mail_client<R: Runtime>(
     }
 }
 
+/// The program's own policy page, when it is an https URL (the only kind opened).
+pub(crate) fn policy_link(program: &Program) -> Result<String> {
+    let url = program.policy_url.clone().ok_or_else(|| {
+        CommandError::new(
+            ErrorCode::NotFound,
+            format!("program {} has no policy URL", program.id),
+        )
+    })?;
+    match tauri::Url::parse(&url) {
+        Ok(u) if u.scheme() == "https" && u.host_str().is_some() => Ok(u.to_string()),
+        _ => Err(CommandError::new(
+            ErrorCode::InvalidInput,
+            format!("the policy URL {url} is not an https address, so it is not opened"),
+        )),
+    }
+}
+
+/// Opens the program's own policy page in the browser. The URL is the stored program's, never
+/// one from the webview (which has no opener permission).
+#[tauri::command]
+pub fn open_policy(state: State<'_, AppState>, program_id: String) -> Result<String> {
+    let program = state.store.program(&program_id)?;
+    let url = policy_link(&program)?;
+    open::that_detached(&url)
+        .map_err(|e| CommandError::new(ErrorCode::Io, format!("cannot open a browser: {e}")))?;
+    Ok(url)
+}
+
 /// Cancels the seal running under `op`; its partial output is removed.
 #[tauri::command]
 pub fn cancel_seal(state: State<'_, AppState>, op: u32) -> bool {

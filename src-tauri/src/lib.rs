@@ -62,6 +62,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             commands::get_settings,
             commands::set_theme,
             commands::set_keep_metadata,
+            commands::open_policy,
             vault::vault_status,
             vault::autosave,
             vault::create_identity,

@@ -918,3 +918,41 @@ fn vault_commands_save_lock_open_and_auto_lock() {
     );
     assert_eq!(v["autoLockMinutes"], json!(1));
 }
+
+/// Only a program's own https policy URL is ever opened; the webview names the program, not
+/// the URL.
+#[test]
+fn only_https_policy_urls_are_opened() {
+    use crate::error::ErrorCode;
+    use embargo_core::program::Program;
+    let novu = Program::novu();
+    assert_eq!(
+        crate::commands::policy_link(&novu).unwrap(),
+        novu.policy_url.clone().unwrap()
+    );
+    for bad in [
+        "http://example.org/policy",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "https://",
+    ] {
+        let p = Program {
+            policy_url: Some(bad.into()),
+            ..novu.clone()
+        };
+        let e = crate::commands::policy_link(&p).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+    }
+    let none = Program {
+        policy_url: None,
+        ..novu
+    };
+    assert_eq!(
+        crate::commands::policy_link(&none).unwrap_err().code,
+        ErrorCode::NotFound
+    );
+    // The command takes a program id, nothing else.
+    let h = harness();
+    let e = h.err("open_policy", json!({ "programId": "no-such-program" }));
+    assert_eq!(e["code"], "not_found", "{e}");
+}

@@ -236,3 +236,6 @@ export const openReportFile = (): Promise<OpenedDraft | null> => invoke("open_re
 
 /** Saves the draft as a plain report file where the researcher chooses; `null` when cancelled. */
 export const saveReportFile = (): Promise<string | null> => invoke("save_report_file");
+
+/** Opens the program's own https policy page in the browser (the backend picks the URL). */
+export const openPolicy = (programId: string): Promise<string> => invoke("open_policy", { programId });

@@ -106,3 +106,15 @@ describe("other formatting", () => {
     expect(displayContact("https://example.com/report")).toBe("https://example.com/report");
   });
 });
+
+describe("sourceLabel", () => {
+  it("words each source", async () => {
+    const { sourceLabel } = await import("./format");
+    expect(sourceLabel("pasted")).toBe("pasted by you");
+    expect(sourceLabel("file:team.asc")).toBe("the file team.asc");
+    expect(sourceLabel("discovery:security.txt+wkd")).toBe("the team's security.txt and WKD (the team's own domain)");
+    expect(sourceLabel("discovery:vks")).toBe("keys.openpgp.org");
+    expect(sourceLabel("discovery")).toBe("discovery");
+    expect(sourceLabel("something-new")).toBe("something-new");
+  });
+});

@@ -97,3 +97,25 @@ export function formatExplanation(format: string): string {
 export function displayContact(contact: string): string {
   return contact.startsWith("mailto:") ? contact.slice("mailto:".length) : contact;
 }
+
+const SOURCE_NAMES: Record<string, string> = {
+  "security.txt": "the team's security.txt",
+  wkd: "WKD (the team's own domain)",
+  vks: "keys.openpgp.org",
+};
+
+/** Where a pinned key came from, in words ("pasted" → "pasted by you"). */
+export function sourceLabel(source: string): string {
+  if (source === "pasted") return "pasted by you";
+  if (source.startsWith("file:")) return `the file ${source.slice(5)}`;
+  if (source === "discovery") return "discovery";
+  if (source.startsWith("discovery:")) {
+    const names = source
+      .slice("discovery:".length)
+      .split("+")
+      .filter((n) => n !== "")
+      .map((n) => SOURCE_NAMES[n] ?? n);
+    return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : (names[0] ?? "discovery");
+  }
+  return source;
+}
