@@ -709,7 +709,12 @@ async fn the_app_autosaves_encrypted_and_recovers_after_a_crash() {
         core.split_whitespace().skip(4).take(2).all(|v| v == "0"),
         "the app writes no core file: {core}"
     );
-    assert!(text_of(&c, "sidebar-save").await.contains("not saved"));
+    until(
+        &c,
+        "the sidebar to say nothing is saved without an identity",
+        "const t = document.querySelector(\"[data-testid='sidebar-save']\"); return !!t && t.textContent.includes('not saved')",
+    )
+    .await;
     by(&c, "nav-settings").await.click().await.unwrap();
     type_into(&c, "identity-name", "Ada").await;
     type_into(&c, "identity-pass1", passphrase).await;
