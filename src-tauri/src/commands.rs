@@ -313,6 +313,7 @@ pub(crate) fn draft_status(state: &AppState, draft: Report) -> Result<DraftStatu
         cvss: c.cvss,
         severity: c.severity,
         ready_to_seal: c.ready_to_seal,
+        sealable_anyway: c.sealable_anyway,
     })
 }
 

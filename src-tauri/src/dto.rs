@@ -151,8 +151,10 @@ pub struct DraftStatus {
     pub cvss: Option<CvssScore>,
     /// Given or derived severity.
     pub severity: Option<String>,
-    /// No field errors and a confirmed team key.
+    /// No finding at all and a confirmed team key.
     pub ready_to_seal: bool,
+    /// Only policy findings are open: "Seal anyway" may seal (the backend would accept it).
+    pub sealable_anyway: bool,
 }
 
 /// An attachment held by the backend.

@@ -956,3 +956,36 @@ fn only_https_policy_urls_are_opened() {
     let e = h.err("open_policy", json!({ "programId": "no-such-program" }));
     assert_eq!(e["code"], "not_found", "{e}");
 }
+
+/// "Seal anyway" is offered only when policy findings alone are open, and an export then seals.
+#[test]
+fn seal_anyway_is_offered_for_policy_findings_only() {
+    let h = harness();
+    let mut draft = ready_draft();
+    h.ok("update_draft", json!({ "draft": draft.clone() }));
+    let s = h.ok("get_draft", json!({}));
+    assert_eq!(
+        s["sealableAnyway"], false,
+        "no team key: nothing to seal to"
+    );
+    pin_team(&h);
+    draft["attestations"] = json!([]);
+    let s = h.ok("update_draft", json!({ "draft": draft.clone() }));
+    assert_eq!(s["readyToSeal"], false, "rules unticked: {}", s["findings"]);
+    assert_eq!(s["sealableAnyway"], true, "only policy findings are open");
+    let out = h.path("anyway.asc");
+    h.pick(&out);
+    h.ok(
+        "export_report",
+        json!({ "format": "asc", "options": { "sign": false, "passphrase": null, "op": 7 } }),
+    );
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .starts_with("-----BEGIN PGP MESSAGE-----"));
+    draft["title"] = json!("");
+    let s = h.ok("update_draft", json!({ "draft": draft }));
+    assert_eq!(
+        s["sealableAnyway"], false,
+        "a missing title is not overridable"
+    );
+}

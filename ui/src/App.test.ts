@@ -94,7 +94,10 @@ function status(): DraftStatus {
     findings.push({ code: "missing_title", field: "title", line: null, message: "missing title", hint: "one line saying what is broken where" });
   if (d.body.trim() === "") findings.push({ code: "no_description", field: "body", line: null, message: "the report has no description", hint: null });
   findings.push({ code: "missing_schema", field: "schema", line: 1, message: "missing `schema = 1`", hint: null });
-  return { draft: structuredClone(d), findings, cvss: null, severity: null, readyToSeal: false };
+  // The fake's schema finding is a policy-level one here: with a key and a title, "Seal anyway"
+  // is offered.
+  const sealableAnyway = backend.state.pinned && d.title.trim() !== "";
+  return { draft: structuredClone(d), findings, cvss: null, severity: null, readyToSeal: false, sealableAnyway };
 }
 
 const settings = (theme: string) => ({
@@ -388,6 +391,13 @@ describe("the app against a fake backend", () => {
     expect(byId("review-format")?.textContent).toBe("SEIPDv1");
     expect(byId("review-recipient")?.textContent?.replace(/\s+/g, " ").trim()).toBe("0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567");
     expect((byId("export-eml") as HTMLButtonElement).disabled).toBe(true);
+    // Open findings: sealing needs the explicit "Seal anyway" that says what is open.
+    const anyway = (await waitFor(() => byId("seal-anyway"), "seal anyway")) as HTMLInputElement;
+    expect(anyway.closest("label")?.textContent).toContain("open");
+    change(anyway, true);
+    await waitFor(() => !(byId("export-eml") as HTMLButtonElement).disabled, "export enabled after Seal anyway");
+    change(anyway, false);
+    await waitFor(() => (byId("export-eml") as HTMLButtonElement).disabled, "disabled again");
     expect(document.body.textContent).toContain("Anonymous reports are not signed: a signature and your public key would identify you.");
     expect((byId("sign-toggle") as HTMLInputElement).disabled).toBe(true);
   });

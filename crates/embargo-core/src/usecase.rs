@@ -453,8 +453,12 @@ pub struct DraftCheck {
     pub cvss: Option<crate::report::CvssScore>,
     /// Given or derived severity.
     pub severity: Option<String>,
-    /// No field errors, and a confirmed team key to seal to.
+    /// Nothing open at all, and a confirmed team key to seal to.
     pub ready_to_seal: bool,
+    /// A seal would go through if the researcher insists ("Seal anyway"): a usable team key and
+    /// no structural error; only policy findings are open. The gate is the app's; the CLI prints
+    /// findings and seals (scripts rely on it).
+    pub sealable_anyway: bool,
 }
 
 /// Checks a draft for an editor.
@@ -464,8 +468,13 @@ pub fn check_draft(store: &Store, draft: &Report) -> Result<DraftCheck, StoreErr
         .program
         .as_ref()
         .is_some_and(|p| p.has_team_key() && p.key_alarm.is_none());
-    let ready_to_seal = has_key && !checked.findings.iter().any(Finding::blocks_sealing);
+    // Honest readiness: ready only when nothing is open (scope, rules, recommended sections
+    // included); with only such findings open the app may still seal when the researcher says
+    // "Seal anyway" — the malformed ones block even that.
+    let sealable_anyway = has_key && !checked.findings.iter().any(Finding::blocks_sealing);
+    let ready_to_seal = has_key && checked.findings.is_empty();
     Ok(DraftCheck {
+        sealable_anyway,
         cvss: checked
             .report
             .cvss

@@ -24,6 +24,10 @@ cvss: CvssScore | null,
  */
 severity: string | null, 
 /**
- * No field errors and a confirmed team key.
+ * No finding at all and a confirmed team key.
  */
-readyToSeal: boolean, };
+readyToSeal: boolean, 
+/**
+ * Only policy findings are open: "Seal anyway" may seal (the backend would accept it).
+ */
+sealableAnyway: boolean, };

@@ -239,6 +239,7 @@ describe("DraftSync", () => {
     cvss: null,
     severity: null,
     readyToSeal: false,
+    sealableAnyway: false,
   });
 
   it("sends one update per pause in typing, with the latest draft", async () => {
