@@ -344,7 +344,17 @@ pub fn cmd_outbox(a: OutboxArgs) -> Result<u8, Failure> {
 
 pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
     let store = store()?;
-    let (records, broken) = records(&store, a.passphrase_file.as_deref())?.receipts_all()?;
+    // One passphrase source for the receipts and the replies: with the identity doing both, the
+    // passphrase is asked once and remembered for this run (in sequoia's `Password`).
+    let mut source = term::passphrase_source(a.passphrase_file.as_deref())?;
+    let mut remembered: Option<embargo_core::openpgp::crypto::Password> = None;
+    let mut ask = move |what: &str| {
+        if remembered.is_none() {
+            remembered = source(what);
+        }
+        remembered.clone()
+    };
+    let (records, broken) = Records::of(&store).unlock(&mut ask)?.receipts_all()?;
     let chosen: Vec<_> = match &a.receipt {
         Some(r) => {
             let found: Vec<_> = records.into_iter().filter(|x| &x.receipt == r).collect();
@@ -365,7 +375,10 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
             .identity()
             .map_err(|e| Failure::new(exit::ERROR, e))?,
     };
-    let mut ask = term::passphrase_source(a.passphrase_file.as_deref())?;
+    // A key of its own (--key) has its own passphrase.
+    let mut own = term::passphrase_source(a.passphrase_file.as_deref())?;
+    let ask: &mut embargo_core::keys::PassphraseFn<'_> =
+        if a.key.is_some() { &mut *own } else { &mut ask };
     let net = a.net.config()?;
     let mut failed = 0;
     for rec in &chosen {
@@ -398,7 +411,7 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
                                 &reply.message,
                                 std::slice::from_ref(sk),
                                 &team,
-                                &mut ask,
+                                &mut *ask,
                             ) {
                                 Ok(r) => {
                                     let sig = match &r.signature {
