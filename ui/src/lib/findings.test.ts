@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Finding } from "../bindings/Finding";
 import { fieldLabel, findingText, groupFindings, slotForField } from "./findings";
 
-const f = (field: string, message = "m", hint: string | null = null): Finding => ({ code: "missing_title", field, line: null, message, hint });
+const f = (field: string, message = "m", hint: string | null = null): Finding => ({ code: "wrong_type", field, line: null, message, hint });
 
 describe("slotForField", () => {
   it.each([
@@ -63,6 +63,21 @@ describe("findingText", () => {
   it("keeps existing punctuation and works without a hint", () => {
     expect(findingText(f("body", "the report has no description."))).toBe("The report has no description.");
     expect(findingText(f("cwe", "malformed CWE id `79`", "  "))).toBe("Malformed CWE id `79`.");
+  });
+});
+
+describe("findingText in the app's words", () => {
+  const g = (code: Finding["code"], message: string, hint: string | null): Finding => ({ code, field: "x", line: null, message, hint });
+  it("never shows the report file's syntax", () => {
+    const credit = findingText(g("credit_not_chosen", "credit not chosen", 'add credit = { name = "…" } or credit = "anonymous"'));
+    expect(credit).toBe("Credit not chosen. Choose “Credit me” or “Anonymous” under Credit.");
+    const rule = findingText(
+      g("missing_attestation", 'missing attestation `no-exploitation`: "Please do not exploit the vulnerability."', 'add "no-exploitation" to attestations once it holds'),
+    );
+    expect(rule).toBe("Rule not ticked yet: “Please do not exploit the vulnerability.” Tick it under Program rules once it holds.");
+    const unknown = findingText(g("wrong_type", "title must be a string", "write title = \"…\""));
+    expect(unknown).toBe("Title must be a string.");
+    for (const t of [credit, rule, unknown]) expect(t).not.toMatch(/=|\[|\{/);
   });
 });
 

@@ -60,12 +60,57 @@ export function groupFindings(findings: readonly Finding[]): GroupedFindings {
 }
 
 /** The finding in words: the message, then the hint as advice. */
+/** The remedy in the app's words: the core's hints are worded for the report file (`add
+ * credit = { name = "…" }`), which the researcher never sees here. */
+export function appHint(f: Finding): string | null {
+  switch (f.code) {
+    case "missing_title":
+      return "One line saying what is broken where.";
+    case "missing_asset":
+      return "Name at least one affected URL, host, IP address or CIDR range.";
+    case "invalid_asset":
+      return "Use a full URL (https://…), a host name, an IP address or a CIDR range.";
+    case "missing_class":
+      return "Choose the class that describes the issue best.";
+    case "credit_not_chosen":
+      return "Choose “Credit me” or “Anonymous” under Credit.";
+    case "empty_credit_name":
+      return "Type the name the team should credit, or choose “Anonymous”.";
+    case "missing_attestation":
+      return "Tick it under Program rules once it holds.";
+    case "no_description":
+      return "Describe the problem in the description.";
+    case "no_steps_section":
+      return "Add a “Steps to reproduce” section to the description.";
+    case "out_of_scope":
+      return "The program will not accept this class; choose another only if it describes the issue better.";
+    case "out_of_scope_unless_confirmed":
+      return "If the program's condition holds, confirm it under the class; otherwise the team will not accept the report.";
+    case "nothing_to_confirm":
+      return "Untick the confirmation: this class needs none.";
+    default: {
+      // Other hints are kept unless they speak the file's syntax.
+      const h = f.hint?.trim() ?? "";
+      return h === "" || /[=[{]|front matter|schema/.test(h) ? null : h;
+    }
+  }
+}
+
+/** A missing attestation as a person reads it: the rule in the policy's words. */
+function personMessage(f: Finding): string {
+  if (f.code === "missing_attestation") {
+    const quoted = /: "(.*)"$/s.exec(f.message.trim());
+    if (quoted) return `Rule not ticked yet: “${quoted[1]}”`;
+  }
+  return f.message.trim();
+}
+
 export function findingText(f: Finding): string {
-  const message = f.message.trim();
-  const sentence = /[.!?]$/.test(message) ? message : `${message}.`;
+  const message = personMessage(f);
+  const sentence = /[.!?]["”]?$/.test(message) ? message : `${message}.`;
   const capitalized = sentence.charAt(0).toUpperCase() + sentence.slice(1);
-  if (f.hint === null || f.hint.trim() === "") return capitalized;
-  const hint = f.hint.trim();
+  const hint = appHint(f)?.trim() ?? "";
+  if (hint === "") return capitalized;
   const hintSentence = /[.!?]$/.test(hint) ? hint : `${hint}.`;
   return `${capitalized} ${hintSentence.charAt(0).toUpperCase()}${hintSentence.slice(1)}`;
 }
