@@ -579,7 +579,8 @@ async fn refusals(backend: Backend) {
     let team = Team::new(dir, "security@example.org");
     let second = Team::new(dir, "lead@example.org");
     // Two team keys: every report must be readable by both.
-    let server = Server::start(
+    // Debug logs: the in-flight step waits for the server's "upload started".
+    let server = Server::start_logging(
         &backend,
         &team,
         &[
@@ -588,6 +589,7 @@ async fn refusals(backend: Backend) {
             "--body-limit",
             "100000",
         ],
+        "debug",
     );
     let http = client();
     let url = &server.url;
@@ -683,6 +685,7 @@ async fn refusals(backend: Backend) {
     let slow = encrypt(&[&team.key, &second.key], &noise(60_000, 3), false);
     // The first upload goes over a raw socket so the pause is the test's, not an HTTP client's
     // buffering: the head and one chunk are written and flushed, the rest waits.
+    let started_before = server.log().matches("upload started").count();
     let mut first = TcpStream::connect(server.addr).unwrap();
     first
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -699,6 +702,22 @@ async fn refusals(backend: Backend) {
         .unwrap();
     write_chunk(&mut first, &slow[..1000]);
     first.flush().unwrap();
+    // Wait until the server says the upload holds its key (its debug log), so the probe below
+    // does not race the server's accept on a loaded machine.
+    let start = std::time::Instant::now();
+    while server.log().matches("upload started").count() <= started_before {
+        if start.elapsed() > Duration::from_secs(30) {
+            first
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let early = read_head(&mut first);
+            panic!(
+                "the first upload never held its key; the server answered it: {early:?}\nserver log:\n{}",
+                server.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Probe with a body that can never be stored, until the first upload holds the key (a
     // probe that comes first is refused for its body and releases the key again).
     let mut conflict = None;

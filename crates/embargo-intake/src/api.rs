@@ -84,6 +84,8 @@ pub async fn submit(
     let _claim = state
         .claim(&key)
         .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+    // (No key, no size, no address: only that an upload holds its key now; tests wait for it.)
+    tracing::debug!("upload started");
     let (status, receipt, received_at) = match upload::receive(&state, &key, body).await? {
         Accepted::Created(record) => {
             tracing::info!(receipt = %record.receipt, size = record.size, "report stored");
