@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use embargo_core::keys;
 use embargo_core::openpgp::crypto::Password;
 use embargo_core::report::Report;
+use embargo_core::usecase::{self, NewIdentity};
 use embargo_core::vault::{DraftFile, VaultError};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use zeroize::Zeroizing;
@@ -184,12 +185,21 @@ pub async fn create_identity<R: Runtime>(
         (false, false) => format!("{name} <{email}>"),
     };
     let pw = self::passphrase(&passphrase)?;
+    adopt(&app, Adopt::Generate(userid), pw).await?;
+    view(&app.state::<AppState>())
+}
+
+/// Makes or imports the identity (the core migrates earlier records to it), unlocks the vault
+/// with its passphrase and saves the draft on screen into it.
+async fn adopt<R: Runtime>(app: &AppHandle<R>, from: Adopt, pw: Password) -> Result<()> {
     let handle = app.clone();
     crate::commands::blocking(move || {
         let state = handle.state::<AppState>();
-        state.vault.create_identity(&userid, pw.clone())?;
-        // Receipts and outbox entries written before the identity are encrypted to it now.
-        embargo_core::deliver::records::Records::of(&state.store).migrate()?;
+        let from = match &from {
+            Adopt::Generate(userid) => NewIdentity::Generate { userid },
+            Adopt::Import(tsk) => NewIdentity::Import(tsk),
+        };
+        usecase::adopt_identity(&state.store, from, pw.clone())?;
         {
             let mut inner = state.lock();
             inner.unlocked = Some(pw);
@@ -198,8 +208,13 @@ pub async fn create_identity<R: Runtime>(
         }
         save_now(&state)
     })
-    .await?;
-    view(&app.state::<AppState>())
+    .await
+}
+
+/// An owned identity source (the core's [`NewIdentity`] borrows), to cross into the blocking task.
+enum Adopt {
+    Generate(String),
+    Import(Box<embargo_core::openpgp::Cert>),
 }
 
 /// Imports an existing secret key (chosen in a dialog, read by the backend) as the identity.
@@ -219,21 +234,8 @@ pub async fn import_identity<R: Runtime>(
         return Ok(None);
     };
     let pw = self::passphrase(&passphrase)?;
-    let handle = app.clone();
-    crate::commands::blocking(move || {
-        let state = handle.state::<AppState>();
-        let tsk = keys::read_secret_key(&path)?;
-        state.vault.import_identity(tsk, pw.clone())?;
-        embargo_core::deliver::records::Records::of(&state.store).migrate()?;
-        {
-            let mut inner = state.lock();
-            inner.unlocked = Some(pw);
-            inner.touch();
-            inner.dirty = true;
-        }
-        save_now(&state)
-    })
-    .await?;
+    let tsk = keys::read_secret_key(&path)?;
+    adopt(&app, Adopt::Import(Box::new(tsk)), pw).await?;
     Ok(Some(view(&state)?))
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use embargo_core::keys;
 use embargo_core::openpgp::crypto::Password;
+use embargo_core::usecase::NewIdentity;
 use embargo_core::vault::{Vault, VaultError};
 use zeroize::Zeroizing;
 
@@ -154,12 +155,12 @@ pub fn identity(command: IdentityCommand) -> Result<u8, Failure> {
             passphrase_file,
         } => {
             let pw = new_passphrase(passphrase_file.as_deref())?;
-            let cert = v.create_identity(&userid, pw).map_err(fail)?;
+            let (cert, migrated) = adopt_identity(NewIdentity::Generate { userid: &userid }, pw)?;
             eprintln!(
                 "created identity {} ({userid})",
                 keys::grouped(&cert.fingerprint())
             );
-            migrate_records()?;
+            report_migrated(migrated);
         }
         IdentityCommand::Import {
             file,
@@ -167,9 +168,9 @@ pub fn identity(command: IdentityCommand) -> Result<u8, Failure> {
         } => {
             let tsk = keys::read_secret_key(&file)?;
             let pw = new_passphrase(passphrase_file.as_deref())?;
-            let cert = v.import_identity(tsk, pw).map_err(fail)?;
+            let (cert, migrated) = adopt_identity(NewIdentity::Import(&tsk), pw)?;
             eprintln!("imported identity {}", keys::grouped(&cert.fingerprint()));
-            migrate_records()?;
+            report_migrated(migrated);
         }
         IdentityCommand::Export => {
             let cert = v
@@ -347,14 +348,16 @@ fn edit_in_memory(text: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
         .map_err(|e| Failure::new(exit::ERROR, format!("{}: {e}", path.display())))
 }
 
-/// Encrypts receipts and outbox entries written before the identity existed to it.
-fn migrate_records() -> Result<(), Failure> {
-    let store = crate::store()?;
-    let n = embargo_core::deliver::records::Records::of(&store)
-        .migrate()
-        .map_err(|e| Failure::new(exit::ERROR, e))?;
+/// Creates or imports the identity through the core (which also migrates earlier records).
+fn adopt_identity(
+    from: embargo_core::usecase::NewIdentity<'_>,
+    pw: embargo_core::openpgp::crypto::Password,
+) -> Result<(embargo_core::openpgp::Cert, usize), Failure> {
+    embargo_core::usecase::adopt_identity(&crate::store()?, from, pw).map_err(fail)
+}
+
+fn report_migrated(n: usize) {
     if n > 0 {
         eprintln!("encrypted {n} earlier receipt/outbox record(s) to the identity");
     }
-    Ok(())
 }

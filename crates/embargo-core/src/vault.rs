@@ -75,6 +75,9 @@ pub enum VaultError {
         /// Its size.
         size: usize,
     },
+    /// The delivery records could not be migrated to the identity.
+    #[error(transparent)]
+    Records(#[from] crate::store::StoreError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
