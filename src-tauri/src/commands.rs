@@ -533,15 +533,19 @@ fn signing_view(cert: &Cert) -> SigningKeyView {
     }
 }
 
+/// The researcher's secret key file, chosen in a native dialog (`None` when cancelled).
+pub(crate) fn pick_secret_key(state: &AppState) -> Result<Option<PathBuf>> {
+    Ok(state
+        .picker()?
+        .open("Your secret key", KEY_FILTERS, false)
+        .pop())
+}
+
 /// Asks for the researcher's secret key file in a native dialog; only its public facts come
 /// back. `None` when cancelled.
 #[tauri::command]
 pub async fn choose_signing_key(state: State<'_, AppState>) -> Result<Option<SigningKeyView>> {
-    let Some(path) = state
-        .picker()?
-        .open("Your secret key", KEY_FILTERS, false)
-        .pop()
-    else {
+    let Some(path) = pick_secret_key(&state)? else {
         return Ok(None);
     };
     let tsk = keys::read_secret_key(&path)?;
@@ -667,6 +671,26 @@ fn seal_inputs(
     Ok((draft, attachments, signer))
 }
 
+/// A seal as the app asks for it: to the program's pinned key, never signing an anonymous
+/// report, no encrypt-to-self, the format the key advertises.
+fn app_job<'a>(
+    report: &'a Report,
+    attachments: &'a [Attachment],
+    signer: Option<&'a Signer>,
+    delivery: Delivery,
+) -> SealJob<'a> {
+    SealJob {
+        report,
+        to: Vec::new(),
+        attachments,
+        signer,
+        sign_anyway: false,
+        encrypt_to_self: false,
+        aead: false,
+        delivery,
+    }
+}
+
 fn run_seal<R: Runtime>(
     app: &AppHandle<R>,
     options: SealOptions,
@@ -693,16 +717,7 @@ fn run_seal<R: Runtime>(
         }
         !cancel.load(Ordering::SeqCst)
     };
-    let job = SealJob {
-        report: &draft,
-        to: Vec::new(),
-        attachments: &attachments,
-        signer: signer.as_ref(),
-        sign_anyway: false,
-        encrypt_to_self: false,
-        aead: false,
-        delivery,
-    };
+    let job = app_job(&draft, &attachments, signer.as_ref(), delivery);
     let outcome = usecase::seal_report(&state.store, job, path, true, &mut progress)?;
     drop(op);
     Ok(outcome.sealed)
@@ -926,16 +941,7 @@ pub async fn submit_report<R: Runtime>(
     blocking(move || {
         let state = app.state::<AppState>();
         let (draft, attachments, signer) = seal_inputs(&state, &options)?;
-        let job = SealJob {
-            report: &draft,
-            to: Vec::new(),
-            attachments: &attachments,
-            signer: signer.as_ref(),
-            sign_anyway: false,
-            encrypt_to_self: false,
-            aead: false,
-            delivery: Delivery::Binary,
-        };
+        let job = app_job(&draft, &attachments, signer.as_ref(), Delivery::Binary);
         let net = embargo_core::net::NetConfig::from_env()
             .map_err(|e| CommandError::new(ErrorCode::InvalidInput, e))?;
         let on_retry = |_: &embargo_core::deliver::client::IntakeError, _: std::time::Duration| {};

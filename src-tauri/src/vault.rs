@@ -226,11 +226,7 @@ pub async fn import_identity<R: Runtime>(
 ) -> Result<Option<VaultView>> {
     let passphrase = Zeroizing::new(passphrase);
     let state = app.state::<AppState>();
-    let Some(path) = state
-        .picker()?
-        .open("Your secret key", KEY_FILTERS, false)
-        .pop()
-    else {
+    let Some(path) = crate::commands::pick_secret_key(&state)? else {
         return Ok(None);
     };
     let pw = self::passphrase(&passphrase)?;
@@ -445,22 +441,14 @@ pub async fn open_report_file<R: Runtime>(app: AppHandle<R>) -> Result<Option<Op
     let handle = app.clone();
     crate::commands::blocking(move || {
         let state = handle.state::<AppState>();
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| CommandError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?;
-        if meta.len() > embargo_core::vault::MAX_DRAFT_BYTES as u64 {
-            return Err(CommandError::new(
-                ErrorCode::TooLarge,
-                format!("{} is {} bytes: a report file is text, at most {} bytes", path.display(), meta.len(), embargo_core::vault::MAX_DRAFT_BYTES),
-            ));
-        }
-        let bytes = Zeroizing::new(
-            std::fs::read(&path)
-                .map_err(|e| CommandError::new(ErrorCode::Io, format!("{}: {e}", path.display())))?,
-        );
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
-            CommandError::new(ErrorCode::InvalidInput, format!("{} is not UTF-8 text", path.display()))
+        let text = embargo_core::report::read_report_file(&path).map_err(|e| {
+            let code = match e {
+                embargo_core::report::ReadReportError::Read { .. } => ErrorCode::Io,
+                _ => ErrorCode::InvalidInput,
+            };
+            CommandError::new(code, e)
         })?;
-        let (report, findings) = Report::parse(text).map_err(|e| {
+        let (report, findings) = Report::parse(&text).map_err(|e| {
             CommandError::new(ErrorCode::InvalidInput, format!("{}: {e}", path.display()))
                 .hint("A report file starts with +++, TOML front matter, +++, then the Markdown body (as `embargo new` writes it).")
         })?;

@@ -430,18 +430,9 @@ fn cmd_new(program: &str, output: Option<&Path>) -> Result<u8, Failure> {
 
 /// Reads a report file; unreadable or non-UTF-8 input is exit code 2.
 pub(crate) fn read_report_text(path: &Path) -> Result<String, Failure> {
-    let bytes = embargo_core::store::read_capped(path, 64 << 20).map_err(|e| {
-        Failure::new(
-            exit::UNREADABLE,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
-        Failure::new(
-            exit::UNREADABLE,
-            format!("{}: not UTF-8 text: {e}", path.display()),
-        )
-    })
+    embargo_core::report::read_report_file(path)
+        .map(|text| text.to_string())
+        .map_err(|e| Failure::new(exit::UNREADABLE, e))
 }
 
 fn cmd_check(path: &Path) -> Result<u8, Failure> {

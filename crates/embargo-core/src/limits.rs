@@ -24,6 +24,8 @@ pub const MAX_HEADER_BLOCK_BYTES: usize = 64 << 10;
 pub const MAX_RESEARCHER_KEY_BYTES: usize = 1 << 20;
 /// Largest key file read from disk (a team key with many signatures is still far below this).
 pub const MAX_KEY_FILE_BYTES: u64 = 16 << 20;
+/// Largest report file read (the CLI's `check`/`seal`, the app's "Open report file").
+pub const MAX_REPORT_FILE_BYTES: u64 = 64 << 20;
 
 /// Number of one-line fields in report.json (program, title aside).
 const ONE_LINE_FIELDS: usize = 10;

@@ -381,6 +381,47 @@ pub enum ReportError {
     NotUtf8(String),
 }
 
+/// A report file that cannot be read as text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadReportError {
+    /// Missing, not a file, over [`crate::limits::MAX_REPORT_FILE_BYTES`]…
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not UTF-8.
+    #[error("{path}: not UTF-8 text: {source}")]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// Where.
+        source: std::string::FromUtf8Error,
+    },
+}
+
+/// Reads a report file as text (its bytes wiped when dropped), within the one size limit every
+/// shell applies.
+pub fn read_report_file(
+    path: &std::path::Path,
+) -> Result<zeroize::Zeroizing<String>, ReadReportError> {
+    let bytes = crate::store::read_capped(path, crate::limits::MAX_REPORT_FILE_BYTES).map_err(
+        |source| ReadReportError::Read {
+            path: path.display().to_string(),
+            source,
+        },
+    )?;
+    String::from_utf8(bytes)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|source| ReadReportError::NotUtf8 {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
 impl Report {
     /// Parses a report file. Structural problems of single fields (wrong type, unknown key) come
     /// back as findings beside the report so that all of them can be shown at once; only input
