@@ -25,6 +25,10 @@ pub struct ProgramView {
     pub builtin: bool,
     /// Where it stands with its team key.
     pub trust: embargo_core::program::Trust,
+    /// Keys offered for it and not pinned (discovered, pasted, from a file), to compare and pin.
+    pub offered: Vec<embargo_core::usecase::OfferedKey>,
+    /// The domain discovery looks at for it (its own, or its email contact's).
+    pub discovery_domain: Option<String>,
 }
 
 /// Every program, and the program files that are broken (each message names its file).
@@ -37,30 +41,6 @@ pub struct ProgramList {
     pub broken: Vec<String>,
 }
 
-/// A key offered for a program, before confirmation.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyCandidate {
-    /// The key.
-    pub key: KeyInfo,
-    /// The pinned fingerprint, if any.
-    pub pinned: Option<String>,
-    /// Whether the primary key differs from the pinned one.
-    pub differs_from_pinned: bool,
-}
-
-/// A key discovery found for a program.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct FoundKey {
-    /// The key.
-    pub key: KeyInfo,
-    /// Every source that vouched for it (security.txt, wkd, vks, proton).
-    pub sources: Vec<String>,
-    /// Two or more independent sources served this same key.
-    pub agreed: bool,
-}
-
 /// What "Add program" from a domain found.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -70,7 +50,7 @@ pub struct DiscoveredView {
     /// Whether it was made now (else updated).
     pub created: bool,
     /// Usable keys, for the user to compare and pin.
-    pub candidates: Vec<FoundKey>,
+    pub candidates: Vec<embargo_core::usecase::OfferedKey>,
     /// What was wrong or could not be checked.
     pub problems: Vec<String>,
     /// No usable key: an email asking the team for one, revealing nothing of the finding.
@@ -93,8 +73,18 @@ pub struct ImportedView {
 pub struct SubmitResult {
     /// The intake's receipt, when it took the report.
     pub receipt: Option<embargo_core::deliver::records::ReceiptRecord>,
-    /// Why it is waiting in the outbox instead.
-    pub queued: Option<String>,
+    /// Waiting in the outbox instead (the outbox retries by itself).
+    pub queued: Option<QueuedView>,
+}
+
+/// A report the intake could not take yet.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedView {
+    /// Its outbox id.
+    pub id: String,
+    /// The last failure.
+    pub reason: String,
 }
 
 /// Submitted and waiting reports.
@@ -105,22 +95,12 @@ pub struct SentList {
     pub receipts: Vec<embargo_core::deliver::records::ReceiptRecord>,
     /// Waiting in the outbox.
     pub pending: Vec<embargo_core::deliver::records::Pending>,
+    /// The outbox at a glance (when it tries next).
+    pub outbox: embargo_core::usecase::OutboxState,
+    /// Exported to send by mail, newest first.
+    pub exports: Vec<embargo_core::deliver::records::ExportRecord>,
     /// Record files that cannot be read, each naming its file.
     pub broken: Vec<String>,
-}
-
-/// A receipt's status at the intake.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusView {
-    /// The receipt.
-    pub receipt: String,
-    /// Where the report is in the team's workflow.
-    pub status: embargo_core::deliver::wire::ReportStatus,
-    /// When it last changed.
-    pub updated_at: String,
-    /// Replies waiting (encrypted to the researcher).
-    pub replies: u32,
 }
 
 /// A ready-to-send request for a key.
@@ -137,6 +117,18 @@ pub struct KeyRequestView {
     pub body: String,
     /// A mailto: link with subject and body.
     pub mailto: Option<String>,
+}
+
+impl From<embargo_core::discover::KeyRequest> for KeyRequestView {
+    fn from(r: embargo_core::discover::KeyRequest) -> Self {
+        KeyRequestView {
+            to: r.to,
+            contact: r.contact,
+            subject: r.subject,
+            body: r.body,
+            mailto: r.mailto,
+        }
+    }
 }
 
 /// The draft with what the core says about it.
@@ -197,8 +189,10 @@ pub struct SealPreview {
     pub recipients: Vec<KeyInfo>,
     /// Format.
     pub format: Format,
-    /// Signer.
-    pub signer: Option<SigningKeyView>,
+    /// Who signs, by the core's rule.
+    pub signing: SigningView,
+    /// The key file chosen to sign with instead of the identity, if any.
+    pub key_file: Option<SigningKeyView>,
     /// Credit is anonymous (or not chosen).
     pub anonymous: bool,
     /// Attachments.
@@ -213,7 +207,36 @@ pub struct SealPreview {
     pub delivery: DeliveryOptions,
 }
 
-/// Which ways out fit the report's size, decided from an estimate before sealing anything.
+/// Who signs a seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SignedBy {
+    /// The identity in the vault.
+    Identity,
+    /// A key file the researcher chose.
+    KeyFile,
+    /// Nobody.
+    Nobody,
+}
+
+/// Who signs, as Review shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningView {
+    /// Who.
+    pub by: SignedBy,
+    /// The signing key (public facts), when someone signs.
+    pub key: Option<KeyInfo>,
+    /// Why nobody signs, when nobody does.
+    pub unsigned_because: Option<embargo_core::usecase::UnsignedBecause>,
+    /// The identity signs and the vault is locked: unlock first.
+    pub needs_unlock: bool,
+    /// The key file is protected: its passphrase is typed for the seal.
+    pub needs_passphrase: bool,
+}
+
+/// Which ways out fit the report's size, decided from an estimate before sealing anything
+/// (the app words why not).
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryOptions {
@@ -222,34 +245,21 @@ pub struct DeliveryOptions {
     pub armored_bytes: u64,
     /// "Copy armored text" is offered.
     pub copy: bool,
-    /// Why not, when not.
-    pub copy_why_not: Option<String>,
-    /// "Open mail client" is offered.
+    /// A mail link can carry it in its body.
     pub mailto: bool,
-    /// Why not, when not.
-    pub mailto_why_not: Option<String>,
 }
 
 /// Signing choice and operation id of a seal.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SealOptions {
-    /// Sign with the imported key.
+    /// Sign: with the key file when one was chosen, else by the core's rule (the identity when
+    /// the credit is named, nobody for an anonymous report). `false` turns signing off.
     pub sign: bool,
     /// Its passphrase, when protected; wiped after use.
     pub passphrase: Option<String>,
     /// Chosen by the UI; `cancel_seal` takes it.
     pub op: u32,
-}
-
-/// `eml` or `asc`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub enum ExportFormat {
-    /// PGP/MIME email.
-    Eml,
-    /// ASCII armor.
-    Asc,
 }
 
 /// What an export wrote.
@@ -269,16 +279,34 @@ pub struct ExportResult {
     pub bytes: u64,
     /// The report's reference.
     pub reference: String,
+    /// How to send it.
+    pub send_it: embargo_core::usecase::SendIt,
 }
 
-/// Outcome of "open mail client".
+/// Outcome of "Open mail client".
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MailResult {
-    /// A mailto link was handed to the OS.
-    pub opened: bool,
-    /// What to do instead, when not.
-    pub instructions: Option<String>,
+    /// The mail link handed to the system, when one was.
+    pub opened: Option<String>,
+    /// The sealed report does not fit a mail link: export it and attach the file.
+    pub too_large: bool,
+    /// The program has no email address.
+    pub no_address: bool,
+}
+
+/// The outbox as the sidebar shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxView {
+    /// Reports waiting.
+    pub waiting: u32,
+    /// Of those, refused by the intake (not retried by themselves).
+    pub refused: u32,
+    /// When the next one is tried (RFC 3339), if any will be.
+    pub next_attempt_at: Option<String>,
+    /// The records are encrypted and the vault is locked: unlock to send them.
+    pub locked: bool,
 }
 
 /// Settings and about.
@@ -287,6 +315,8 @@ pub struct MailResult {
 pub struct AppSettings {
     /// What is stored.
     pub settings: Settings,
+    /// How long a submission retries, in effect (the stored value or the default).
+    pub retry_seconds: u32,
     /// Data directory.
     pub data_dir: String,
     /// Embargo version.
@@ -405,25 +435,36 @@ mod tests {
             embargo_core::store::Theme,
             ProgramView,
             ProgramList,
-            KeyCandidate,
-            FoundKey,
+            embargo_core::usecase::OfferedKey,
             DiscoveredView,
             KeyRequestView,
             ImportedView,
             SubmitResult,
+            QueuedView,
             SentList,
-            StatusView,
+            OutboxView,
+            embargo_core::usecase::OutboxState,
+            embargo_core::usecase::ReportFollowUp,
+            embargo_core::usecase::ReadReply,
+            embargo_core::usecase::ReplySigner,
+            embargo_core::usecase::AnswerDue,
             embargo_core::deliver::records::ReceiptRecord,
             embargo_core::deliver::records::Pending,
             embargo_core::deliver::records::Evidence,
-            embargo_core::deliver::wire::ReportStatus,
+            embargo_core::deliver::records::ExportRecord,
+            embargo_core::protocol::ReportStatus,
             DraftStatus,
             AttachmentView,
             SigningKeyView,
+            SigningView,
+            SignedBy,
+            embargo_core::usecase::UnsignedBecause,
             SealPreview,
             DeliveryOptions,
             SealOptions,
-            ExportFormat,
+            embargo_core::usecase::ExportKind,
+            embargo_core::usecase::SendIt,
+            embargo_core::usecase::SendWay,
             ExportResult,
             MailResult,
             AppSettings,

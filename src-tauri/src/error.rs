@@ -2,11 +2,18 @@
 //! words), and the remedy worded for this app (never as CLI flags).
 
 use embargo_core::bundle::AttachmentError;
+use embargo_core::deliver::client::IntakeError;
 use embargo_core::keys::KeyError;
+use embargo_core::net::NetError;
 use embargo_core::program::ProgramError;
 use embargo_core::seal::SealError;
 use embargo_core::store::StoreError;
-use embargo_core::usecase::{EnvelopeError, PinError, RecipientError, SealReportError};
+use embargo_core::usecase::settings::SettingsError;
+use embargo_core::usecase::{
+    EnvelopeError, ImportProgramError, PinError, PrepareAttachmentError, RecipientError,
+    SealReportError, SubmitError,
+};
+use embargo_core::vault::VaultError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -40,8 +47,15 @@ pub enum ErrorCode {
     TooLarge,
     /// Input that does not make sense.
     InvalidInput,
-    /// The network failed (discovery, an intake).
+    /// The network failed (discovery, an intake that cannot be reached, the proxy).
     Network,
+    /// The intake answered and refused; sending again will not change its answer.
+    IntakeRefused,
+    /// The program has no intake endpoint to submit to.
+    NoIntake,
+    /// The vault is locked and what was asked needs it unlocked (the identity signs, the
+    /// records are encrypted to it).
+    VaultLocked,
     /// A bug.
     Internal,
 }
@@ -147,7 +161,7 @@ impl From<SealError> for CommandError {
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Program(ProgramError::Unknown(_)) => {
+            StoreError::Program(ProgramError::Unknown(_)) | StoreError::UnknownReceipt(_) => {
                 CommandError::new(ErrorCode::NotFound, &e)
             }
             StoreError::Exists(_) => {
@@ -158,6 +172,8 @@ impl From<StoreError> for CommandError {
             }
             StoreError::Key(k) => k.into(),
             StoreError::Io { .. } => CommandError::new(ErrorCode::Io, &e),
+            StoreError::Locked { .. } => CommandError::new(ErrorCode::VaultLocked, &e)
+                .hint("Unlock the vault with your passphrase."),
             _ => CommandError::new(ErrorCode::Io, &e)
                 .hint("The file named above is damaged: fix or remove it."),
         }
@@ -213,6 +229,10 @@ impl From<PinError> for CommandError {
                 Some("Use the team's public key. Never handle their secret key."),
             ),
             PinError::Unusable(k) => return from_key(k),
+            PinError::NotACandidate { .. } => (
+                ErrorCode::NotFound,
+                Some("Paste, choose or discover the team's key first, then type its fingerprint."),
+            ),
             PinError::Store(_) => (ErrorCode::Io, None),
             _ => (ErrorCode::Internal, None),
         };
@@ -240,5 +260,131 @@ impl From<AttachmentError> for CommandError {
             _ => ErrorCode::InvalidInput,
         };
         CommandError::new(code, &e)
+    }
+}
+
+impl From<VaultError> for CommandError {
+    fn from(e: VaultError) -> CommandError {
+        match e {
+            VaultError::Key(k) => k.into(),
+            VaultError::NoIdentity => CommandError::new(ErrorCode::NotFound, "no identity yet")
+                .hint("Create your identity in Settings: it keeps your drafts encrypted."),
+            VaultError::UnknownDraft(id) => {
+                CommandError::new(ErrorCode::NotFound, format!("no draft {id}"))
+            }
+            VaultError::Io { .. } => CommandError::new(ErrorCode::Io, e),
+            VaultError::Corrupted { .. } => CommandError::new(ErrorCode::Io, e)
+                .hint("This file cannot be read back; the other drafts are not affected."),
+            VaultError::Records(s) => s.into(),
+            other => CommandError::new(ErrorCode::InvalidInput, other),
+        }
+    }
+}
+
+impl From<NetError> for CommandError {
+    fn from(e: NetError) -> Self {
+        let hint = match &e {
+            NetError::Proxy { .. } => {
+                Some("Check the proxy in Settings (for Tor: socks5h://127.0.0.1:9050).")
+            }
+            _ => None,
+        };
+        CommandError::new(ErrorCode::Network, &e).maybe_hint(hint)
+    }
+}
+
+impl From<SettingsError> for CommandError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Proxy(n) => n.into(),
+            SettingsError::Store(s) => s.into(),
+            other => CommandError::new(ErrorCode::InvalidInput, other),
+        }
+    }
+}
+
+impl From<embargo_core::discover::ConfigError> for CommandError {
+    fn from(e: embargo_core::discover::ConfigError) -> Self {
+        CommandError::new(ErrorCode::InvalidInput, e)
+    }
+}
+
+/// The app's code and remedy for an intake's answer (or its silence).
+fn intake_error(e: &IntakeError) -> (ErrorCode, Option<&'static str>) {
+    use embargo_core::protocol::ErrorCode as Wire;
+    match e {
+        IntakeError::BadUrl { .. } => (
+            ErrorCode::InvalidInput,
+            Some("The program's intake address is not one Embargo sends reports to (https only)."),
+        ),
+        IntakeError::Setup(_) => (ErrorCode::Network, Some("Check the proxy in Settings.")),
+        IntakeError::Io { .. } => (ErrorCode::Io, None),
+        _ if e.retryable() => (
+            ErrorCode::Network,
+            Some("The intake could not be reached; try again later."),
+        ),
+        _ => (
+            ErrorCode::IntakeRefused,
+            Some(match e.code() {
+                Some(Wire::InvalidToken | Wire::MissingToken) => {
+                    "The intake no longer accepts this receipt's status token."
+                }
+                Some(Wire::ReportNotFound) => "The intake no longer knows this receipt.",
+                Some(Wire::MissingTeamRecipient | Wire::HiddenRecipient | Wire::NoRecipient) => {
+                    "The intake expects reports encrypted to other team keys: compare the program's pinned keys with the team's security.txt."
+                }
+                Some(Wire::BodyTooLarge) => {
+                    "The report is over this intake's size limit: export it and send it another way the program accepts."
+                }
+                _ => "The intake refused it; sending it again will not change that.",
+            }),
+        ),
+    }
+}
+
+impl From<IntakeError> for CommandError {
+    fn from(e: IntakeError) -> Self {
+        let (code, hint) = intake_error(&e);
+        CommandError::new(code, &e).maybe_hint(hint)
+    }
+}
+
+impl From<SubmitError> for CommandError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::NoIntake { .. } => CommandError::new(ErrorCode::NoIntake, &e)
+                .hint("Export the report and email it instead."),
+            SubmitError::Seal(s) => s.into(),
+            SubmitError::Intake(i) => i.into(),
+            SubmitError::Refused { ref source, .. } => {
+                let (_, hint) = intake_error(source);
+                CommandError::new(ErrorCode::IntakeRefused, &e).maybe_hint(hint)
+            }
+            SubmitError::Store(s) => s.into(),
+            other => CommandError::new(ErrorCode::Internal, other),
+        }
+    }
+}
+
+impl From<PrepareAttachmentError> for CommandError {
+    fn from(e: PrepareAttachmentError) -> Self {
+        match e {
+            PrepareAttachmentError::Attachment(a) => a.into(),
+            other => CommandError::new(ErrorCode::InvalidInput, other).hint(
+                "Remove the file, or keep its metadata if you are sure nothing in it identifies you.",
+            ),
+        }
+    }
+}
+
+impl From<ImportProgramError> for CommandError {
+    fn from(e: ImportProgramError) -> Self {
+        match e {
+            ImportProgramError::Exists(_) => CommandError::new(ErrorCode::InvalidInput, &e)
+                .hint("Remove it first, or rename the folder the file is in."),
+            ImportProgramError::Read { .. } => CommandError::new(ErrorCode::Io, &e),
+            ImportProgramError::Store(s) => s.into(),
+            other => CommandError::new(ErrorCode::InvalidInput, other),
+        }
     }
 }

@@ -4,10 +4,12 @@
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod opener;
+pub mod outbox;
 pub mod picker;
 pub mod state;
-pub mod vault;
 
+use commands::{programs, report, review, sent, settings, vault};
 use embargo_core::store::Store;
 use tauri::{App, Emitter, Manager, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
@@ -23,7 +25,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             // Dropped files are registered here, in the backend; the webview gets tokens.
             if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
                 let state = window.state::<AppState>();
-                let files = commands::register_drop(&state, paths.clone());
+                let files = state.files.register_drop(paths.clone());
                 let _ = window.emit("files-dropped", files);
             }
             // The draft is saved before the window goes; the session ends cleanly.
@@ -32,37 +34,44 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             }
         })
         .invoke_handler(tauri::generate_handler![
-            commands::list_programs,
-            commands::get_program,
-            commands::add_program,
-            commands::discover_program,
-            commands::import_program_file,
-            commands::submit_report,
-            commands::list_sent,
-            commands::report_status,
-            commands::inspect_team_key,
-            commands::choose_team_key_file,
-            commands::confirm_team_key,
-            commands::list_classes,
-            commands::get_draft,
-            commands::update_draft,
-            commands::cvss_score,
-            commands::render_markdown,
-            commands::choose_attachments,
-            commands::add_dropped,
-            commands::remove_attachment,
-            commands::list_attachments,
-            commands::choose_signing_key,
-            commands::clear_signing_key,
-            commands::preview_seal,
-            commands::export_report,
-            commands::armored_report,
-            commands::open_mail_client,
-            commands::cancel_seal,
-            commands::get_settings,
-            commands::set_theme,
-            commands::set_keep_metadata,
-            commands::open_policy,
+            programs::list_programs,
+            programs::get_program,
+            programs::add_program,
+            programs::discover_program,
+            programs::discover_program_keys,
+            programs::import_program_file,
+            programs::inspect_team_key,
+            programs::choose_team_key_file,
+            programs::confirm_team_key,
+            programs::request_key,
+            programs::open_key_request,
+            programs::open_policy,
+            report::list_classes,
+            report::get_draft,
+            report::update_draft,
+            report::cvss_score,
+            report::render_markdown,
+            report::choose_attachments,
+            report::add_dropped,
+            report::remove_attachment,
+            report::list_attachments,
+            report::set_keep_metadata,
+            review::choose_signing_key,
+            review::clear_signing_key,
+            review::preview_seal,
+            review::export_report,
+            review::open_export,
+            review::armored_report,
+            review::open_mail_client,
+            review::cancel_seal,
+            review::submit_report,
+            sent::list_sent,
+            sent::follow_up_report,
+            sent::retry_outbox_now,
+            settings::get_settings,
+            settings::set_theme,
+            settings::set_proxy,
+            settings::set_retry_seconds,
             vault::vault_status,
             vault::autosave,
             vault::create_identity,
@@ -123,8 +132,10 @@ pub fn run_app<R: Runtime>(
         .setup(move |app| {
             app.state::<AppState>()
                 .set_picker(picker_for(app.handle().clone()));
+            app.state::<AppState>().set_opener(opener_for());
             vault::begin_session(&app.state::<AppState>());
             main_window(app)?;
+            outbox::start(app.handle().clone());
             setup(app);
             Ok(())
         })
@@ -143,6 +154,17 @@ fn picker_for<R: Runtime>(app: tauri::AppHandle<R>) -> Box<dyn picker::Picker> {
         )));
     }
     Box::new(picker::DialogPicker { app })
+}
+
+/// The system's opener; in debug builds, `EMBARGO_E2E_OPENED` names a file where the end-to-end
+/// test reads what the app asked to open (a mail client cannot be driven under Xvfb). Release
+/// builds ignore it.
+fn opener_for() -> Box<dyn opener::Opener> {
+    #[cfg(debug_assertions)]
+    if let Some(file) = std::env::var_os("EMBARGO_E2E_OPENED") {
+        return Box::new(opener::RecordingOpener { log: file.into() });
+    }
+    Box::new(opener::SystemOpener)
 }
 
 /// The desktop app's entry point.

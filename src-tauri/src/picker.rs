@@ -67,6 +67,15 @@ impl Registry {
         PickedFile { token, name }
     }
 
+    /// Registers files dropped on the window (directories and the like are left out).
+    pub fn register_drop(&self, paths: Vec<PathBuf>) -> Vec<PickedFile> {
+        paths
+            .into_iter()
+            .filter(|p| p.is_file())
+            .map(|p| self.register(p, Purpose::Read))
+            .collect()
+    }
+
     /// The path behind a token, when it was registered for this purpose.
     pub fn path(&self, token: u64, purpose: Purpose) -> Result<PathBuf, CommandError> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,6 +1,6 @@
-//! What the app holds between commands: the draft, attachments, the signing key, team keys
-//! offered but not yet confirmed, the files the user picked, the vault's lock, and the running
-//! operations. Report text lives here, in memory (and in the vault, encrypted), never in a
+//! What the app holds between commands: the draft, attachments, a signing key file, the last
+//! export, the files the user picked, the vault's lock, the running operations, and the outbox's
+//! turn. Keys offered for a program are the core's (stored as the program's candidates). Report text lives here, in memory (and in the vault, encrypted), never in a
 //! file or the webview's storage.
 
 use std::collections::HashMap;
@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use embargo_core::bundle::Attachment;
+use embargo_core::deliver::records::Records;
 use embargo_core::openpgp::crypto::Password;
 use embargo_core::openpgp::Cert;
 use embargo_core::report::Report;
@@ -18,6 +19,7 @@ use embargo_core::usecase::AttachmentNote;
 use embargo_core::vault::Vault;
 
 use crate::error::{CommandError, ErrorCode};
+use crate::opener::Opener;
 use crate::picker::{Picker, Registry};
 
 /// An attachment chosen by the user.
@@ -35,6 +37,15 @@ pub struct Held {
     pub note: AttachmentNote,
 }
 
+/// An export of this session: the file written and how to send it.
+#[derive(Debug, Clone)]
+pub struct LastExport {
+    /// The file.
+    pub path: PathBuf,
+    /// The core's "Send it".
+    pub send_it: embargo_core::usecase::SendIt,
+}
+
 /// Mutable state.
 pub struct Inner {
     /// The report being written.
@@ -45,8 +56,8 @@ pub struct Inner {
     pub next_id: u32,
     /// The researcher's secret key (possibly passphrase-protected); never sent to the webview.
     pub signing_key: Option<Cert>,
-    /// Team keys inspected but not yet confirmed, with where they came from.
-    pub candidates: Vec<(Cert, String)>,
+    /// The last export of this session: what "Send it" opens.
+    pub last_export: Option<LastExport>,
     /// The vault draft the draft on screen is saved as (none until its first save).
     pub draft_id: Option<String>,
     /// Changed since the last save.
@@ -92,6 +103,11 @@ pub struct AppState {
     pub files: Registry,
     /// The dialogs (set once the app exists).
     picker: OnceLock<Box<dyn Picker>>,
+    /// What hands URLs and files to the system (set once the app exists).
+    opener: OnceLock<Box<dyn Opener>>,
+    /// Held while reports are being sent (a submission, an outbox round), so that the outbox
+    /// never sends a report a submission is sending.
+    sending: Mutex<()>,
     /// Cancel flags of running seals, by the operation id the UI chose.
     ops: Mutex<HashMap<u32, Arc<AtomicBool>>>,
 }
@@ -99,19 +115,16 @@ pub struct AppState {
 impl AppState {
     /// State over a data directory, with a new draft for Novu.
     pub fn new(store: Store) -> AppState {
-        let minutes = store
-            .settings()
-            .map(|s| s.auto_lock_minutes())
-            .unwrap_or(embargo_core::store::DEFAULT_AUTO_LOCK_MINUTES);
+        let minutes = store.settings().unwrap_or_default().auto_lock_minutes();
         AppState {
             vault: Vault::of(&store),
             store,
             inner: Mutex::new(Inner {
-                draft: Report::draft("novu"),
+                draft: Report::draft(embargo_core::program::DEFAULT_PROGRAM),
                 attachments: Vec::new(),
                 next_id: 1,
                 signing_key: None,
-                candidates: Vec::new(),
+                last_export: None,
                 draft_id: None,
                 dirty: false,
                 saved_at: None,
@@ -122,6 +135,8 @@ impl AppState {
             }),
             files: Registry::default(),
             picker: OnceLock::new(),
+            opener: OnceLock::new(),
+            sending: Mutex::new(()),
             ops: Mutex::new(HashMap::new()),
         }
     }
@@ -142,6 +157,56 @@ impl AppState {
             .get()
             .map(|p| p.as_ref())
             .ok_or_else(|| CommandError::new(ErrorCode::Internal, "no file dialogs yet"))
+    }
+
+    /// Outbox, receipts and exports, readable when the vault is unlocked (they are encrypted to
+    /// the identity when there is one).
+    pub fn records(&self) -> Result<Records, CommandError> {
+        let records = Records::of(&self.store);
+        let unlocked = {
+            let mut inner = self.lock();
+            inner.expire();
+            inner.unlocked.clone()
+        };
+        match unlocked {
+            Some(pw) => Ok(records.with_passphrase(pw)),
+            None if records.has_encrypted() => Err(CommandError::new(
+                ErrorCode::VaultLocked,
+                "your receipts are encrypted to your identity and the vault is locked",
+            )
+            .hint("Unlock it with your passphrase to see them.")),
+            None => Ok(records),
+        }
+    }
+
+    /// Sets the opener; the first call wins.
+    pub fn set_opener(&self, opener: Box<dyn Opener>) {
+        let _ = self.opener.set(opener);
+    }
+
+    /// Hands a URL or a file the backend chose to the system.
+    pub fn open(&self, target: &str) -> Result<(), CommandError> {
+        let opener = self
+            .opener
+            .get()
+            .ok_or_else(|| CommandError::new(ErrorCode::Internal, "no opener yet"))?;
+        opener
+            .open(target)
+            .map_err(|e| CommandError::new(ErrorCode::Io, format!("cannot open {target}: {e}")))
+    }
+
+    /// Waits for the outbox's turn (a submission, "Try now").
+    pub fn outbox_guard(&self) -> MutexGuard<'_, ()> {
+        self.sending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The outbox's turn if nothing is being sent now (the outbox's own rounds skip otherwise).
+    pub fn try_outbox_guard(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.sending.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Starts an operation with a fresh cancel flag; an id still running is refused.

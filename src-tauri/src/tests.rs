@@ -33,6 +33,10 @@ fn harness() -> Harness {
     let picks: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
     app.state::<AppState>()
         .set_picker(Box::new(ScriptedPicker::new(Arc::clone(&picks))));
+    app.state::<AppState>()
+        .set_opener(Box::new(crate::opener::RecordingOpener {
+            log: dir.path().join("opened.log"),
+        }));
     let main = crate::main_window(&app).unwrap();
     Harness {
         _app: app,
@@ -70,6 +74,14 @@ impl Harness {
     }
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+    /// What the backend handed to the system's opener, one per line.
+    fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("opened.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
     /// The next file dialog answers this.
     fn pick(&self, path: impl AsRef<Path>) {
@@ -138,7 +150,7 @@ fn programs_keys_and_pinning() {
     );
     assert_eq!(candidate["key"]["fingerprint"], fpr);
     assert_eq!(candidate["key"]["format"], "SEIPDv1");
-    assert_eq!(candidate["differsFromPinned"], false);
+    assert_eq!(candidate["differs_from_pinned"], false);
     assert_eq!(
         candidate["key"]["fingerprint_grouped"]
             .as_str()
@@ -150,17 +162,17 @@ fn programs_keys_and_pinning() {
     // The user types what the team published; a wrong one is refused in the backend.
     let err = h.err(
         "confirm_team_key",
-        json!({"programId": "novu", "typedFingerprint": "0000", "replace": false}),
+        json!({"programId": "novu", "candidate": fpr, "typedFingerprint": "0000", "replace": false}),
     );
     assert_eq!(err["code"], "invalid_input");
     let err = h.err(
         "confirm_team_key",
-        json!({"programId": "novu", "typedFingerprint": "AB".repeat(20), "replace": false}),
+        json!({"programId": "novu", "candidate": fpr, "typedFingerprint": "AB".repeat(20), "replace": false}),
     );
     assert_eq!(err["code"], "fingerprint_mismatch");
     let pinned = h.ok(
         "confirm_team_key",
-        json!({"programId": "novu", "typedFingerprint": spaced(&fpr), "replace": false}),
+        json!({"programId": "novu", "candidate": fpr, "typedFingerprint": spaced(&fpr), "replace": false}),
     );
     assert_eq!(pinned["teamKey"]["fingerprint"], fpr);
     assert_eq!(pinned["program"]["team_keys"][0]["source"], "pasted");
@@ -176,17 +188,17 @@ fn programs_keys_and_pinning() {
         "choose_team_key_file",
         json!({"programId": "novu", "dropped": null}),
     );
-    assert_eq!(c["differsFromPinned"], true);
+    assert_eq!(c["differs_from_pinned"], true);
     assert_eq!(c["pinned"], fpr);
     let e = h.err(
         "confirm_team_key",
-        json!({"programId": "novu", "typedFingerprint": other_fpr, "replace": false}),
+        json!({"programId": "novu", "candidate": other_fpr, "typedFingerprint": other_fpr, "replace": false}),
     );
     assert_eq!(e["code"], "key_changed");
     assert_eq!(
         h.ok(
             "confirm_team_key",
-            json!({"programId": "novu", "typedFingerprint": other_fpr, "replace": true})
+            json!({"programId": "novu", "candidate": other_fpr, "typedFingerprint": other_fpr, "replace": true})
         )["teamKey"]["fingerprint"],
         other_fpr
     );
@@ -216,12 +228,21 @@ fn programs_keys_and_pinning() {
             .contains("no encryption-capable subkey"),
         "{c}"
     );
+    // An unusable key is shown with its reason but never offered: it cannot be confirmed.
     let e = h.err(
         "confirm_team_key",
-        json!({"programId": "novu", "typedFingerprint": sign_only.fingerprint().to_hex(), "replace": true}),
+        json!({"programId": "novu", "candidate": sign_only.fingerprint().to_hex(), "typedFingerprint": sign_only.fingerprint().to_hex(), "replace": true}),
     );
-    assert_eq!(e["code"], "key_unusable");
+    assert_eq!(e["code"], "not_found");
     assert!(e["hint"].is_string());
+    // Offered keys are the core's candidates, stored with the program (the CLI sees them too).
+    let novu = h.ok("get_program", json!({"id": "novu"}));
+    assert_eq!(
+        novu["offered"],
+        json!([]),
+        "the pinned key is no longer offered"
+    );
+    assert_eq!(novu["discoveryDomain"], "novu.co");
     assert_eq!(
         h.err(
             "inspect_team_key",
@@ -337,7 +358,7 @@ fn pin_team(h: &Harness) -> (String, embargo_core::openpgp::Cert) {
     );
     h.ok(
         "confirm_team_key",
-        json!({"programId": "novu", "typedFingerprint": fpr, "replace": false}),
+        json!({"programId": "novu", "candidate": fpr, "typedFingerprint": fpr, "replace": false}),
     );
     (fpr, team)
 }
@@ -345,7 +366,10 @@ fn pin_team(h: &Harness) -> (String, embargo_core::openpgp::Cert) {
 #[test]
 fn attachments_signing_preview_and_export() {
     let h = harness();
-    assert_eq!(h.err("preview_seal", json!({}))["code"], "no_team_key");
+    assert_eq!(
+        h.err("preview_seal", json!({"sign": true}))["code"],
+        "no_team_key"
+    );
     let (fpr, team) = pin_team(&h);
     h.ok("update_draft", json!({"draft": ready_draft()}));
     assert_eq!(h.ok("get_draft", json!({}))["readyToSeal"], true);
@@ -370,7 +394,10 @@ fn attachments_signing_preview_and_export() {
         "not_found"
     );
 
-    let preview = h.ok("preview_seal", json!({}));
+    let preview = h.ok("preview_seal", json!({"sign": true}));
+    // A named report and no identity: nobody signs, and Review says why.
+    assert_eq!(preview["signing"]["by"], "nobody");
+    assert_eq!(preview["signing"]["unsignedBecause"], "no_identity");
     assert_eq!(preview["recipients"][0]["fingerprint"], fpr);
     assert_eq!(preview["format"], "SEIPDv1");
     assert_eq!(preview["to"], "security@novu.co");
@@ -421,8 +448,23 @@ fn attachments_signing_preview_and_export() {
         "wrong_passphrase"
     );
     assert!(!eml.exists(), "a failed export leaves nothing");
+    let preview = h.ok("preview_seal", json!({"sign": true}));
+    assert_eq!(preview["signing"]["by"], "key_file");
+    assert_eq!(preview["signing"]["needsPassphrase"], true);
+    assert_eq!(preview["keyFile"]["protected"], true);
     let done = export(json!("pw")).unwrap();
     assert_eq!(done["format"], "SEIPDv1");
+    // "Send it": the .eml is the whole message, to Novu's address, the reference as subject.
+    assert_eq!(done["sendIt"]["to"], "security@novu.co");
+    assert_eq!(done["sendIt"]["way"]["how"], "open_eml");
+    assert_eq!(
+        done["sendIt"]["subject"],
+        "Encrypted vulnerability report EMB-7K2Q-9XDA"
+    );
+    // Recorded for Sent as exported, sent by you.
+    let sent = h.ok("list_sent", json!({}));
+    assert_eq!(sent["exports"][0]["reference"], "EMB-7K2Q-9XDA");
+    assert_eq!(sent["exports"][0]["format"], "eml");
     assert_eq!(done["signer"], me.fingerprint().to_hex());
     assert_eq!(done["recipients"][0], fpr);
     assert_eq!(done["reference"], "EMB-7K2Q-9XDA");
@@ -468,13 +510,13 @@ fn attachments_signing_preview_and_export() {
         .as_str()
         .unwrap()
         .starts_with("-----BEGIN PGP MESSAGE-----"));
-    // Too long for a mailto link: instructions instead (nothing is sealed or launched).
+    // Too long for a mailto link: said so (nothing is sealed or launched).
     let mail = h.ok(
         "open_mail_client",
         json!({"options": {"sign": false, "passphrase": null, "op": 4}}),
     );
-    assert_eq!(mail["opened"], false);
-    assert!(mail["instructions"].as_str().unwrap().contains(".eml"));
+    assert_eq!(mail["opened"], Value::Null);
+    assert_eq!(mail["tooLarge"], true);
 
     let mut anon = ready_draft();
     anon["credit"] = json!("anonymous");
@@ -484,7 +526,10 @@ fn attachments_signing_preview_and_export() {
         "anonymous_signing"
     );
     h.ok("clear_signing_key", json!({}));
-    assert_eq!(export(Value::Null).unwrap_err()["code"], "invalid_input");
+    // Without a key file the rule decides: an anonymous report is not signed, so it seals.
+    let anon_preview = h.ok("preview_seal", json!({"sign": true}));
+    assert_eq!(anon_preview["signing"]["unsignedBecause"], "anonymous");
+    assert_eq!(export(Value::Null).unwrap()["signer"], Value::Null);
     let list = h.ok("remove_attachment", json!({"id": list[0]["id"]}));
     assert!(list.as_array().unwrap().is_empty());
 }
@@ -501,10 +546,9 @@ fn commands_take_only_files_the_user_picked() {
     }
     let state = h._app.state::<AppState>();
     std::fs::write(h.path("dropped.txt"), b"dropped").unwrap();
-    let dropped = crate::commands::register_drop(
-        &state,
-        vec![h.path("dropped.txt"), h.dir.path().to_owned()],
-    );
+    let dropped = state
+        .files
+        .register_drop(vec![h.path("dropped.txt"), h.dir.path().to_owned()]);
     assert_eq!(dropped.len(), 1, "directories are not files");
     let list = h.ok("add_dropped", json!({"tokens": [dropped[0].token]}));
     assert_eq!(list[0]["meta"]["name"], "dropped.txt");
@@ -532,14 +576,11 @@ fn copy_and_mail_link_are_decided_by_an_estimate_before_sealing() {
     std::fs::write(h.path("big.bin"), vec![7u8; 3 << 20]).unwrap();
     h.pick(h.path("big.bin"));
     h.ok("choose_attachments", json!({}));
-    let preview = h.ok("preview_seal", json!({}));
+    let preview = h.ok("preview_seal", json!({"sign": false}));
     let estimate = preview["delivery"]["armoredBytes"].as_u64().unwrap();
     assert!(estimate > 4 << 20, "{estimate}");
     assert_eq!(preview["delivery"]["copy"], false);
-    assert!(preview["delivery"]["copyWhyNot"]
-        .as_str()
-        .unwrap()
-        .contains("KB"));
+    assert_eq!(preview["delivery"]["mailto"], false);
     let e = h.err(
         "armored_report",
         json!({"options": {"sign": false, "passphrase": null, "op": 1}}),
@@ -611,6 +652,31 @@ fn settings_persist() {
     );
     assert_eq!(h.ok("get_settings", json!({}))["settings"]["theme"], "dark");
     assert!(call(&h.main, "set_theme", json!({"theme": "pink"})).is_err());
+    // The proxy every request goes through: checked by the core before it is saved.
+    let e = h.err("set_proxy", json!({"proxy": "ftp://127.0.0.1:21"}));
+    assert_eq!(e["code"], "network");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a proxy scheme"),
+        "{e}"
+    );
+    let s = h.ok("set_proxy", json!({"proxy": "socks5h://127.0.0.1:9050"}));
+    assert_eq!(s["settings"]["proxy"], "socks5h://127.0.0.1:9050");
+    assert_eq!(s["retrySeconds"], 120);
+    assert_eq!(
+        h.ok("set_proxy", json!({"proxy": ""}))["settings"]["proxy"],
+        Value::Null
+    );
+    assert_eq!(
+        h.err("set_retry_seconds", json!({"seconds": 0}))["code"],
+        "invalid_input"
+    );
+    assert_eq!(
+        h.ok("set_retry_seconds", json!({"seconds": 5}))["retrySeconds"],
+        5
+    );
 }
 
 #[test]
@@ -659,9 +725,10 @@ fn the_handler_and_build_rs_list_the_same_commands() {
         .lines()
         .filter_map(|l| {
             let l = l.trim();
-            l.strip_prefix("commands::")
-                .or_else(|| l.strip_prefix("vault::"))?
-                .strip_suffix(',')
+            let (module, name) = l.strip_suffix(',')?.split_once("::")?;
+            ["programs", "report", "review", "sent", "settings", "vault"]
+                .contains(&module)
+                .then_some(name)
         })
         .collect();
     assert_eq!(declared, handled);
@@ -927,7 +994,7 @@ fn only_https_policy_urls_are_opened() {
     use embargo_core::program::Program;
     let novu = Program::novu();
     assert_eq!(
-        crate::commands::policy_link(&novu).unwrap(),
+        crate::commands::programs::policy_link(&novu).unwrap(),
         novu.policy_url.clone().unwrap()
     );
     for bad in [
@@ -940,7 +1007,7 @@ fn only_https_policy_urls_are_opened() {
             policy_url: Some(bad.into()),
             ..novu.clone()
         };
-        let e = crate::commands::policy_link(&p).unwrap_err();
+        let e = crate::commands::programs::policy_link(&p).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
     }
     let none = Program {
@@ -948,7 +1015,9 @@ fn only_https_policy_urls_are_opened() {
         ..novu
     };
     assert_eq!(
-        crate::commands::policy_link(&none).unwrap_err().code,
+        crate::commands::programs::policy_link(&none)
+            .unwrap_err()
+            .code,
         ErrorCode::NotFound
     );
     // The command takes a program id, nothing else.
@@ -987,5 +1056,64 @@ fn seal_anyway_is_offered_for_policy_findings_only() {
     assert_eq!(
         s["sealableAnyway"], false,
         "a missing title is not overridable"
+    );
+}
+
+/// The key request and "Send it" reach the mail client through the backend, with the URL the
+/// core built from the stored program (or the file the backend wrote); the webview names only
+/// the program.
+#[test]
+fn the_backend_opens_only_what_it_built() {
+    let h = harness();
+    let request = h.ok("request_key", json!({"programId": "novu"}));
+    assert_eq!(request["to"], "security@novu.co");
+    assert!(request["body"]
+        .as_str()
+        .unwrap()
+        .contains("I would like to report a security issue to you confidentially"));
+    let url = h.ok("open_key_request", json!({"programId": "novu"}));
+    assert_eq!(h.opened(), [url.as_str().unwrap()]);
+    assert!(url
+        .as_str()
+        .unwrap()
+        .starts_with("mailto:security@novu.co?subject=Request%20for%20an%20OpenPGP%20key"));
+    // A program with no email contact: nothing is opened.
+    h.ok(
+        "add_program",
+        json!({"name": "Form only", "contact": "https://form.example/report", "intakeUrl": null}),
+    );
+    assert_eq!(
+        h.err("open_key_request", json!({"programId": "form-only"}))["code"],
+        "invalid_input"
+    );
+    // Nothing exported yet: nothing to open.
+    assert_eq!(h.err("open_export", json!({}))["code"], "not_found");
+    pin_team(&h);
+    h.ok("update_draft", json!({"draft": ready_draft()}));
+    let asc = h.path("report.asc");
+    h.pick(&asc);
+    let done = h.ok(
+        "export_report",
+        json!({"format": "asc", "options": {"sign": false, "passphrase": null, "op": 1}}),
+    );
+    // A real report is larger than a mail link holds: the link starts the message (address and
+    // subject only) and the file is attached.
+    assert_eq!(done["sendIt"]["way"]["how"], "attach");
+    let opened = h.ok("open_export", json!({}));
+    let link = opened.as_str().unwrap();
+    assert_eq!(
+        link,
+        "mailto:security@novu.co?subject=Encrypted%20vulnerability%20report%20EMB-7K2Q-9XDA"
+    );
+    assert_eq!(h.opened().last().map(String::as_str), Some(link));
+    let eml = h.path("report.eml");
+    h.pick(&eml);
+    h.ok(
+        "export_report",
+        json!({"format": "eml", "options": {"sign": false, "passphrase": null, "op": 2}}),
+    );
+    assert_eq!(
+        h.ok("open_export", json!({})),
+        json!(eml.display().to_string())
     );
 }

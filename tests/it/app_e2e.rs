@@ -28,28 +28,43 @@ fn app_bin() -> PathBuf {
     bin
 }
 
+/// A port no other test of this run is given: ports handed out by the kernel for `:0` can come
+/// back to a concurrent test between the probe and the driver's bind, and two WebDriver servers
+/// on one port would drive each other's app.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 2_000) as u16 * 10;
+    loop {
+        let port = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) % 20_000);
+        if port > 1024 && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
-/// tauri-driver, stopped with SIGTERM so that WebKitWebDriver lets go of its port.
-struct Driver(Child);
+/// One app at a time: every app session starts WebKit's processes, and two at once on the
+/// 2-core CI machine slow each other past the waits (the CLI tests keep running beside it).
+static ONE_APP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// tauri-driver, stopped with SIGTERM so that WebKitWebDriver lets go of its port; holds the
+/// app turn until then.
+struct Driver {
+    child: Child,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
-            .arg(self.0.id().to_string())
+            .arg(self.child.id().to_string())
             .status();
         // A session left open (a test that panicked before `close`) can keep tauri-driver
         // waiting: give it five seconds, then kill it and its WebKitWebDriver.
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.0.try_wait() {
+            if let Ok(Some(_)) = self.child.try_wait() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -57,10 +72,10 @@ impl Drop for Driver {
         let _ = Command::new("pkill")
             .arg("-KILL")
             .arg("-P")
-            .arg(self.0.id().to_string())
+            .arg(self.child.id().to_string())
             .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -80,7 +95,11 @@ async fn session(env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let driver = Driver(cmd.spawn().unwrap());
+    let turn = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
+    let driver = Driver {
+        child: cmd.spawn().unwrap(),
+        _turn: turn,
+    };
     let mut caps = serde_json::Map::new();
     caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
     let url = format!("http://127.0.0.1:{port}");
@@ -289,7 +308,8 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
     let body = by(&c, "body").await;
     body.clear().await.unwrap();
     type_into(&c, "body", "## Summary\n\nAny member reads another tenant's workflows by id.\n\n## Steps to reproduce\n\n1. GET /v1/workflows/<other id>\n").await;
-    until(&c, "the preview", "const p = document.querySelector(\"[data-testid='body-preview']\"); return !!p && p.innerHTML.includes('<h2')").await;
+    // Wait for the whole body in the preview: it moves what is below it as it renders.
+    until(&c, "the preview", "const p = document.querySelector(\"[data-testid='body-preview']\"); return !!p && p.innerHTML.includes('<h2') && p.textContent.includes('GET /v1/workflows')").await;
     // "Add files…" opens the backend's dialog (scripted here); the table updates from its event.
     answer(&d.join("poc.bin"));
     by(&c, "attachment-add").await.click().await.unwrap();
@@ -525,99 +545,38 @@ async fn the_app_submits_to_an_intake_and_shows_the_status() {
     let server = Server::start(&backend, &team, &[]);
     let dir = scratch();
     let d = dir.path();
-    let store = embargo_core::store::Store::at(d.join("home"));
-    store
-        .add_program("Acme", "security@acme.test", Some(&server.url))
-        .unwrap();
-    store
-        .pin_team_key(
-            "acme",
-            &team.key.clone().strip_secret_key_material(),
-            "file:team.asc",
-            embargo_core::store::PinMode::Only,
-        )
-        .unwrap();
+    intake_program(&d.join("home"), &team, &server.url);
     let (driver, c) = session(&[("EMBARGO_HOME", d.join("home").as_os_str())]).await;
     let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
 
-    by(&c, "program-acme").await.click().await.unwrap();
-    by(&c, "program-use").await.click().await.unwrap();
-    by(&c, "nav-report").await.click().await.unwrap();
-    by(&c, "title")
-        .await
-        .send_keys("Submitted from the app")
-        .await
-        .unwrap();
-    by(&c, "asset-0")
-        .await
-        .send_keys("https://app.acme.test/orders")
-        .await
-        .unwrap();
-    by(&c, "class").await.select_by_value("idor").await.unwrap();
-    let body = by(&c, "body").await;
-    body.clear().await.unwrap();
-    type_into(
-        &c,
-        "body",
-        "## Summary\n\nOrders of other customers by id.\n\n## Steps to reproduce\n\n1. GET /orders/<other id>\n\n## Impact\n\nData of every customer.\n",
-    )
-    .await;
-    by(&c, "credit-anonymous").await.click().await.unwrap();
-    until(
-        &c,
-        "a clean report",
-        "return document.querySelectorAll(\"[data-testid^='finding-']\").length === 0",
-    )
-    .await;
+    write_acme_report(&c, "Submitted from the app", "anonymous").await;
     by(&c, "nav-review").await.click().await.unwrap();
-    let submit = by(&c, "submit-intake").await;
-    until(
-        &c,
-        "the submit button",
-        "const b = document.querySelector(\"[data-testid='submit-intake']\"); return !!b && !b.disabled",
-    )
-    .await;
-    submit.click().await.unwrap();
+    click_when_enabled(&c, "submit-intake").await;
     let receipt = text_of(&c, "submit-receipt").await;
     eprintln!("submitted: receipt {receipt:?}");
     assert_eq!(receipt.trim().len(), 26, "{receipt}");
     let receipt = receipt.trim().to_owned();
     shot(&c, &shots, "submitted-light").await;
+    // Sent asks the intake by itself when it opens: the status in words.
     by(&c, "nav-sent").await.click().await.unwrap();
-    by(&c, &format!("check-{receipt}"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    let status = text_of(&c, &format!("status-{receipt}")).await;
-    eprintln!("status: {status:?}");
-    assert_eq!(status.trim(), "received");
+    let status = by(&c, &format!("status-{receipt}")).await;
+    assert_eq!(
+        status.attr("data-status").await.unwrap().as_deref(),
+        Some("received")
+    );
+    let words = status.text().await.unwrap();
+    assert_eq!(words.trim(), "received, not looked at yet");
     c.close().await.unwrap();
     drop(driver);
 
     // The team reads it.
     let t = tempfile::tempdir().unwrap();
-    fs::write(t.path().join("team.key"), {
-        use embargo_core::openpgp::serialize::SerializeInto;
-        team.key.as_tsk().armored().to_vec().unwrap()
-    })
-    .unwrap();
-    fs::write(t.path().join("token"), format!("{}\n", team.token)).unwrap();
-    let out = embargo(
+    let out = team_side(
         t.path(),
-        [
-            "team",
-            "pull",
-            "--key",
-            "team.key",
-            "-o",
-            "inbox",
-            "--intake",
-            server.url.as_str(),
-            "--token-file",
-            "token",
-        ],
+        &team,
+        &server.url,
+        &["team", "pull", "--key", "team.key", "-o", "inbox"],
     );
     expect_code(&out, 0);
     let report =
@@ -831,4 +790,452 @@ async fn the_app_autosaves_encrypted_and_recovers_after_a_crash() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("+++"), "a report file: {text}");
     assert!(text.contains(&canary));
+}
+
+/// Runs `embargo` for the team in `t` (token and team key files written there).
+fn team_side(
+    t: &Path,
+    team: &crate::intake::Team,
+    url: &str,
+    args: &[&str],
+) -> std::process::Output {
+    use embargo_core::openpgp::serialize::SerializeInto;
+    if !t.join("team.key").exists() {
+        fs::write(
+            t.join("team.key"),
+            team.key.as_tsk().armored().to_vec().unwrap(),
+        )
+        .unwrap();
+        fs::write(t.join("token"), format!("{}\n", team.token)).unwrap();
+    }
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--intake", url, "--token-file", "token"]);
+    embargo(t, all)
+}
+
+/// A program with an intake and a pinned team key, in a new data directory.
+fn intake_program(
+    home: &Path,
+    team: &crate::intake::Team,
+    url: &str,
+) -> embargo_core::store::Store {
+    let store = embargo_core::store::Store::at(home.to_owned());
+    store
+        .add_program("Acme", "security@acme.test", Some(url))
+        .unwrap();
+    store
+        .pin_team_key(
+            "acme",
+            &team.key.clone().strip_secret_key_material(),
+            "file:team.asc",
+            embargo_core::store::PinMode::Only,
+        )
+        .unwrap();
+    store
+}
+
+/// Fills the Report screen with a clean report to Acme: `credit` is `anonymous` or a name.
+async fn write_acme_report(c: &Client, title: &str, credit: &str) {
+    by(c, "program-acme").await.click().await.unwrap();
+    by(c, "program-use").await.click().await.unwrap();
+    by(c, "nav-report").await.click().await.unwrap();
+    by(c, "title").await.send_keys(title).await.unwrap();
+    by(c, "asset-0")
+        .await
+        .send_keys("https://app.acme.test/orders")
+        .await
+        .unwrap();
+    by(c, "class").await.select_by_value("idor").await.unwrap();
+    let body = by(c, "body").await;
+    body.clear().await.unwrap();
+    type_into(
+        c,
+        "body",
+        "## Summary\n\nOrders of other customers by id.\n\n## Steps to reproduce\n\n1. GET /orders/<other id>\n\n## Impact\n\nData of every customer.\n",
+    )
+    .await;
+    // The preview renders after typing pauses and moves what is below it: a click before that
+    // lands where the button was.
+    until(
+        c,
+        "the preview of the body",
+        "const p = document.querySelector(\"[data-testid='body-preview']\"); return !!p && p.textContent.includes('Data of every customer.')",
+    )
+    .await;
+    let radio = if credit == "anonymous" {
+        "credit-anonymous"
+    } else {
+        "credit-named"
+    };
+    by(c, radio).await.click().await.unwrap();
+    until(
+        c,
+        "the credit choice",
+        &format!("return document.querySelector(\"[data-testid='{radio}']\").checked"),
+    )
+    .await;
+    if credit != "anonymous" {
+        by(c, "credit-name").await.send_keys(credit).await.unwrap();
+    }
+    until(
+        c,
+        "a clean report",
+        "return document.querySelectorAll(\"[data-testid^='finding-']\").length === 0",
+    )
+    .await;
+}
+
+async fn click_when_enabled(c: &Client, id: &str) {
+    until(
+        c,
+        &format!("{id} to be enabled"),
+        &format!(
+            "const b = document.querySelector(\"[data-testid='{id}']\"); return !!b && !b.disabled"
+        ),
+    )
+    .await;
+    by(c, id).await.click().await.unwrap();
+}
+
+/// The researcher's whole loop in the app, no CLI on their side: an identity, a named report
+/// submitted and signed with that identity by default; the team pulls it (signed by that
+/// identity), sets it to triaged and replies, then a second reply comes signed by a key that is
+/// not pinned; the Sent screen shows the status in words, the first reply decrypted and
+/// verified, the second flagged as not verified.
+#[tokio::test(flavor = "current_thread")]
+async fn the_app_signs_with_the_identity_and_reads_verified_replies() {
+    use crate::intake::{sqlite, Server, Team};
+    use embargo_core::openpgp::crypto::Password;
+    use embargo_core::usecase::{adopt_identity, NewIdentity};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server = Server::start(&backend, &team, &[]);
+    let dir = scratch();
+    let d = dir.path();
+    let home = d.join("home");
+    let store = intake_program(&home, &team, &server.url);
+    let passphrase = "correct horse battery staple";
+    let (identity, _) = adopt_identity(
+        &store,
+        NewIdentity::Generate {
+            userid: "Ada Lovelace <ada@example.org>",
+        },
+        Password::from(passphrase),
+    )
+    .unwrap();
+    let (driver, c) = session(&[("EMBARGO_HOME", home.as_os_str())]).await;
+
+    write_acme_report(&c, "Signed from the app", "Ada Lovelace").await;
+    by(&c, "nav-review").await.click().await.unwrap();
+    // The identity signs by default; the vault is locked, so Review asks to unlock it.
+    let note = text_of(&c, "sign-note").await;
+    assert!(note.contains("your identity"), "{note}");
+    type_into(&c, "sign-unlock-passphrase", passphrase).await;
+    by(&c, "sign-unlock").await.click().await.unwrap();
+    until(
+        &c,
+        "the unlock",
+        "return !document.querySelector(\"[data-testid='sign-unlock']\")",
+    )
+    .await;
+    let shown = text_of(&c, "signing-fingerprint").await;
+    assert_eq!(
+        shown.split_whitespace().collect::<String>(),
+        identity.fingerprint().to_hex()
+    );
+    click_when_enabled(&c, "submit-intake").await;
+    let receipt = text_of(&c, "submit-receipt").await.trim().to_owned();
+    assert_eq!(receipt.len(), 26, "{receipt}");
+
+    // The team: the report is signed by the researcher's identity.
+    let t = tempfile::tempdir().unwrap();
+    let out = team_side(
+        t.path(),
+        &team,
+        &server.url,
+        &["team", "pull", "--key", "team.key", "-o", "inbox"],
+    );
+    expect_code(&out, 0);
+    let pulled = stdout(&out);
+    assert!(
+        pulled.contains(&identity.fingerprint().to_hex()) && pulled.contains("good signature"),
+        "signed by the identity: {pulled}"
+    );
+    let carried = embargo_core::keys::read_certs(
+        &t.path().join("inbox").join(&receipt).join("researcher.asc"),
+    )
+    .unwrap();
+    assert_eq!(carried[0].fingerprint(), identity.fingerprint());
+    expect_code(
+        &team_side(
+            t.path(),
+            &team,
+            &server.url,
+            &["team", "status", &receipt, "triaged"],
+        ),
+        0,
+    );
+    fs::write(
+        t.path().join("reply.txt"),
+        "Thanks Ada, reproduced. Fix on Friday.\n",
+    )
+    .unwrap();
+    let reply = [
+        "team",
+        "reply",
+        receipt.as_str(),
+        "--message",
+        "reply.txt",
+        "--key",
+        "team.key",
+        "--from",
+        "inbox",
+    ];
+    expect_code(&team_side(t.path(), &team, &server.url, &reply), 0);
+    // A reply signed by a key that is not pinned for the program.
+    let other = embargo_core::keys::generate(&embargo_core::keys::KeySpec::new(
+        "Mallory <security@acme.test>",
+        embargo_core::keys::KeyProfile::Rfc4880,
+    ))
+    .unwrap();
+    {
+        use embargo_core::openpgp::serialize::SerializeInto;
+        fs::write(
+            t.path().join("other.key"),
+            other.as_tsk().armored().to_vec().unwrap(),
+        )
+        .unwrap();
+    }
+    fs::write(t.path().join("fake.txt"), "Please send your password.\n").unwrap();
+    let fake = [
+        "team",
+        "reply",
+        receipt.as_str(),
+        "--message",
+        "fake.txt",
+        "--key",
+        "other.key",
+        "--from",
+        "inbox",
+    ];
+    expect_code(&team_side(t.path(), &team, &server.url, &fake), 0);
+
+    // The researcher's app: status in words, the replies decrypted, one verified, one flagged.
+    by(&c, "nav-sent").await.click().await.unwrap();
+    let status = by(&c, &format!("status-{receipt}")).await;
+    assert_eq!(
+        status.attr("data-status").await.unwrap().as_deref(),
+        Some("triaged")
+    );
+    assert_eq!(
+        status.text().await.unwrap().trim(),
+        "being looked at by the team"
+    );
+    until(
+        &c,
+        "two replies",
+        &format!(
+            "return document.querySelectorAll(\"[data-testid^='reply-{receipt}-']\").length === 2"
+        ),
+    )
+    .await;
+    let replies = c
+        .execute(
+            &format!("return Array.from(document.querySelectorAll(\"[data-testid^='reply-{receipt}-']\")).map(r => [r.querySelector(\"[data-testid='reply-signer']\").dataset.verified, r.querySelector(\"[data-testid='reply-signer']\").textContent, (r.querySelector(\"[data-testid='reply-text']\") || {{}}).textContent])"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    eprintln!("replies: {replies}");
+    let replies = replies.as_array().unwrap();
+    assert_eq!(replies[0][0], "true", "{replies:?}");
+    assert!(replies[0][1]
+        .as_str()
+        .unwrap()
+        .contains("Signed by the team's pinned key"));
+    assert!(replies[0][2]
+        .as_str()
+        .unwrap()
+        .contains("Thanks Ada, reproduced. Fix on Friday."));
+    assert_eq!(replies[1][0], "false", "{replies:?}");
+    assert!(
+        replies[1][1].as_str().unwrap().contains("Not verified"),
+        "{replies:?}"
+    );
+    assert!(replies[1][2]
+        .as_str()
+        .unwrap()
+        .contains("Please send your password."));
+    c.close().await.unwrap();
+    drop(driver);
+}
+
+/// Novu publishes no key in its policy. From Novu's own key panel: the key request goes to the
+/// mail client through the backend (the URL it opened is recorded and checked), and discovery
+/// on novu.co adds its candidates to `novu` itself — no second program — which is then pinned
+/// by the fingerprint the user types.
+#[tokio::test(flavor = "current_thread")]
+async fn the_built_in_program_asks_for_a_key_and_discovers_it_in_place() {
+    use crate::discover::{domain_server, team_key};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let (_, cert) = team_key("Novu Security <security@novu.co>");
+    let server = domain_server("novu.co", &cert, "");
+    let dir = scratch();
+    let d = dir.path();
+    let opened = d.join("opened.log");
+    let (driver, c) = session(&[
+        ("EMBARGO_HOME", d.join("home").as_os_str()),
+        ("EMBARGO_CA_FILE", server.ca_file().as_os_str()),
+        ("EMBARGO_RESOLVE", server.resolve().as_ref()),
+        ("EMBARGO_VKS_URL", "https://vks.test".as_ref()),
+        ("EMBARGO_PROTON_URL", "https://proton.test".as_ref()),
+        ("EMBARGO_E2E_OPENED", opened.as_os_str()),
+    ])
+    .await;
+
+    by(&c, "program-novu").await.click().await.unwrap();
+    by(&c, "team-key-request").await.click().await.unwrap();
+    assert_eq!(text_of(&c, "key-request-to").await, "security@novu.co");
+    by(&c, "key-request-open").await.click().await.unwrap();
+    by(&c, "key-request-note").await;
+    let urls = fs::read_to_string(&opened).unwrap();
+    let url = urls.lines().next().unwrap_or_default();
+    assert!(
+        url.starts_with("mailto:security@novu.co?subject=Request%20for%20an%20OpenPGP%20key%20to%20report%20a%20security%20issue&body=Hello"),
+        "the backend opened {url:?}"
+    );
+    assert!(
+        !url.to_lowercase().contains("xss") && !url.contains("workflow"),
+        "{url}"
+    );
+
+    by(&c, "team-key-discover").await.click().await.unwrap();
+    let found = text_of(&c, "team-key-discovered").await;
+    assert!(found.contains("Found 1 key on novu.co"), "{found}");
+    let fpr = cert.fingerprint().to_hex();
+    let shown = text_of(&c, "candidate-fingerprint").await;
+    assert_eq!(shown.split_whitespace().collect::<String>(), fpr);
+    let store = embargo_core::store::Store::at(d.join("home"));
+    let novu = store.program("novu").unwrap();
+    assert_eq!(novu.candidates.len(), 1);
+    assert_eq!(novu.candidates[0].fingerprint, fpr);
+    assert!(
+        !novu.out_of_scope.is_empty(),
+        "Novu keeps its own scope and rules"
+    );
+    let ids: Vec<String> = store
+        .programs()
+        .unwrap()
+        .programs
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, ["novu"], "no second program");
+    type_into(
+        &c,
+        "team-key-typed",
+        &embargo_core::keys::grouped(&cert.fingerprint()),
+    )
+    .await;
+    by(&c, "team-key-confirm").await.click().await.unwrap();
+    let pinned = text_of(&c, "pinned-fingerprint").await;
+    assert_eq!(pinned.split_whitespace().collect::<String>(), fpr);
+    assert_eq!(store.program("novu").unwrap().team_keys[0].fingerprint, fpr);
+    c.close().await.unwrap();
+    drop(driver);
+}
+
+/// The intake is down when the researcher submits: the report is queued (safe, encrypted), the
+/// sidebar counts it; the intake comes up and the app's outbox delivers it by itself, without a
+/// click; the team receives it once.
+#[tokio::test(flavor = "current_thread")]
+async fn the_outbox_delivers_by_itself_once_the_intake_is_up() {
+    use crate::intake::{sqlite, Server, Team};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = scratch();
+    let d = dir.path();
+    let home = d.join("home");
+    let store = intake_program(&home, &team, &url);
+    // Submissions give up after two seconds here (the default is two minutes).
+    embargo_core::usecase::settings::set_retry_for(&store, 2).unwrap();
+    let (driver, c) = session(&[("EMBARGO_HOME", home.as_os_str())]).await;
+
+    write_acme_report(&c, "Queued while the intake was down", "anonymous").await;
+    by(&c, "nav-review").await.click().await.unwrap();
+    click_when_enabled(&c, "submit-intake").await;
+    let queued = text_of(&c, "submit-queued").await;
+    assert!(queued.contains("safe in the outbox"), "{queued}");
+    assert_eq!(
+        text_of(&c, "outbox-count")
+            .await
+            .trim_start()
+            .chars()
+            .next(),
+        Some('1')
+    );
+
+    let server = Server::start_on(&backend, &team, &format!("127.0.0.1:{port}"));
+    // No click from here: the outbox tries again by itself (first wait: ten seconds).
+    let start = Instant::now();
+    loop {
+        let gone = c
+            .execute(
+                "return !document.querySelector(\"[data-testid='outbox-count']\")",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if gone == Value::Bool(true) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the outbox did not deliver by itself"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    by(&c, "nav-sent").await.click().await.unwrap();
+    until(
+        &c,
+        "the receipt on Sent",
+        "return document.querySelectorAll(\"[data-testid^='sent-']\").length === 1 && !document.querySelector(\"[data-testid='outbox']\")",
+    )
+    .await;
+    c.close().await.unwrap();
+    drop(driver);
+
+    let t = tempfile::tempdir().unwrap();
+    let out = team_side(
+        t.path(),
+        &team,
+        &server.url,
+        &["team", "pull", "--key", "team.key", "-o", "inbox"],
+    );
+    expect_code(&out, 0);
+    let received: Vec<_> = fs::read_dir(t.path().join("inbox"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert_eq!(received.len(), 1, "delivered exactly once");
+    let report = fs::read_to_string(received[0].path().join("report.md")).unwrap();
+    assert!(
+        report.contains("Queued while the intake was down"),
+        "{report}"
+    );
+    assert!(store.program("acme").is_ok());
 }

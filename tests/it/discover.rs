@@ -287,13 +287,13 @@ fn clear_sign(tsk: &Cert, text: &[u8]) -> Vec<u8> {
 }
 
 fn wkd_direct(address: &str) -> (String, String) {
-    let (_, direct) = discover::wkd_urls(address).unwrap();
+    let (_, direct) = embargo_core::wkd::wkd_urls(address).unwrap();
     let path = format!("{}?{}", direct.path(), direct.query().unwrap());
     (direct.host_str().unwrap().to_owned(), path)
 }
 
 fn wkd_advanced(address: &str) -> (String, String) {
-    let (advanced, _) = discover::wkd_urls(address).unwrap();
+    let (advanced, _) = embargo_core::wkd::wkd_urls(address).unwrap();
     let path = format!("{}?{}", advanced.path(), advanced.query().unwrap());
     (advanced.host_str().unwrap().to_owned(), path)
 }
@@ -808,21 +808,31 @@ fn the_proxy_is_used_and_bad_settings_are_named() {
 
 /// A program's discovery server: security.txt naming the key and an intake, WKD serving it.
 pub(crate) fn program_server(cert: &Cert) -> Server {
-    let (wkd_host, wkd_path) = wkd_advanced("security@team.test");
+    domain_server(
+        "team.test",
+        cert,
+        "Embargo-Intake: https://intake.team.test/\n",
+    )
+}
+
+/// A domain publishing its team key in its security.txt (`Encryption:`) and through WKD for
+/// `security@DOMAIN`, with `extra` security.txt lines.
+pub(crate) fn domain_server(domain: &str, cert: &Cert, extra: &str) -> Server {
+    let (wkd_host, wkd_path) = wkd_advanced(&format!("security@{domain}"));
     Server::start(vec![
         (
-            "team.test",
+            domain,
             "/.well-known/security.txt",
             Reply::Ok(
                 TEXT,
                 security_txt(
-                    "team.test",
+                    domain,
                     90,
-                    "Encryption: https://team.test/key.asc\nEmbargo-Intake: https://intake.team.test/\n",
+                    &format!("Encryption: https://{domain}/key.asc\n{extra}"),
                 ),
             ),
         ),
-        ("team.test", "/key.asc", Reply::Ok(KEYS, armored(cert))),
+        (domain, "/key.asc", Reply::Ok(KEYS, armored(cert))),
         (&wkd_host, &wkd_path, Reply::Ok(KEYS, binary(cert))),
     ])
 }
@@ -884,7 +894,7 @@ fn program_add_pin_seal_and_a_changed_key() {
     );
     expect_code(&out, 1);
     assert!(
-        stderr(&out).contains("no key discovered for program `team-test` has the fingerprint ABAB"),
+        stderr(&out).contains("no key offered for program `team-test` has the fingerprint ABAB"),
         "{}",
         stderr(&out)
     );

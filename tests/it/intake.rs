@@ -527,7 +527,7 @@ async fn round_trip(backend: Backend) {
     );
     assert!(txt.contains("Expires: "));
     assert!(txt.contains(&format!("Canonical: {url}/.well-known/security.txt")));
-    let hash = embargo_intake::wkd::local_part_hash("security");
+    let hash = embargo_core::wkd::local_part_hash("security");
     let wkd = http
         .get(format!(
             "{url}/.well-known/openpgpkey/example.org/hu/{hash}?l=security"

@@ -9,6 +9,7 @@ mod intake;
 mod intake_storage;
 mod interop;
 mod messages;
+mod parity;
 mod peers;
 mod pg;
 mod sop;

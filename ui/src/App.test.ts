@@ -84,6 +84,8 @@ function program(): ProgramView {
     builtin: true,
     trust: backend.state.pinned ? "pinned" : "no_key",
     teamKey: backend.state.pinned ? (backend.key as KeyInfo) : null,
+    offered: [],
+    discoveryDomain: "novu.co",
   };
 }
 
@@ -136,11 +138,11 @@ vi.mock("./ipc", async (importOriginal) => {
     addProgram: async () => program(),
     inspectTeamKey: async (programId: string, armored: string) => {
       log("inspect_team_key", { programId, armored });
-      return { key, pinned: null, differsFromPinned: false };
+      return { key, sources: ["pasted"], agreed: false, pinned: null, differs_from_pinned: false };
     },
     chooseTeamKeyFile: async () => null,
-    confirmTeamKey: async (programId: string, typedFingerprint: string, replace: boolean) => {
-      log("confirm_team_key", { programId, typedFingerprint, replace });
+    confirmTeamKey: async (programId: string, candidate: string, typedFingerprint: string, replace: boolean) => {
+      log("confirm_team_key", { programId, candidate, typedFingerprint, replace });
       state.pinned = true;
       return program();
     },
@@ -186,18 +188,24 @@ vi.mock("./ipc", async (importOriginal) => {
     listAttachments: async () => structuredClone(state.attachments),
     chooseSigningKey: async () => ({ key: { ...key, fingerprint: "AAAA" }, protected: true }),
     clearSigningKey: async () => null,
-    previewSeal: async () => ({
+    previewSeal: async (sign: boolean) => ({
       text: "Title: x\n\nBody",
       bodyHtml: "<p>Body</p>",
       recipients: [key],
       format: "SEIPDv1",
-      signer: null,
+      signing:
+        state.draft.credit === "anonymous" || state.draft.credit === null
+          ? { by: "nobody", key: null, unsignedBecause: "anonymous", needsUnlock: false, needsPassphrase: false }
+          : sign && state.identity
+            ? { by: "identity", key: { ...key, user_ids: ["Ada <ada@example.org>"] }, unsignedBecause: null, needsUnlock: false, needsPassphrase: false }
+            : { by: "nobody", key: null, unsignedBecause: sign ? "no_identity" : "turned_off", needsUnlock: false, needsPassphrase: false },
+      keyFile: null,
       anonymous: state.draft.credit === "anonymous",
       attachments: structuredClone(state.attachments),
       subject: "Security report",
       to: "security@novu.co",
       reference: "EMB-7K2Q-9XDA",
-      delivery: { armoredBytes: 4000, copy: true, copyWhyNot: null, mailto: false, mailtoWhyNot: "too large for a mail link" },
+      delivery: { armoredBytes: 4000, copy: true, mailto: false },
     }),
     exportReport: async () => ({
       path: "/tmp/report.eml",
@@ -206,9 +214,61 @@ vi.mock("./ipc", async (importOriginal) => {
       signer: null,
       bytes: 4096,
       reference: "EMB-7K2Q-9XDA",
+      sendIt: {
+        to: "security@novu.co",
+        subject: "Encrypted vulnerability report EMB-7K2Q-9XDA",
+        file: "/tmp/report.eml",
+        bytes: 4096,
+        way: { how: "open_eml" },
+        copyable: false,
+      },
     }),
+    openExport: async () => (log("open_export"), "/tmp/report.eml"),
     armoredReport: async () => "-----BEGIN PGP MESSAGE-----",
-    openMailClient: async () => ({ opened: false, instructions: "Send it yourself." }),
+    openMailClient: async () => ({ opened: null, tooLarge: true, noAddress: false }),
+    listSent: async () => ({
+      receipts: [
+        {
+          receipt: "R0000000000000000000000001",
+          status_token: "t",
+          intake_url: "https://intake.novu.co/",
+          program: "novu",
+          reference: "EMB-7K2Q-9XDA",
+          received_at: "2026-12-03T15:00:00Z",
+        },
+      ],
+      pending: [
+        {
+          id: "abc",
+          idempotency_key: "k",
+          intake_url: "https://intake.novu.co/",
+          program: "novu",
+          reference: "EMB-AAAA-BBBB",
+          created_at: "2026-12-06T10:00:00Z",
+          bytes: 10,
+          attempts: 2,
+          last_error: "cannot reach https://intake.novu.co/: connection refused",
+          rounds: 0,
+          refused: false,
+        },
+      ],
+      outbox: { waiting: 1, refused: 0, next_attempt_at: "2026-12-06T10:00:10Z" },
+      exports: [],
+      broken: [],
+    }),
+    followUpReport: async (receipt: string) => ({
+      receipt,
+      status: "triaged",
+      status_words: "being looked at by the team",
+      received_at: "2026-12-03T15:00:00Z",
+      updated_at: "2026-12-04T09:00:00Z",
+      answer_due: { business_days: 3, due_at: "2026-12-08T15:00:00Z", days_left: 2, overdue: false },
+      replies: [
+        { id: 1, created_at: "2026-12-04T09:00:00Z", text: "Thanks, reproduced.", signer: { kind: "verified", fingerprint: "F", user_id: "Novu Security" }, unreadable: null },
+        { id: 2, created_at: "2026-12-04T10:00:00Z", text: "Send your password.", signer: { kind: "unknown_key", issuer: "BAD0" }, unreadable: null },
+      ],
+    }),
+    retryOutboxNow: async () => (log("retry_outbox_now"), { receipts: [], pending: [], outbox: { waiting: 0, refused: 0, next_attempt_at: null }, exports: [], broken: [] }),
     cancelSeal: async () => true,
     getSettings: async () => settings("system"),
     setTheme: async (theme: string) => (log("set_theme", { theme }), settings(theme)),
@@ -225,6 +285,10 @@ vi.mock("./ipc", async (importOriginal) => {
     },
     onSealProgress: async () => () => {},
     onSealFinished: async () => () => {},
+    onOutboxChanged: async (handler: (o: unknown) => void) => {
+      setTimeout(() => handler({ waiting: 1, refused: 0, nextAttemptAt: null, locked: false }), 0);
+      return () => {};
+    },
     onFilesDropped: async () => () => {},
     onFileDrag: async () => () => {},
     copyText: async () => {},
@@ -311,7 +375,7 @@ describe("the app against a fake backend", () => {
     await waitFor(() => byId("pinned-fingerprint"), "pinned key");
     expect(backend.state.calls).toContainEqual([
       "confirm_team_key",
-      { programId: "novu", typedFingerprint: "0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567", replace: false },
+      { programId: "novu", candidate: backend.FP, typedFingerprint: "0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567", replace: false },
     ]);
   });
 
@@ -400,6 +464,38 @@ describe("the app against a fake backend", () => {
     await waitFor(() => (byId("export-eml") as HTMLButtonElement).disabled, "disabled again");
     expect(document.body.textContent).toContain("Anonymous reports are not signed: a signature and your public key would identify you.");
     expect((byId("sign-toggle") as HTMLInputElement).disabled).toBe(true);
+  });
+
+  it("says how to send an export and opens it through the backend", async () => {
+    const anyway = byId("seal-anyway") as HTMLInputElement;
+    change(anyway, true);
+    await waitFor(() => !(byId("export-eml") as HTMLButtonElement).disabled, "export enabled");
+    click(byId("export-eml"));
+    const panel = await waitFor(() => byId("send-it"), "Send it");
+    expect(byId("send-it-to")?.textContent).toBe("security@novu.co");
+    expect(byId("send-it-subject")?.textContent).toBe("Encrypted vulnerability report EMB-7K2Q-9XDA");
+    expect(byId("send-it-steps")?.textContent).toContain("Open report.eml with your mail client");
+    click(byId("send-it-open"));
+    await waitFor(() => byId("send-it-opened"), "opened");
+    expect(backend.state.calls.some(([n]) => n === "open_export")).toBe(true);
+    expect(panel.textContent).toContain("exported, sent by you");
+    change(anyway, false);
+  });
+
+  it("counts the outbox in the sidebar and follows replies on Sent, verified or not", async () => {
+    await waitFor(() => byId("outbox-count")?.textContent?.startsWith("1"), "outbox count");
+    click(byId("nav-sent"));
+    const status = await waitFor(() => byId("status-R0000000000000000000000001"), "status");
+    expect(status.textContent).toBe("being looked at by the team");
+    expect(byId("due-R0000000000000000000000001")?.textContent).toContain("Answered in time");
+    const replies = document.querySelectorAll("[data-testid^='reply-R0000000000000000000000001-']");
+    expect(replies.length).toBe(2);
+    const verdicts = Array.from(replies).map((r) => (r.querySelector("[data-testid='reply-signer']") as HTMLElement).dataset.verified);
+    expect(verdicts).toEqual(["true", "false"]);
+    expect(replies[1].textContent).toContain("not a team key you pinned");
+    expect(byId("pending-abc")?.textContent).toContain("connection refused");
+    click(byId("outbox-try-now"));
+    await waitFor(() => backend.state.calls.some(([n]) => n === "retry_outbox_now"), "try now");
   });
 
   it("applies the theme through data-theme", async () => {

@@ -13,6 +13,7 @@ const fake = vi.hoisted(() => {
     sealRequests: [] as unknown[],
     copied: [] as string[],
     passphraseSeenDuringExport: null as string | null,
+    keyFile: false,
   };
 });
 
@@ -85,6 +86,7 @@ vi.mock("./ipc", async (importOriginal) => {
     autosave: async () => null,
     onAttachmentsChanged: async () => () => {},
     onSealFinished: async () => () => {},
+    onOutboxChanged: async () => () => {},
     onSealProgress: async (h: (p: { op: number; done: number; total: number }) => void) => {
       fake.progress = h;
       return () => {};
@@ -92,12 +94,19 @@ vi.mock("./ipc", async (importOriginal) => {
     onFileDrag: async () => () => {},
     onFilesDropped: async () => () => {},
     previewSeal: async () => ({
-      text: "readable", bodyHtml: "<p>b</p>", format: "SEIPDv2", signer: null, anonymous: false, attachments: [],
+      text: "readable", bodyHtml: "<p>b</p>", format: "SEIPDv2", anonymous: false, attachments: [],
+      signing: fake.keyFile
+        ? { by: "key_file", key: { ...key, fingerprint: "1234567812345678", user_ids: ["Ada"] }, unsignedBecause: null, needsUnlock: false, needsPassphrase: true }
+        : { by: "nobody", key: null, unsignedBecause: "no_identity", needsUnlock: false, needsPassphrase: false },
+      keyFile: fake.keyFile ? { key: { ...key, fingerprint: "1234567812345678", user_ids: ["Ada"] }, protected: true } : null,
       subject: "Security report", to: "security@acme.test", reference: "EMB-7K2Q-9XDA",
       recipients: [key],
-      delivery: { armoredBytes: 1500, copy: true, copyWhyNot: null, mailto: true, mailtoWhyNot: null },
+      delivery: { armoredBytes: 1500, copy: true, mailto: true },
     }),
-    chooseSigningKey: async () => ({ key: { ...key, fingerprint: "1234567812345678", user_ids: ["Ada"] }, protected: true }),
+    chooseSigningKey: async () => {
+      fake.keyFile = true;
+      return { key: { ...key, fingerprint: "1234567812345678", user_ids: ["Ada"] }, protected: true };
+    },
     clearSigningKey: async () => null,
     exportReport: async (format: string, options: { passphrase: string | null; sign: boolean; op: number }) => {
       fake.exportRequests.push({ format, ...options });
@@ -105,14 +114,20 @@ vi.mock("./ipc", async (importOriginal) => {
       fake.progress?.({ op: options.op, done: 1, total: 2 });
       fake.progress?.({ op: options.op + 1000, done: 2, total: 2 });
       await new Promise((r) => setTimeout(r, 20));
-      return { path: `/tmp/report.${format}`, format: "SEIPDv2", recipients: [fake.FP], signer: "1234567812345678", bytes: 2048, reference: "EMB-7K2Q-9XDA" };
+      return {
+        path: `/tmp/report.${format}`, format: "SEIPDv2", recipients: [fake.FP], signer: "1234567812345678", bytes: 2048, reference: "EMB-7K2Q-9XDA",
+        sendIt: {
+          to: "security@acme.test", subject: "Encrypted vulnerability report EMB-7K2Q-9XDA", file: `/tmp/report.${format}`, bytes: 2048,
+          way: { how: "open_eml" }, copyable: false,
+        },
+      };
     },
     armoredReport: async (options: { sign: boolean; passphrase: string | null }) => (
       fake.sealRequests.push({ sign: options.sign, passphrase: options.passphrase }), "-----BEGIN PGP MESSAGE-----"
     ),
     openMailClient: async (options: { sign: boolean; passphrase: string | null }) => (
       fake.sealRequests.push({ sign: options.sign, passphrase: options.passphrase }),
-      { opened: false, instructions: "Attach report.asc yourself." }
+      { opened: null, tooLarge: true, noAddress: false }
     ),
     copyText: async (t: string) => {
       fake.copied.push(t);
@@ -156,7 +171,7 @@ describe("sealing a ready report", () => {
   });
 
   it("signs with a protected key: the passphrase goes to the call and the field is cleared; progress of other operations is ignored", async () => {
-    click(Array.from(document.querySelectorAll("button")).find((b) => b.textContent?.includes("Choose key file")) ?? null);
+    click(Array.from(document.querySelectorAll("button")).find((b) => b.textContent?.includes("Sign with a key file instead")) ?? null);
     const pass = await waitFor(() => document.getElementById("passphrase") as HTMLInputElement | null, "passphrase field");
     expect(pass.type).toBe("password");
     expect((byId("sign-toggle") as HTMLInputElement).checked).toBe(true);
@@ -178,7 +193,7 @@ describe("sealing a ready report", () => {
     await waitFor(() => fake.copied.length === 1, "copy");
     expect(fake.copied[0]).toBe("-----BEGIN PGP MESSAGE-----");
     click(byId("open-mail"));
-    await waitFor(() => document.body.textContent?.includes("Attach report.asc yourself."), "instructions");
+    await waitFor(() => document.body.textContent?.includes("too large for a mail link"), "instructions");
     expect(fake.sealRequests).toEqual([
       { sign: true, passphrase: null },
       { sign: true, passphrase: null },

@@ -32,7 +32,7 @@ describe("commands follow docs/ipc.md", () => {
     ["inspectTeamKey", () => ipc.inspectTeamKey("novu", "-----BEGIN"), "inspect_team_key", { programId: "novu", armored: "-----BEGIN" }],
     ["chooseTeamKeyFile (dialog)", () => ipc.chooseTeamKeyFile("novu"), "choose_team_key_file", { programId: "novu", dropped: null }],
     ["chooseTeamKeyFile (dropped)", () => ipc.chooseTeamKeyFile("novu", 9), "choose_team_key_file", { programId: "novu", dropped: 9 }],
-    ["confirmTeamKey", () => ipc.confirmTeamKey("novu", "ABCD", false), "confirm_team_key", { programId: "novu", typedFingerprint: "ABCD", replace: false }],
+    ["confirmTeamKey", () => ipc.confirmTeamKey("novu", "ABCD", "abcd", false), "confirm_team_key", { programId: "novu", candidate: "ABCD", typedFingerprint: "abcd", replace: false }],
     ["listClasses", () => ipc.listClasses(), "list_classes", undefined],
     ["getDraft", () => ipc.getDraft(), "get_draft", undefined],
     ["updateDraft", () => ipc.updateDraft(draft), "update_draft", { draft }],
@@ -44,7 +44,16 @@ describe("commands follow docs/ipc.md", () => {
     ["listAttachments", () => ipc.listAttachments(), "list_attachments", undefined],
     ["chooseSigningKey", () => ipc.chooseSigningKey(), "choose_signing_key", undefined],
     ["clearSigningKey", () => ipc.clearSigningKey(), "clear_signing_key", undefined],
-    ["previewSeal", () => ipc.previewSeal(), "preview_seal", undefined],
+    ["previewSeal", () => ipc.previewSeal(true), "preview_seal", { sign: true }],
+    ["openExport", () => ipc.openExport(), "open_export", undefined],
+    ["discoverProgramKeys", () => ipc.discoverProgramKeys("novu"), "discover_program_keys", { programId: "novu" }],
+    ["requestKey", () => ipc.requestKey("novu"), "request_key", { programId: "novu" }],
+    ["openKeyRequest", () => ipc.openKeyRequest("novu"), "open_key_request", { programId: "novu" }],
+    ["listSent", () => ipc.listSent(), "list_sent", undefined],
+    ["followUpReport", () => ipc.followUpReport("R1"), "follow_up_report", { receipt: "R1" }],
+    ["retryOutboxNow", () => ipc.retryOutboxNow(), "retry_outbox_now", undefined],
+    ["setProxy", () => ipc.setProxy("socks5h://127.0.0.1:9050"), "set_proxy", { proxy: "socks5h://127.0.0.1:9050" }],
+    ["setRetrySeconds", () => ipc.setRetrySeconds(30), "set_retry_seconds", { seconds: 30 }],
     ["exportReport", () => ipc.exportReport("eml", options), "export_report", { format: "eml", options }],
     ["armoredReport", () => ipc.armoredReport(options), "armored_report", { options }],
     ["openMailClient", () => ipc.openMailClient(options), "open_mail_client", { options }],
@@ -66,20 +75,27 @@ describe("commands follow docs/ipc.md", () => {
   it("passes rejections through untouched", async () => {
     const err = { code: "no_team_key", message: "no key", hint: "confirm one" };
     invoke.mockRejectedValueOnce(err);
-    await expect(ipc.previewSeal()).rejects.toBe(err);
+    await expect(ipc.previewSeal(false)).rejects.toBe(err);
   });
 });
 
 describe("events", () => {
-  it("subscribes to the four backend events and unwraps their payloads", async () => {
+  it("subscribes to the five backend events and unwraps their payloads", async () => {
     const got: unknown[] = [];
     await ipc.onAttachmentsChanged((l) => got.push(l));
     await ipc.onSealProgress((p) => got.push(p));
     await ipc.onSealFinished((r) => got.push(r));
     await ipc.onFilesDropped((f) => got.push(f));
-    expect(listen.mock.calls.map((c) => c[0])).toEqual(["attachments-changed", "seal-progress", "seal-finished", "files-dropped"]);
+    await ipc.onOutboxChanged((o) => got.push(o));
+    expect(listen.mock.calls.map((c) => c[0])).toEqual([
+      "attachments-changed",
+      "seal-progress",
+      "seal-finished",
+      "files-dropped",
+      "outbox-changed",
+    ]);
     for (const [i, c] of listen.mock.calls.entries()) (c[1] as (e: { payload: unknown }) => void)({ payload: i });
-    expect(got).toEqual([0, 1, 2, 3]);
+    expect(got).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("reports dragged files by name only: paths never reach a command", async () => {

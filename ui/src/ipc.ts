@@ -15,14 +15,16 @@ import type { CommandError } from "./bindings/CommandError";
 import type { CvssScore } from "./bindings/CvssScore";
 import type { DraftStatus } from "./bindings/DraftStatus";
 import type { ErrorCode } from "./bindings/ErrorCode";
-import type { ExportFormat } from "./bindings/ExportFormat";
+import type { ExportKind } from "./bindings/ExportKind";
 import type { ExportResult } from "./bindings/ExportResult";
 import type { DiscoveredView } from "./bindings/DiscoveredView";
 import type { ImportedView } from "./bindings/ImportedView";
 import type { SentList } from "./bindings/SentList";
-import type { StatusView } from "./bindings/StatusView";
+import type { ReportFollowUp } from "./bindings/ReportFollowUp";
 import type { SubmitResult } from "./bindings/SubmitResult";
-import type { KeyCandidate } from "./bindings/KeyCandidate";
+import type { OfferedKey } from "./bindings/OfferedKey";
+import type { KeyRequestView } from "./bindings/KeyRequestView";
+import type { OutboxView } from "./bindings/OutboxView";
 import type { MailResult } from "./bindings/MailResult";
 import type { PickedFile } from "./bindings/PickedFile";
 import type { ProgramList } from "./bindings/ProgramList";
@@ -90,6 +92,16 @@ export const addProgram = (name: string, contact: string, intakeUrl: string | nu
 /** Discovery for a domain or address, saved as a program with its candidate keys (none pinned). */
 export const discoverProgram = (domain: string): Promise<DiscoveredView> => invoke("discover_program", { domain });
 
+/** Discovery for a program the user has, on its own domain; candidates join that program. */
+export const discoverProgramKeys = (programId: string): Promise<DiscoveredView> =>
+  invoke("discover_program_keys", { programId });
+
+/** The "please publish a key" message for a program (it says nothing of the finding). */
+export const requestKey = (programId: string): Promise<KeyRequestView> => invoke("request_key", { programId });
+
+/** The backend opens the mail client on the key request it builds; the URL it opened. */
+export const openKeyRequest = (programId: string): Promise<string> => invoke("open_key_request", { programId });
+
 /** Asks the backend's file dialog for a SECURITY.md (or takes a dropped file's token) and imports it. */
 export const importProgramFile = (dropped: number | null = null): Promise<ImportedView | null> =>
   invoke("import_program_file", { dropped });
@@ -97,22 +109,31 @@ export const importProgramFile = (dropped: number | null = null): Promise<Import
 /** Seals the draft and submits it to the program's intake (queued in the outbox when unreachable). */
 export const submitReport = (options: SealOptions): Promise<SubmitResult> => invoke("submit_report", { options });
 
-/** Receipts of submitted reports and the outbox. */
+/** Receipts of submitted reports, the outbox and the exports. */
 export const listSent = (): Promise<SentList> => invoke("list_sent");
 
-/** Asks the intake for a receipt's status. */
-export const reportStatus = (receipt: string): Promise<StatusView> => invoke("report_status", { receipt });
+/** The intake's status of a receipt and the team's replies, decrypted and verified in the backend. */
+export const followUpReport = (receipt: string): Promise<ReportFollowUp> => invoke("follow_up_report", { receipt });
 
-export const inspectTeamKey = (programId: string, armored: string): Promise<KeyCandidate> =>
+/** "Try now": every report in the outbox is sent again. */
+export const retryOutboxNow = (): Promise<SentList> => invoke("retry_outbox_now");
+
+export const inspectTeamKey = (programId: string, armored: string): Promise<OfferedKey> =>
   invoke("inspect_team_key", { programId, armored });
 
 /** Shows the key in a dropped file (its token), or opens the native file dialog in the
  * backend; `null` when cancelled. */
-export const chooseTeamKeyFile = (programId: string, dropped: number | null = null): Promise<KeyCandidate | null> =>
+export const chooseTeamKeyFile = (programId: string, dropped: number | null = null): Promise<OfferedKey | null> =>
   invoke("choose_team_key_file", { programId, dropped });
 
-export const confirmTeamKey = (programId: string, typedFingerprint: string, replace: boolean): Promise<ProgramView> =>
-  invoke("confirm_team_key", { programId, typedFingerprint, replace });
+/** Pins the offered key `candidate` (its fingerprint) once `typedFingerprint`, what the team
+ * published, matches it (compared in the backend). */
+export const confirmTeamKey = (
+  programId: string,
+  candidate: string,
+  typedFingerprint: string,
+  replace: boolean,
+): Promise<ProgramView> => invoke("confirm_team_key", { programId, candidate, typedFingerprint, replace });
 
 export const listClasses = (): Promise<Class[]> => invoke("list_classes");
 
@@ -139,11 +160,15 @@ export const chooseSigningKey = (): Promise<SigningKeyView | null> => invoke("ch
 
 export const clearSigningKey = (): Promise<null> => invoke("clear_signing_key");
 
-export const previewSeal = (): Promise<SealPreview> => invoke("preview_seal");
+/** What will be sent and who signs it (`sign`: the signing switch). */
+export const previewSeal = (sign: boolean): Promise<SealPreview> => invoke("preview_seal", { sign });
 
 /** Asks where to save (native dialog, in the backend), then seals; `null` when cancelled. */
-export const exportReport = (format: ExportFormat, options: SealOptions): Promise<ExportResult | null> =>
+export const exportReport = (format: ExportKind, options: SealOptions): Promise<ExportResult | null> =>
   invoke("export_report", { format, options });
+
+/** Opens what "Send it" names for the last export (the .eml, or the backend's mail link). */
+export const openExport = (): Promise<string> => invoke("open_export");
 
 export const armoredReport = (options: SealOptions): Promise<string> => invoke("armored_report", { options });
 
@@ -155,6 +180,11 @@ export const getSettings = (): Promise<AppSettings> => invoke("get_settings");
 
 export const setTheme = (theme: Theme): Promise<AppSettings> => invoke("set_theme", { theme });
 
+/** The proxy every request goes through (empty clears it); checked by the backend. */
+export const setProxy = (proxy: string): Promise<AppSettings> => invoke("set_proxy", { proxy });
+
+export const setRetrySeconds = (seconds: number): Promise<AppSettings> => invoke("set_retry_seconds", { seconds });
+
 // ---- events ---------------------------------------------------------------------------
 
 export const EVENTS = {
@@ -162,6 +192,7 @@ export const EVENTS = {
   sealProgress: "seal-progress",
   sealFinished: "seal-finished",
   filesDropped: "files-dropped",
+  outboxChanged: "outbox-changed",
 } as const;
 
 export const onAttachmentsChanged = (handler: (attachments: AttachmentView[]) => void): Promise<UnlistenFn> =>
@@ -172,6 +203,10 @@ export const onSealProgress = (handler: (progress: SealProgress) => void): Promi
 
 export const onSealFinished = (handler: (result: ExportResult) => void): Promise<UnlistenFn> =>
   listen<ExportResult>(EVENTS.sealFinished, (event) => handler(event.payload));
+
+/** The outbox changed (a report waits, was delivered, or the vault locked). */
+export const onOutboxChanged = (handler: (outbox: OutboxView) => void): Promise<UnlistenFn> =>
+  listen<OutboxView>(EVENTS.outboxChanged, (event) => handler(event.payload));
 
 /** Files dropped on the window, registered by the backend (tokens and names). */
 export const onFilesDropped = (handler: (files: PickedFile[]) => void): Promise<UnlistenFn> =>

@@ -10,6 +10,7 @@ import type { ProgramView } from "./bindings/ProgramView";
 import type { SigningKeyView } from "./bindings/SigningKeyView";
 import type { OpenedDraft } from "./bindings/OpenedDraft";
 import type { VaultView } from "./bindings/VaultView";
+import type { OutboxView } from "./bindings/OutboxView";
 import * as ipc from "./ipc";
 import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire, type ReportDraft } from "./lib/draft";
 import { groupFindings, type GroupedFindings } from "./lib/findings";
@@ -50,9 +51,13 @@ class AppState {
   program = $state.raw<ProgramView | null>(null);
   attachments = $state.raw<AttachmentView[]>([]);
   settings = $state.raw<AppSettings | null>(null);
+  /** A key file chosen to sign with instead of the identity. */
   signingKey = $state.raw<SigningKeyView | null>(null);
-  /** Whether the researcher wants the sealed report signed. */
-  sign = $state(false);
+  /** The signing switch: on, the core's rule decides who signs (the identity when the credit
+   * is named, nobody for an anonymous report, the key file when one is chosen). */
+  sign = $state(true);
+  /** The outbox as the backend last announced it (the sidebar's count). */
+  outbox = $state.raw<OutboxView | null>(null);
   /** The last sealed export, kept so the review screen can show it after navigation. */
   lastExport = $state.raw<ExportResult | null>(null);
 
@@ -225,6 +230,9 @@ class AppState {
       });
       await ipc.onSealFinished((result) => {
         this.lastExport = result;
+      });
+      await ipc.onOutboxChanged((outbox) => {
+        this.outbox = outbox;
       });
       const [programs, classes, status, attachments, settings, vault] = await Promise.all([
         ipc.listPrograms(),

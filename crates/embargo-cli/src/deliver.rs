@@ -8,13 +8,14 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use embargo_core::deliver::client::IntakeError;
 use embargo_core::deliver::records::Records;
-use embargo_core::deliver::wire::ReportStatus;
-use embargo_core::deliver::{self, SubmitError, SubmitOptions, TeamSession};
+use embargo_core::deliver::{self, TeamSession};
 use embargo_core::keys::{self, Signer};
 use embargo_core::net::{self, NetConfig};
-use embargo_core::open::SignatureStatus;
+use embargo_core::protocol::ReportStatus;
 use embargo_core::text::Shown;
-use embargo_core::usecase::{Delivery, SealJob};
+use embargo_core::usecase::{
+    self, Delivery, ReplyKey, ReplySigner, Retry, SealJob, SubmitError, SubmitOptions,
+};
 
 use crate::exit;
 use crate::failure::Failure;
@@ -28,10 +29,10 @@ pub struct NetArgs {
 }
 
 impl NetArgs {
+    /// The environment's settings and the proxy: `--proxy`, else the one in the settings.
     fn config(&self) -> Result<NetConfig, Failure> {
-        let mut cfg = NetConfig::from_env().map_err(|e| Failure::new(exit::ERROR, e))?;
-        cfg.proxy = self.proxy.clone();
-        Ok(cfg)
+        usecase::settings::net_config(&store()?, self.proxy.as_deref())
+            .map_err(|e| Failure::new(exit::ERROR, e))
     }
 }
 
@@ -42,9 +43,10 @@ pub struct SubmitArgs {
     /// The intake's URL (default: the program's intake endpoint).
     #[arg(long, value_name = "URL")]
     intake: Option<String>,
-    /// How long to keep retrying while the intake cannot be reached (e.g. 2m, 30s, 1h).
-    #[arg(long, default_value = "2m", value_parser = parse_duration)]
-    retry_for: Duration,
+    /// How long to keep retrying while the intake cannot be reached (e.g. 2m, 30s, 1h; default:
+    /// the settings' retry window, 2 minutes unless changed).
+    #[arg(long, value_parser = parse_duration)]
+    retry_for: Option<Duration>,
     /// Print `{"receipt", "status_token", "received_at"}`.
     #[arg(long)]
     json: bool,
@@ -57,9 +59,9 @@ pub struct OutboxArgs {
     /// Send every queued report again.
     #[arg(long)]
     retry: bool,
-    /// With --retry: how long to keep trying each.
-    #[arg(long, default_value = "2m", value_parser = parse_duration)]
-    retry_for: Duration,
+    /// With --retry: how long to keep trying each (default: the settings' retry window).
+    #[arg(long, value_parser = parse_duration)]
+    retry_for: Option<Duration>,
     /// File whose first line is your identity's passphrase (the outbox is encrypted to it).
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
@@ -105,7 +107,7 @@ pub struct TeamConnection {
 
 impl TeamConnection {
     fn session(&self) -> Result<TeamSession, Failure> {
-        let text = embargo_core::store::read_capped(&self.token_file, 4096).map_err(|e| {
+        let text = embargo_core::fsutil::read_capped(&self.token_file, 4096).map_err(|e| {
             Failure::new(
                 exit::ERROR,
                 format!(
@@ -239,13 +241,14 @@ pub fn cmd_submit(a: SubmitArgs, quiet: bool) -> Result<u8, Failure> {
     };
     let opts = SubmitOptions {
         intake: a.intake,
-        retry_for: a.retry_for,
+        retry_for: usecase::settings::retry_for(&store, a.retry_for)
+            .map_err(|e| Failure::new(exit::ERROR, e))?,
         net: a.net.config()?,
         upload: Some(upload),
         on_retry: &on_retry,
     };
     let stop = term::interrupt_flag();
-    let result = net::block_on(deliver::submit(&store, job, opts, &mut |_, _| {
+    let result = net::block_on(usecase::submit(&store, job, opts, &mut |_, _| {
         !term::interrupted(&stop)
     }))
     .map_err(|e| Failure::new(exit::ERROR, e))?;
@@ -322,12 +325,13 @@ pub fn cmd_outbox(a: OutboxArgs) -> Result<u8, Failure> {
     };
     let opts = SubmitOptions {
         intake: None,
-        retry_for: a.retry_for,
+        retry_for: usecase::settings::retry_for(&store, a.retry_for)
+            .map_err(|e| Failure::new(exit::ERROR, e))?,
         net: a.net.config()?,
         upload: None,
         on_retry: &on_retry,
     };
-    let results = net::block_on(deliver::retry_outbox(&records, opts))
+    let results = net::block_on(usecase::retry_outbox(&records, opts, Retry::All))
         .map_err(|e| Failure::new(exit::ERROR, e))??;
     let mut left = 0;
     for (p, r) in &results {
@@ -354,19 +358,10 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
         }
         remembered.clone()
     };
-    let (records, broken) = Records::of(&store).unlock(&mut ask)?.receipts_all()?;
-    let chosen: Vec<_> = match &a.receipt {
-        Some(r) => {
-            let found: Vec<_> = records.into_iter().filter(|x| &x.receipt == r).collect();
-            if found.is_empty() {
-                return Err(Failure::new(
-                    exit::ERROR,
-                    format!("no receipt {} in the data directory", Shown(r)),
-                ));
-            }
-            found
-        }
-        None => records,
+    let records = Records::of(&store).unlock(&mut ask)?;
+    let (chosen, broken) = match &a.receipt {
+        Some(r) => (vec![records.receipt(r)?], Vec::new()),
+        None => records.receipts_all()?,
     };
     // Default: the identity in the vault, the key reports are signed with.
     let secret = match &a.key {
@@ -387,47 +382,71 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
             rec.receipt,
             rec.reference.as_deref().unwrap_or("")
         );
-        match net::block_on(deliver::report_state(rec, &net))
-            .map_err(|e| Failure::new(exit::ERROR, e))?
+        let key = secret.as_ref().map(|key| ReplyKey {
+            key,
+            passphrase: &mut *ask,
+        });
+        match net::block_on(usecase::follow_up(
+            &store,
+            rec,
+            key,
+            &net,
+            chrono::Utc::now(),
+        ))
+        .map_err(|e| Failure::new(exit::ERROR, e))?
         {
-            Ok(state) => {
+            Ok(f) => {
                 println!(
-                    "  status:   {} (updated {})",
-                    state.status, state.updated_at
+                    "  status:   {} — {} (updated {})",
+                    f.status, f.status_words, f.updated_at
                 );
-                println!("  received: {}", state.received_at);
-                let team = rec
-                    .program
-                    .as_deref()
-                    .and_then(|p| store.program(p).ok())
-                    .and_then(|p| store.team_certs(&p).ok())
-                    .unwrap_or_default();
-                for reply in &state.replies {
+                println!("  received: {}", f.received_at);
+                if let Some(due) = &f.answer_due {
+                    let when = match due.days_left {
+                        d if due.overdue => format!("OVERDUE by {} business day(s)", -d),
+                        0 => "due today".to_owned(),
+                        d if d > 0 => format!("due in {d} business day(s)"),
+                        _ => "past its due date".to_owned(),
+                    };
+                    println!(
+                        "  answer:   promised within {} business days: {when} ({})",
+                        due.business_days, due.due_at
+                    );
+                }
+                for reply in &f.replies {
                     println!("  reply {} at {}:", reply.id, reply.created_at);
-                    match &secret {
-                        None => println!("    (encrypted; pass --key to read it)"),
-                        Some(sk) => {
-                            match deliver::reply::open_reply(
-                                &reply.message,
-                                std::slice::from_ref(sk),
-                                &team,
-                                &mut *ask,
-                            ) {
-                                Ok(r) => {
-                                    let sig = match &r.signature {
-                                        SignatureStatus::Good { .. } => {
-                                            "signed by the team's pinned key".to_owned()
-                                        }
-                                        other => format!("warning: {other}"),
-                                    };
-                                    println!("    ({sig})");
-                                    for line in r.text.lines() {
-                                        println!("    {}", Shown(line));
-                                    }
-                                }
-                                Err(e) => println!("    cannot be read: {e}"),
-                            }
+                    if secret.is_none() {
+                        println!("    (encrypted; pass --key to read it)");
+                        continue;
+                    }
+                    if let Some(why) = &reply.unreadable {
+                        println!("    cannot be read: {}", Shown(why));
+                        continue;
+                    }
+                    let sig = match &reply.signer {
+                        Some(ReplySigner::Verified { user_id, .. }) => format!(
+                            "signed by the team's pinned key{}",
+                            user_id
+                                .as_deref()
+                                .map(|u| format!(" ({})", Shown(u)))
+                                .unwrap_or_default()
+                        ),
+                        Some(ReplySigner::UnknownKey { issuer }) => format!(
+                            "warning: signed by {issuer}, which is not a team key pinned for this program"
+                        ),
+                        Some(ReplySigner::Bad { reason }) => {
+                            format!("warning: BAD signature: {}", Shown(reason))
                         }
+                        Some(ReplySigner::NotSigned) | None => {
+                            "warning: not signed: it may not come from the team".to_owned()
+                        }
+                        Some(ReplySigner::NoPinnedKey { .. }) => {
+                            "warning: no team key is pinned for this program: the signature cannot be checked".to_owned()
+                        }
+                    };
+                    println!("    ({sig})");
+                    for line in reply.text.as_deref().unwrap_or_default().lines() {
+                        println!("    {}", Shown(line));
                     }
                 }
             }
@@ -555,7 +574,7 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
 }
 
 fn read_text(path: &Path) -> Result<String, Failure> {
-    let bytes = embargo_core::store::read_capped(path, deliver::reply::MAX_REPLY_BYTES as u64)
+    let bytes = embargo_core::fsutil::read_capped(path, deliver::reply::MAX_REPLY_BYTES as u64)
         .map_err(|e| Failure::new(exit::ERROR, format!("cannot read {}: {e}", path.display())))?;
     String::from_utf8(bytes)
         .map_err(|_| Failure::new(exit::ERROR, format!("{} is not UTF-8 text", path.display())))

@@ -108,9 +108,11 @@ pub struct NetArgs {
 }
 
 impl NetArgs {
-    fn config(&self) -> Result<NetConfig, String> {
-        let mut cfg = NetConfig::from_env().map_err(|e| e.to_string())?;
-        cfg.proxy = self.proxy.clone();
+    /// The environment's settings and the proxy (`--proxy`, else the settings'), with this
+    /// command's timeout.
+    fn config(&self) -> Result<NetConfig, embargo_core::usecase::settings::SettingsError> {
+        let store = embargo_core::store::Store::open_default()?;
+        let mut cfg = embargo_core::usecase::settings::net_config(&store, self.proxy.as_deref())?;
         let t = std::time::Duration::from_secs(self.timeout.max(1));
         cfg.timeout = t;
         cfg.connect_timeout = cfg.connect_timeout.min(t);

@@ -43,7 +43,7 @@ enum Command {
     #[command(after_help = exit::NEW)]
     New {
         /// Program whose policy the template follows.
-        #[arg(long, default_value = "novu")]
+        #[arg(long, default_value = embargo_core::program::DEFAULT_PROGRAM)]
         program: String,
         /// Where to write it (default: standard output). Never overwrites.
         #[arg(long, short)]
@@ -149,12 +149,10 @@ impl SealInputs {
         match self.report.to_str().and_then(|s| s.strip_prefix("draft:")) {
             Some(id) => {
                 let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
-                let bytes = embargo_core::vault::Vault::of(&store()?)
-                    .load_draft(id, None, &mut *ask)
-                    .map_err(|e| Failure::new(exit::UNREADABLE, e))?;
-                String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    Failure::new(exit::UNREADABLE, format!("draft {id}: not UTF-8 text"))
-                })
+                embargo_core::vault::Vault::of(&store()?)
+                    .load_draft_text(id, None, &mut *ask)
+                    .map(|t| t.to_string())
+                    .map_err(|e| Failure::new(exit::UNREADABLE, e))
             }
             None => read_report_text(&self.report),
         }
@@ -173,31 +171,24 @@ impl SealInputs {
         for p in &self.keep_metadata {
             attachments.push(scrubbed_attachment(p, true)?);
         }
-        let signer = match &self.sign_with {
-            Some(path) => {
-                let tsk = keys::read_secret_key(path)?;
-                let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
-                Some(Signer::from_tsk(&tsk, &mut ask)?)
-            }
-            None if self.no_sign => None,
-            None => {
-                use embargo_core::vault::{DefaultSigner, Vault};
-                let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
-                match Vault::of(&store()?)
-                    .default_signer(report, &mut *ask)
-                    .map_err(|e| match e {
-                        embargo_core::vault::VaultError::Key(k) => Failure::from(k),
-                        other => Failure::new(exit::ERROR, other),
-                    })? {
-                    DefaultSigner::Identity(s) => Some(*s),
-                    DefaultSigner::NoIdentity => {
-                        eprintln!("note: not signed (no identity: `embargo identity new`); the team cannot send you an encrypted reply");
-                        None
-                    }
-                    _ => None,
-                }
-            }
+        let tsk = match &self.sign_with {
+            Some(path) => Some(keys::read_secret_key(path)?),
+            None => None,
         };
+        let with = match (&tsk, self.no_sign) {
+            (Some(k), _) => usecase::SignWith::Key(k),
+            (None, true) => usecase::SignWith::Nobody,
+            (None, false) => usecase::SignWith::Default,
+        };
+        let mut ask = term::passphrase_source(self.passphrase_file.as_deref())?;
+        let (plan, signer) =
+            usecase::unlock_signer(&store()?, report, with, &mut *ask).map_err(|e| match e {
+                embargo_core::vault::VaultError::Key(k) => Failure::from(k),
+                other => Failure::new(exit::ERROR, other),
+            })?;
+        if let usecase::SigningPlan::Unsigned(usecase::UnsignedBecause::NoIdentity) = plan {
+            eprintln!("note: not signed (no identity: `embargo identity new`); the team cannot send you an encrypted reply");
+        }
         Ok(Prepared {
             to,
             attachments,
@@ -496,12 +487,14 @@ fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
     let total = attachments.iter().map(|a| a.meta.size).sum();
     let bar = term::progress(quiet || total < (8 << 20), total, "sealing");
     let stop = term::interrupt_flag();
-    let outcome = usecase::seal_report(&store()?, job, &a.output, a.force, &mut |done, _| {
+    // For mail (armor, email) the export is recorded and ends with how to send it.
+    let exported = usecase::export_report(&store()?, job, &a.output, a.force, &mut |done, _| {
         bar.set_position(done);
         !term::interrupted(&stop)
     });
     bar.finish_and_clear();
-    let outcome = outcome?;
+    let exported = exported?;
+    let outcome = &exported.outcome;
     for f in &outcome.findings {
         eprintln!("warning: {}:{f}", a.inputs.report.display());
     }
@@ -531,7 +524,44 @@ fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
         eprintln!("reference {}", sealed.reference);
     }
     eprintln!("wrote {}", a.output.display());
+    if let Some(e) = &exported.unrecorded {
+        eprintln!("warning: the export was not recorded in the data directory: {e}");
+    }
+    if let Some(s) = &exported.send_it {
+        print_send_it(s);
+    }
     Ok(exit::OK)
+}
+
+/// How to send an export, in one line.
+fn print_send_it(s: &usecase::SendIt) {
+    let file = &s.file;
+    let to =
+        s.to.as_deref()
+            .map(Shown)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+    match &s.way {
+        usecase::SendWay::OpenEml => eprintln!(
+            "send it: open {file} in your mail client and send it (To: {to}; Subject: {})",
+            s.subject
+        ),
+        usecase::SendWay::InBody { mailto } => eprintln!(
+            "send it: paste the armored text into a plain-text message to {to} with the subject \"{}\", or open {mailto}",
+            s.subject
+        ),
+        usecase::SendWay::Attach { .. } => eprintln!(
+            "send it: attach {file} to a message to {to} with the subject \"{}\" (too large for the body)",
+            s.subject
+        ),
+        usecase::SendWay::NoAddress { contact } => eprintln!(
+            "send it: the program publishes no email address{}; send {file} the way it asks",
+            contact
+                .as_deref()
+                .map(|c| format!(" (its contact: {})", Shown(c)))
+                .unwrap_or_default()
+        ),
+    }
 }
 
 fn cmd_open(a: OpenArgs, quiet: bool) -> Result<u8, Failure> {

@@ -38,6 +38,22 @@ pub enum ProgramCommand {
         #[command(flatten)]
         sources: SourceArgs,
     },
+    /// Look for a program's team key on its own domain (the one it came from, else its email
+    /// contact's: `novu.co` for Novu); what is found joins that program's candidates.
+    #[command(after_help = exit::PROGRAM_ADD)]
+    Refresh {
+        /// Program id.
+        id: String,
+        #[command(flatten)]
+        sources: SourceArgs,
+    },
+    /// Print the message asking a program's team to publish an OpenPGP key (it says nothing
+    /// about your finding), with a mailto link.
+    #[command(after_help = exit::PLAIN)]
+    RequestKey {
+        /// Program id.
+        id: String,
+    },
     /// Make a program from a Markdown SECURITY.md: contacts, scope, rules, promises.
     #[command(after_help = exit::PLAIN)]
     Import {
@@ -85,6 +101,36 @@ pub fn run(command: ProgramCommand) -> Result<u8, Failure> {
             id,
             sources,
         } => add(&domain, id.as_deref(), &sources),
+        ProgramCommand::Refresh { id, sources } => {
+            let program = store()?.program(&id)?;
+            let domain = usecase::discovery_domain(&program).ok_or_else(|| {
+                Failure::new(
+                    exit::ERROR,
+                    format!("program {id} names no domain or email address to look at"),
+                )
+                .hint("`embargo program add DOMAIN --id ID` looks at the domain you name")
+            })?;
+            add(&domain, Some(&id), &sources)
+        }
+        ProgramCommand::RequestKey { id } => {
+            let program = store()?.program(&id)?;
+            let r = usecase::key_request(&program);
+            match &r.to {
+                Some(to) => println!("To: {}", Shown(to)),
+                None => println!(
+                    "Contact: {} (paste the text into the form)",
+                    Shown(&r.contact)
+                ),
+            }
+            println!("Subject: {}", r.subject);
+            println!();
+            print!("{}", r.body);
+            if let Some(m) = &r.mailto {
+                println!();
+                println!("mailto link: {}", Shown(m));
+            }
+            Ok(exit::OK)
+        }
         ProgramCommand::Import { file, id } => import(&file, id.as_deref()),
         ProgramCommand::Remove { id } => {
             if store()?.remove_program(&id)? {
@@ -279,15 +325,7 @@ fn add(domain: &str, id: Option<&str>, sources: &SourceArgs) -> Result<u8, Failu
 }
 
 fn import(file: &std::path::Path, id: Option<&str>) -> Result<u8, Failure> {
-    let bytes = embargo_core::store::read_capped(
-        file,
-        embargo_core::policy_md::MAX_IMPORT_BYTES as u64 + 1,
-    )
-    .map_err(|e| Failure::new(exit::ERROR, format!("cannot read {}: {e}", file.display())))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Failure::new(exit::ERROR, format!("{} is not UTF-8 text", file.display())))?;
-    let source = file.display().to_string();
-    let imported = usecase::import_program(&store()?, &text, id, &source).map_err(|e| match e {
+    let imported = usecase::import_program_file(&store()?, file, id).map_err(|e| match e {
         ImportProgramError::Exists(id) => {
             Failure::new(exit::ERROR, format!("a program `{id}` already exists"))
                 .hint("choose another id with --id, or `embargo program remove` it first")

@@ -28,7 +28,6 @@ use chrono::{DateTime, Utc};
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 use serde::{Serialize, Serializer};
-use sha1::Digest;
 use url::Url;
 
 use crate::keys::{self, Format, KeyInfo};
@@ -86,7 +85,9 @@ impl Target {
             if host.contains(['@', ':']) {
                 return Err(invalid("give the domain without user or port"));
             }
-            return Ok(Target::Domain(domain(host).map_err(|r| invalid(&r))?));
+            return Ok(Target::Domain(
+                crate::ids::domain_name(host).map_err(|r| invalid(&r))?,
+            ));
         }
         if s.contains("://") {
             return Err(invalid(
@@ -98,13 +99,15 @@ impl Target {
                 if local.is_empty() || local.contains(char::is_whitespace) {
                     return Err(invalid("the part before @ is empty or has spaces"));
                 }
-                let dom = domain(dom).map_err(|r| invalid(&r))?;
+                let dom = crate::ids::domain_name(dom).map_err(|r| invalid(&r))?;
                 Ok(Target::Email {
                     address: format!("{local}@{dom}"),
                     domain: dom,
                 })
             }
-            None => Ok(Target::Domain(domain(s).map_err(|r| invalid(&r))?)),
+            None => Ok(Target::Domain(
+                crate::ids::domain_name(s).map_err(|r| invalid(&r))?,
+            )),
         }
     }
 
@@ -113,20 +116,6 @@ impl Target {
         match self {
             Target::Domain(d) | Target::Email { domain: d, .. } => d,
         }
-    }
-}
-
-/// A host name in lower-case ASCII (IDNA), with at least one dot, not an IP address.
-fn domain(s: &str) -> Result<String, String> {
-    let s = s.trim().trim_end_matches('.');
-    if s.is_empty() {
-        return Err("empty".into());
-    }
-    match url::Host::parse(s) {
-        Ok(url::Host::Domain(d)) if d.contains('.') => Ok(d),
-        Ok(url::Host::Domain(_)) => Err("a domain needs a dot".into()),
-        Ok(_) => Err("an IP address is not a domain".into()),
-        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -513,18 +502,35 @@ pub struct DiscoveryConfig {
 impl DiscoveryConfig {
     /// The defaults, with the key servers from `EMBARGO_VKS_URL` and `EMBARGO_PROTON_URL` when
     /// set (tests and private deployments). A set variable that is not a URL is an error naming it.
-    pub fn from_env() -> Result<DiscoveryConfig, String> {
+    pub fn from_env() -> Result<DiscoveryConfig, ConfigError> {
         let mut cfg = DiscoveryConfig::default();
         for (var, slot) in [
             ("EMBARGO_VKS_URL", &mut cfg.vks),
             ("EMBARGO_PROTON_URL", &mut cfg.proton),
         ] {
             if let Ok(v) = std::env::var(var) {
-                *slot = Url::parse(&v).map_err(|e| format!("{var}={v}: {e}"))?;
+                *slot = Url::parse(&v).map_err(|source| ConfigError {
+                    var,
+                    value: v.clone(),
+                    source,
+                })?;
             }
         }
         Ok(cfg)
     }
+}
+
+/// A key-server variable that is not a URL.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={value}: {source}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// Its value.
+    pub value: String,
+    /// Why it is not a URL.
+    #[source]
+    pub source: url::ParseError,
 }
 
 /// `https://keys.openpgp.org`.
@@ -541,44 +547,6 @@ impl Default for DiscoveryConfig {
             now: Utc::now(),
         }
     }
-}
-
-/// z-base-32 (as WKD uses it).
-pub fn zbase32(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
-    let mut out = String::with_capacity(data.len() * 8 / 5 + 1);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for &b in data {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
-
-/// The WKD URLs for an address: advanced, then direct. `None` when it is not `local@domain`.
-pub fn wkd_urls(address: &str) -> Option<(Url, Url)> {
-    let (local, dom) = address.rsplit_once('@')?;
-    let dom = domain(dom).ok()?;
-    if local.is_empty() {
-        return None;
-    }
-    let hash = zbase32(&sha1::Sha1::digest(local.to_ascii_lowercase().as_bytes()));
-    let mut advanced = Url::parse(&format!(
-        "https://openpgpkey.{dom}/.well-known/openpgpkey/{dom}/hu/{hash}"
-    ))
-    .ok()?;
-    advanced.query_pairs_mut().append_pair("l", local);
-    let mut direct = Url::parse(&format!("https://{dom}/.well-known/openpgpkey/hu/{hash}")).ok()?;
-    direct.query_pairs_mut().append_pair("l", local);
-    Some((advanced, direct))
 }
 
 fn join(base: &Url, path_segments: &[&str]) -> Url {
@@ -838,7 +806,7 @@ impl<T: Transport> Run<'_, T> {
 
     async fn address(&mut self, address: &str) {
         let mut found = 0;
-        if let Some((advanced, direct)) = wkd_urls(address) {
+        if let Some((advanced, direct)) = crate::wkd::wkd_urls(address) {
             let what = format!("WKD (advanced) for {address}");
             match self.fetch_keys(&what, &advanced, true).await {
                 KeyAnswer::Certs(certs, url) => {
@@ -1206,14 +1174,9 @@ I will not send any details of the issue until I can encrypt them.
 
 Thank you.
 ";
-    let mailto = to.as_ref().map(|addr| {
-        format!(
-            "mailto:{}?subject={}&body={}",
-            mailto_escape(addr, true),
-            mailto_escape(KEY_REQUEST_SUBJECT, false),
-            mailto_escape(&body.replace('\n', "\r\n"), false)
-        )
-    });
+    let mailto = to
+        .as_ref()
+        .map(|addr| crate::export::mailto_url(addr, KEY_REQUEST_SUBJECT, Some(body)));
     KeyRequest {
         to,
         contact: contact.to_owned(),
@@ -1221,23 +1184,6 @@ Thank you.
         body: body.to_owned(),
         mailto,
     }
-}
-
-/// Percent-encodes for a `mailto:` URI (RFC 6068): unreserved characters stay, `@` stays in
-/// the address.
-fn mailto_escape(s: &str, address: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (address && matches!(b, b'@' | b'+'));
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1313,7 +1259,7 @@ mod tests {
 
     #[test]
     fn urls_are_the_documented_ones() {
-        let (adv, direct) = wkd_urls("security@example.org").unwrap();
+        let (adv, direct) = crate::wkd::wkd_urls("security@example.org").unwrap();
         assert_eq!(adv.as_str(), ADV);
         assert_eq!(direct.as_str(), DIRECT);
     }
@@ -1384,7 +1330,7 @@ mod tests {
     fn a_personal_key_is_not_a_substitute_for_the_team_key() {
         let (_, team) = key("Security <security@example.org>");
         let (_, personal) = key("Ada <ada@example.org>");
-        let ada_direct = wkd_urls("ada@example.org").unwrap().1;
+        let ada_direct = crate::wkd::wkd_urls("ada@example.org").unwrap().1;
         let mut t = Memory::default();
         t.serve(
             ST,

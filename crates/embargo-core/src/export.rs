@@ -115,27 +115,59 @@ fn clean(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// A `mailto:` URL with the armored message as body, when it stays under `max_len` characters
-/// (mail clients and OS handlers truncate long URLs; 2000 is safe everywhere).
-pub fn mailto(to: &str, subject: &str, armored: &str, max_len: usize) -> Option<String> {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
-    let url = format!(
-        "mailto:{}?subject={}&body={}",
-        enc(to).replace("%40", "@"),
-        enc(subject),
-        enc(armored)
+/// Mail clients and OS URL handlers truncate long mailto links; 2,000 characters is safe
+/// everywhere.
+pub const MAILTO_MAX: usize = 2000;
+
+/// The largest armored message offered for the clipboard (a report with a screenshot fits; a
+/// video does not, and pasting megabytes into webmail fails).
+pub const COPY_MAX: u64 = 1 << 20;
+
+/// Percent-encodes for a mailto URL (RFC 6068): unreserved characters stay, and in the address
+/// `@` and `+` too.
+fn mailto_escape(s: &str, address: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (address && matches!(b, b'@' | b'+'));
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A `mailto:` URL to `to` with a subject and, when given, a body (line breaks sent as CRLF).
+/// The one builder of mail links: the key request, the report's own link and "Send it".
+pub fn mailto_url(to: &str, subject: &str, body: Option<&str>) -> String {
+    let mut url = format!(
+        "mailto:{}?subject={}",
+        mailto_escape(to, true),
+        mailto_escape(subject, false)
     );
+    if let Some(b) = body {
+        let crlf = b.replace("\r\n", "\n").replace('\n', "\r\n");
+        url.push_str("&body=");
+        url.push_str(&mailto_escape(&crlf, false));
+    }
+    url
+}
+
+/// A `mailto:` URL with the armored message as body, when it stays under `max_len` characters
+/// (else the message must travel as an attachment).
+pub fn mailto(to: &str, subject: &str, armored: &str, max_len: usize) -> Option<String> {
+    let url = mailto_url(to, subject, Some(armored));
     (url.len() <= max_len).then_some(url)
+}
+
+/// Whether an armored message of about `armored_bytes` fits a mail link's body: percent-encoding
+/// grows armor by about a tenth (line breaks, `+`, `/`, `=`), and the address and subject take
+/// about 200 characters.
+pub fn fits_mailto(armored_bytes: u64) -> bool {
+    armored_bytes.saturating_add(armored_bytes / 10 + 200) <= MAILTO_MAX as u64
 }
 
 #[cfg(test)]
@@ -172,6 +204,11 @@ mod tests {
         )
         .unwrap();
         assert!(url.starts_with("mailto:security@novu.co?subject=Encrypted%20vulnerability%20report&body=-----BEGIN%20PGP"));
+        assert!(url.ends_with("abc%0D%0A"), "{url}");
+        assert_eq!(
+            mailto_url("sec+x@novu.co", "a b", None),
+            "mailto:sec+x@novu.co?subject=a%20b"
+        );
         assert!(mailto("a@b", OUTER_SUBJECT, &"x".repeat(3000), 2000).is_none());
     }
 }

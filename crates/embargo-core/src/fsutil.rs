@@ -112,3 +112,32 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.file().write_all(bytes)?;
     tmp.persist(path, false)
 }
+
+/// Reads a whole file of at most `limit` bytes, opened once; anything else is an error (so that a
+/// path to `/dev/zero` or a huge file cannot exhaust memory).
+pub fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} bytes, over the limit of {limit} bytes", meta.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("over the limit of {limit} bytes"),
+        ));
+    }
+    Ok(out)
+}

@@ -1,5 +1,6 @@
-//! Identifiers that become file names in the data directory — program ids and fingerprints —
-//! validated wherever they come in, so that `program = "../../x"` cannot name a file outside it.
+//! Identifiers validated wherever they come in: program ids and fingerprints, which become file
+//! names in the data directory (so that `program = "../../x"` cannot name a file outside it),
+//! and domain names, which become URLs.
 
 use std::fmt;
 
@@ -120,6 +121,20 @@ pub fn normalize_fingerprint(given: &str) -> Result<String, InvalidFingerprint> 
             "; this is a key ID, which anyone can forge: compare the full fingerprint".into(),
         )),
         n => Err(bad(format!("; it has {n}"))),
+    }
+}
+
+/// A host name in lower-case ASCII (IDNA), with at least one dot, not an IP address.
+pub fn domain_name(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('.');
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    match url::Host::parse(s) {
+        Ok(url::Host::Domain(d)) if d.contains('.') => Ok(d),
+        Ok(url::Host::Domain(_)) => Err("a domain needs a dot".into()),
+        Ok(_) => Err("an IP address is not a domain".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -208,7 +208,7 @@ pub fn parse_certs(bytes: &[u8], what: &str) -> Result<Vec<Cert>, KeyError> {
 /// Reads every certificate in a key file (armored or binary).
 pub fn read_certs(path: &Path) -> Result<Vec<Cert>, KeyError> {
     let bytes =
-        crate::store::read_capped(path, crate::limits::MAX_KEY_FILE_BYTES).map_err(|source| {
+        crate::fsutil::read_capped(path, crate::limits::MAX_KEY_FILE_BYTES).map_err(|source| {
             KeyError::Read {
                 path: path.display().to_string(),
                 source,
@@ -286,11 +286,9 @@ fn encryption_flags() -> KeyFlags {
         .set_storage_encryption()
 }
 
-/// Every valid, live, encryption-capable subkey of a cert, or the specific reason there is none.
-pub fn encryption_keys<'a>(
-    cert: &'a Cert,
-    p: &'a dyn Policy,
-) -> Result<Vec<Key<PublicParts, UnspecifiedRole>>, KeyError> {
+/// The cert as the policy sees it now: accepted, not revoked, not expired — or the specific
+/// reason, naming the fingerprint. The one validity check encryption and signing share.
+pub fn valid_now<'a>(cert: &'a Cert, p: &'a dyn Policy) -> Result<ValidCert<'a>, KeyError> {
     let fingerprint = cert.fingerprint().to_hex();
     let vc = cert
         .with_policy(p, None)
@@ -317,6 +315,16 @@ pub fn encryption_keys<'a>(
             detail: String::new(),
         });
     }
+    Ok(vc)
+}
+
+/// Every valid, live, encryption-capable subkey of a cert, or the specific reason there is none.
+pub fn encryption_keys<'a>(
+    cert: &'a Cert,
+    p: &'a dyn Policy,
+) -> Result<Vec<Key<PublicParts, UnspecifiedRole>>, KeyError> {
+    let fingerprint = cert.fingerprint().to_hex();
+    let vc = valid_now(cert, p)?;
     let usable: Vec<_> = vc
         .keys()
         .supported()
@@ -649,30 +657,7 @@ impl Signer {
     pub fn from_tsk(tsk: &Cert, passphrase: &mut PassphraseFn<'_>) -> Result<Signer, KeyError> {
         let p = policy();
         let fingerprint = tsk.fingerprint().to_hex();
-        let vc = tsk
-            .with_policy(&p, None)
-            .map_err(|e| KeyError::PolicyRejected {
-                fingerprint: fingerprint.clone(),
-                reason: format!("{e:#}"),
-            })?;
-        if let RevocationStatus::Revoked(sigs) = vc.revocation_status() {
-            return Err(KeyError::Revoked {
-                fingerprint,
-                reason: revocation_reason(&sigs),
-            });
-        }
-        if vc.alive().is_err() {
-            let at = vc
-                .primary_key()
-                .key_expiration_time()
-                .map(date)
-                .unwrap_or_default();
-            return Err(KeyError::Expired {
-                fingerprint,
-                at,
-                detail: String::new(),
-            });
-        }
+        let vc = valid_now(tsk, &p)?;
         if !tsk.is_tsk() {
             return Err(KeyError::NotSecret { fingerprint });
         }

@@ -10,12 +10,14 @@ pub mod fsutil;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod message;
 pub mod mime;
 pub mod net;
 pub mod open;
 pub mod policy_md;
 pub mod process;
 pub mod program;
+pub mod protocol;
 pub mod reference;
 pub mod render;
 pub mod report;
@@ -27,6 +29,7 @@ pub mod taxonomy;
 pub mod text;
 pub mod usecase;
 pub mod vault;
+pub mod wkd;
 
 /// `embargo <version>`, written into every report.json.
 pub const GENERATOR: &str = concat!("embargo ", env!("CARGO_PKG_VERSION"));

@@ -247,24 +247,52 @@ pub fn client(cfg: &NetConfig) -> Result<reqwest::Client, NetError> {
         }
         attempt.follow()
     });
+    build(
+        client_builder(cfg)?
+            .https_only(true)
+            .redirect(policy)
+            .timeout(cfg.timeout),
+    )
+}
+
+/// What every client Embargo makes shares: its TLS roots, the connect timeout, the user
+/// agent, the test resolver overrides and the proxy (no system proxy is ever used implicitly).
+fn client_builder(cfg: &NetConfig) -> Result<reqwest::ClientBuilder, NetError> {
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config(cfg)?)
-        .https_only(true)
-        .redirect(policy)
         .connect_timeout(cfg.connect_timeout)
-        .timeout(cfg.timeout)
         .no_proxy()
         .user_agent(concat!("embargo/", env!("CARGO_PKG_VERSION")));
     for r in &cfg.resolve {
         builder = builder.resolve(&r.host, SocketAddr::new(r.ip, r.port.unwrap_or(0)));
     }
     if let Some(proxy) = &cfg.proxy {
-        let p = reqwest::Proxy::all(proxy).map_err(|e| NetError::Proxy {
-            proxy: proxy.clone(),
-            reason: error_chain(&e),
-        })?;
-        builder = builder.proxy(p);
+        builder = builder.proxy(check_proxy(proxy)?);
     }
+    Ok(builder)
+}
+
+/// A proxy URL the client can use: `socks5h://`, `socks5://`, `http://` or `https://` with a
+/// host (anything else would silently send requests some other way).
+pub fn check_proxy(proxy: &str) -> Result<reqwest::Proxy, NetError> {
+    let bad = |reason: String| NetError::Proxy {
+        proxy: proxy.to_owned(),
+        reason,
+    };
+    let url = Url::parse(proxy).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "socks5h" | "socks5" | "http" | "https") {
+        return Err(bad(format!(
+            "`{}` is not a proxy scheme (socks5h, socks5, http or https)",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it names no host".into()));
+    }
+    reqwest::Proxy::all(proxy).map_err(|e| bad(error_chain(&e)))
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, NetError> {
     builder.build().map_err(|e| NetError::Client {
         reason: error_chain(&e),
     })
@@ -275,26 +303,11 @@ pub fn client(cfg: &NetConfig) -> Result<reqwest::Client, NetError> {
 /// loopback), and instead of a deadline for the whole request, which a large upload would
 /// exceed, every read must make progress within the timeout.
 pub fn intake_client(cfg: &NetConfig) -> Result<reqwest::Client, NetError> {
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls_config(cfg)?)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(cfg.connect_timeout)
-        .read_timeout(cfg.timeout)
-        .no_proxy()
-        .user_agent(concat!("embargo/", env!("CARGO_PKG_VERSION")));
-    for r in &cfg.resolve {
-        builder = builder.resolve(&r.host, SocketAddr::new(r.ip, r.port.unwrap_or(0)));
-    }
-    if let Some(proxy) = &cfg.proxy {
-        let p = reqwest::Proxy::all(proxy).map_err(|e| NetError::Proxy {
-            proxy: proxy.clone(),
-            reason: error_chain(&e),
-        })?;
-        builder = builder.proxy(p);
-    }
-    builder.build().map_err(|e| NetError::Client {
-        reason: error_chain(&e),
-    })
+    build(
+        client_builder(cfg)?
+            .redirect(reqwest::redirect::Policy::none())
+            .read_timeout(cfg.timeout),
+    )
 }
 
 /// What a GET returned.

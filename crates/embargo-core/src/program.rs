@@ -204,6 +204,9 @@ pub enum ProgramError {
 
 const NOVU_TOML: &str = include_str!("../programs/novu.toml");
 
+/// The program a new report is for when nothing else was chosen: Novu, built in.
+pub const DEFAULT_PROGRAM: &str = "novu";
+
 impl Program {
     /// Parses a program from TOML and checks its class ids against the taxonomy.
     pub fn from_toml(name: &str, text: &str) -> Result<Program, ProgramError> {
@@ -256,7 +259,7 @@ impl Program {
     /// Built-in programs by id.
     pub fn builtin(id: &str) -> Result<Program, ProgramError> {
         match id {
-            "novu" => Ok(Program::novu()),
+            DEFAULT_PROGRAM => Ok(Program::novu()),
             other => Err(ProgramError::Unknown(other.to_owned())),
         }
     }

@@ -408,7 +408,7 @@ pub enum ReadReportError {
 pub fn read_report_file(
     path: &std::path::Path,
 ) -> Result<zeroize::Zeroizing<String>, ReadReportError> {
-    let bytes = crate::store::read_capped(path, crate::limits::MAX_REPORT_FILE_BYTES).map_err(
+    let bytes = crate::fsutil::read_capped(path, crate::limits::MAX_REPORT_FILE_BYTES).map_err(
         |source| ReadReportError::Read {
             path: path.display().to_string(),
             source,
@@ -565,8 +565,16 @@ impl Report {
     /// Checks every field's own shape and size (not the program's scope rules). A report with any
     /// of these findings cannot be sealed.
     pub fn validate(&self) -> Vec<Finding> {
-        use FindingCode as C;
         let mut out = Vec::new();
+        self.validate_required(&mut out);
+        self.validate_text(&mut out);
+        self.validate_values(&mut out);
+        out
+    }
+
+    /// The program and the title: present and well formed.
+    fn validate_required(&self, out: &mut Vec<Finding>) {
+        use FindingCode as C;
         let line = |k: &str| self.line_of(k);
         if self.program.trim().is_empty() {
             out.push(
@@ -599,13 +607,14 @@ impl Report {
                 "title must be one line",
             ));
         }
-        too_long(
-            &mut out,
-            "title",
-            line("title"),
-            &self.title,
-            MAX_TITLE_BYTES,
-        );
+    }
+
+    /// Sizes and characters: every field within its limit, one line where it must be, no control
+    /// or bidi characters that would change what a reader sees.
+    fn validate_text(&self, out: &mut Vec<Finding>) {
+        use FindingCode as C;
+        let line = |k: &str| self.line_of(k);
+        too_long(out, "title", line("title"), &self.title, MAX_TITLE_BYTES);
         let one_line_fields = [
             ("program", Some(&self.program)),
             ("title", Some(&self.title)),
@@ -618,7 +627,7 @@ impl Report {
         for (field, value) in one_line_fields {
             let Some(value) = value else { continue };
             if field != "title" {
-                too_long(&mut out, field, line(field), value, MAX_FIELD_BYTES);
+                too_long(out, field, line(field), value, MAX_FIELD_BYTES);
             }
             if let Some(c) =
                 first_unsafe(value).filter(|c| !(field == "title" && "\r\n".contains(*c)))
@@ -628,7 +637,7 @@ impl Report {
         }
         if let Some(Credit::Named { name, handle }) = &self.credit {
             for v in std::iter::once(name).chain(handle) {
-                too_long(&mut out, "credit", line("credit"), v, MAX_FIELD_BYTES);
+                too_long(out, "credit", line("credit"), v, MAX_FIELD_BYTES);
                 if let Some(c) = first_unsafe(v) {
                     out.push(control_finding("credit", line("credit"), c));
                 }
@@ -648,7 +657,7 @@ impl Report {
                 ));
             }
             for v in list {
-                too_long(&mut out, field, line(field), v, MAX_FIELD_BYTES);
+                too_long(out, field, line(field), v, MAX_FIELD_BYTES);
                 if let Some(c) = first_unsafe(v) {
                     out.push(control_finding(field, line(field), c));
                 }
@@ -675,6 +684,12 @@ impl Report {
         {
             out.push(control_finding("body", None, c));
         }
+    }
+
+    /// The values with a grammar: assets, class, CWE, CVSS, severity, credit and reference.
+    fn validate_values(&self, out: &mut Vec<Finding>) {
+        use FindingCode as C;
+        let line = |k: &str| self.line_of(k);
         if self.assets.is_empty() {
             out.push(
                 Finding::new(
@@ -767,7 +782,6 @@ impl Report {
                 );
             }
         }
-        out
     }
 
     /// [`Report::validate`] plus the recommendations that do not depend on the program: a credit

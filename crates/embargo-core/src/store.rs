@@ -1,7 +1,7 @@
 //! The data directory shared by the app and the CLI: programs, confirmed team keys, settings.
 //! Every write is atomic (temp file, fsync, rename) with mode 0600 in 0700 directories.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -69,6 +69,35 @@ pub enum StoreError {
         /// The fingerprint found in the file.
         found: String,
     },
+    /// A delivery record could not be encrypted to the identity.
+    #[error("{path}: cannot encrypt it to your identity: {source}")]
+    Encrypt {
+        /// The record.
+        path: String,
+        /// Why.
+        #[source]
+        source: crate::message::MessageError,
+    },
+    /// A delivery record does not decrypt (damaged, or not to this identity).
+    #[error("{path} cannot be decrypted: {source}")]
+    Undecryptable {
+        /// The record.
+        path: String,
+        /// Why.
+        #[source]
+        source: Box<crate::open::OpenError>,
+    },
+    /// No receipt with this id is kept in the data directory.
+    #[error("no receipt {0} in the data directory")]
+    UnknownReceipt(String),
+    /// A delivery record that is not one Embargo wrote.
+    #[error("{path} is not a record Embargo wrote: {reason}")]
+    BadRecord {
+        /// The record.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Settings do not parse.
     #[error("settings file {path}: {message}")]
     Settings {
@@ -112,19 +141,42 @@ pub struct Settings {
     /// [`DEFAULT_AUTO_LOCK_MINUTES`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_lock_minutes: Option<u32>,
+    /// Every request Embargo makes (discovery, submit, status, the outbox) goes through this
+    /// proxy: `socks5h://127.0.0.1:9050` for Tor. The CLI's `--proxy` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// How long a submission keeps retrying an unreachable intake before it waits in the outbox
+    /// (default [`DEFAULT_RETRY_SECONDS`]). The CLI's `--retry-for` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_seconds: Option<u32>,
 }
 
 /// Auto-lock after this many idle minutes unless the settings say otherwise.
 pub const DEFAULT_AUTO_LOCK_MINUTES: u32 = 10;
-/// The longest auto-lock the app accepts (a day).
+/// The longest auto-lock accepted (a day).
 pub const MAX_AUTO_LOCK_MINUTES: u32 = 24 * 60;
+/// A submission retries an unreachable intake this long by default (then it is queued).
+pub const DEFAULT_RETRY_SECONDS: u32 = 120;
+/// The longest retry window accepted (an hour; the outbox takes over after it).
+pub const MAX_RETRY_SECONDS: u32 = 3600;
 
 impl Settings {
-    /// The auto-lock time in minutes, within 1..=[`MAX_AUTO_LOCK_MINUTES`].
+    /// The auto-lock time in minutes. A hand-edited value out of 1..=[`MAX_AUTO_LOCK_MINUTES`]
+    /// is clamped on reading (the app must start); setting one is refused
+    /// (`usecase::settings::set_auto_lock`).
     pub fn auto_lock_minutes(&self) -> u32 {
         self.auto_lock_minutes
             .unwrap_or(DEFAULT_AUTO_LOCK_MINUTES)
             .clamp(1, MAX_AUTO_LOCK_MINUTES)
+    }
+
+    /// How long a submission retries, clamped like [`Settings::auto_lock_minutes`].
+    pub fn retry_for(&self) -> std::time::Duration {
+        let s = self
+            .retry_seconds
+            .unwrap_or(DEFAULT_RETRY_SECONDS)
+            .clamp(1, MAX_RETRY_SECONDS);
+        std::time::Duration::from_secs(u64::from(s))
     }
 }
 
@@ -162,7 +214,7 @@ impl Store {
     /// A broken program file does not hide the others: it is listed in `broken`.
     pub fn programs(&self) -> Result<Programs, StoreError> {
         let mut out = Programs::default();
-        match self.program("novu") {
+        match self.program(crate::program::DEFAULT_PROGRAM) {
             Ok(p) => out.programs.push(p),
             Err(e) => out.broken.push(e),
         }
@@ -182,7 +234,7 @@ impl Store {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if stem == "novu" {
+            if stem == crate::program::DEFAULT_PROGRAM {
                 continue;
             }
             match self.program(&stem) {
@@ -204,7 +256,7 @@ impl Store {
     pub fn program(&self, id: &str) -> Result<Program, StoreError> {
         let id = ProgramId::parse(id)?;
         let path = self.program_path(&id);
-        match read_capped(&path, MAX_PROGRAM_FILE_BYTES) {
+        match crate::fsutil::read_capped(&path, MAX_PROGRAM_FILE_BYTES) {
             Ok(bytes) => {
                 let name = path.display().to_string();
                 let text = String::from_utf8(bytes).map_err(|_| ProgramError::Parse {
@@ -451,35 +503,6 @@ fn now() -> String {
 
 /// Largest program file read.
 const MAX_PROGRAM_FILE_BYTES: u64 = 1 << 20;
-
-/// Reads a whole file of at most `limit` bytes, opened once; anything else is an error (so that a
-/// path to `/dev/zero` or a huge file cannot exhaust memory).
-pub fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    if meta.len() > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} bytes, over the limit of {limit} bytes", meta.len()),
-        ));
-    }
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    file.take(limit + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("over the limit of {limit} bytes"),
-        ));
-    }
-    Ok(out)
-}
 
 /// Every program the data directory knows, and the files that could not be read.
 #[derive(Debug, Default)]

@@ -13,13 +13,10 @@
 //! decrypt is an error naming it; the other drafts and versions are unaffected.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use openpgp::crypto::Password;
-use openpgp::parse::stream::DecryptorBuilder;
-use openpgp::parse::Parse;
-use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message};
 use openpgp::serialize::SerializeInto;
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
@@ -27,7 +24,7 @@ use zeroize::Zeroizing;
 
 use crate::fsutil;
 use crate::keys::{self, KeyError, KeyProfile, KeySpec, PassphraseFn};
-use crate::open::decrypt::{self, Helper};
+use crate::message::{self, MessageError};
 use crate::open::OpenError;
 use crate::store::Store;
 
@@ -55,6 +52,9 @@ pub enum VaultError {
     /// A key problem (wrong passphrase, unusable key…).
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A draft whose text is not UTF-8 (a report file is).
+    #[error("draft {0} is not UTF-8 text")]
+    NotText(String),
     /// No draft with that id.
     #[error("no draft `{0}`")]
     UnknownDraft(String),
@@ -78,6 +78,9 @@ pub enum VaultError {
     /// The delivery records could not be migrated to the identity.
     #[error(transparent)]
     Records(#[from] crate::store::StoreError),
+    /// A draft could not be encrypted to the identity.
+    #[error("cannot encrypt to the identity: {0}")]
+    Encrypt(#[from] MessageError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -329,6 +332,20 @@ impl Vault {
         })
     }
 
+    /// A draft's text (newest version, or `version`): a report file, so UTF-8.
+    pub fn load_draft_text(
+        &self,
+        id: &str,
+        version: Option<u64>,
+        passphrase: &mut PassphraseFn<'_>,
+    ) -> Result<Zeroizing<String>, VaultError> {
+        let bytes = self.load_draft(id, version, passphrase)?;
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+            Err(_) => Err(VaultError::NotText(crate::text::shown(id))),
+        }
+    }
+
     /// Removes a draft and all its versions.
     pub fn remove_draft(&self, id: &str) -> Result<(), VaultError> {
         Self::check_id(id)?;
@@ -449,38 +466,6 @@ impl Vault {
     }
 }
 
-/// Who signs a report when the user named no key.
-#[derive(Debug)]
-pub enum DefaultSigner {
-    /// The identity (unlocked): the report asks for credit, so its key travels in the bundle
-    /// and the team can reply encrypted.
-    Identity(Box<keys::Signer>),
-    /// The report is anonymous: nothing that links it to the researcher.
-    Anonymous,
-    /// No identity yet: unsigned, and the team cannot reply encrypted.
-    NoIdentity,
-}
-
-impl Vault {
-    /// The rule for signing by default: with the identity when the report's credit is named,
-    /// never for an anonymous report.
-    pub fn default_signer(
-        &self,
-        report: &crate::report::Report,
-        passphrase: &mut PassphraseFn<'_>,
-    ) -> Result<DefaultSigner, VaultError> {
-        if !matches!(report.credit, Some(crate::report::Credit::Named { .. })) {
-            return Ok(DefaultSigner::Anonymous);
-        }
-        match self.identity()? {
-            Some(identity) => Ok(DefaultSigner::Identity(Box::new(keys::Signer::from_tsk(
-                &identity, passphrase,
-            )?))),
-            None => Ok(DefaultSigner::NoIdentity),
-        }
-    }
-}
-
 fn version_name(seq: u64) -> String {
     format!("{seq:06}.pgp")
 }
@@ -524,26 +509,8 @@ fn versions(dir: &Path) -> Result<Vec<u64>, VaultError> {
 }
 
 /// Encrypts bytes to a cert (binary OpenPGP message, SEIPDv1 so gpg 2.2 reads it).
-pub(crate) fn encrypt_to(cert: &Cert, text: &[u8]) -> Result<Vec<u8>, VaultError> {
-    let p = keys::policy();
-    let certs = [cert.clone()];
-    let subkeys = vec![keys::encryption_keys(cert, &p)?];
-    let set = keys::recipients(&certs, &subkeys, false)?;
-    let pgp = |e: anyhow::Error| VaultError::Io {
-        path: "(encrypting a draft)".into(),
-        source: io::Error::other(e),
-    };
-    let mut out = Vec::new();
-    {
-        let m = Message::new(&mut out);
-        let m = Encryptor::for_recipients(m, set.recipients)
-            .build()
-            .map_err(pgp)?;
-        let mut lit = LiteralWriter::new(m).build().map_err(pgp)?;
-        lit.write_all(text).map_err(|e| pgp(e.into()))?;
-        lit.finalize().map_err(pgp)?;
-    }
-    Ok(out)
+pub(crate) fn encrypt_to(cert: &Cert, text: &[u8]) -> Result<Vec<u8>, MessageError> {
+    message::seal(text, std::slice::from_ref(cert), None, false)
 }
 
 /// Decrypts a message to the identity in memory.
@@ -552,19 +519,8 @@ pub(crate) fn decrypt_with(
     bytes: &[u8],
     passphrase: &mut PassphraseFn<'_>,
 ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
-    let p = keys::policy();
-    let secret = [identity.clone()];
-    let helper = Helper::new(&secret, &[], passphrase);
-    let mut d = DecryptorBuilder::from_bytes(bytes)
-        .map_err(|e| OpenError::NotOpenPgp(e.into()))?
-        .with_policy(&p, None, helper)
-        .map_err(decrypt::start_error)?;
-    let mut text = Zeroizing::new(Vec::new());
-    (&mut d)
-        .take(MAX_DRAFT_BYTES as u64 + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| OpenError::Integrity(Box::new(e)))?;
-    Ok(text)
+    let secret = std::slice::from_ref(identity);
+    Ok(message::open(bytes, secret, &[], passphrase, MAX_DRAFT_BYTES)?.text)
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use embargo_core::protocol::{Reply, ReportState, Submitted};
 use openpgp::armor;
 use sequoia_openpgp as openpgp;
-use serde::Serialize;
 use std::io::Write as _;
 
 use crate::error::AppError;
@@ -19,13 +19,6 @@ use crate::AppState;
 
 /// The longest Idempotency-Key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-#[derive(Serialize)]
-struct Created {
-    receipt: String,
-    status_token: String,
-    received_at: String,
-}
 
 /// The Idempotency-Key: 1–255 printable ASCII characters (space to tilde).
 fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
@@ -96,7 +89,7 @@ pub async fn submit(
             (StatusCode::OK, existing.receipt, existing.received_at)
         }
     };
-    let answer = Created {
+    let answer = Submitted {
         receipt: receipt.to_string(),
         status_token: state.shared.secret.status_token(&receipt),
         received_at: rfc3339(received_at),
@@ -140,22 +133,6 @@ pub(crate) fn armored(message: &[u8]) -> String {
     String::from_utf8(out).expect("armor is ASCII")
 }
 
-#[derive(Serialize)]
-struct ReplyView {
-    id: i64,
-    created_at: String,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct StatusView {
-    receipt: String,
-    status: &'static str,
-    received_at: String,
-    updated_at: String,
-    replies: Vec<ReplyView>,
-}
-
 /// `GET /v1/reports/{receipt}` with the status token.
 pub async fn status(
     State(state): State<AppState>,
@@ -181,14 +158,14 @@ pub async fn status(
         });
     };
     let replies = shared.storage.replies(&receipt).await?;
-    let view = StatusView {
+    let view = ReportState {
         receipt: record.receipt.to_string(),
-        status: record.status.as_str(),
+        status: record.status,
         received_at: rfc3339(record.received_at),
         updated_at: rfc3339(record.updated_at),
         replies: replies
             .into_iter()
-            .map(|r| ReplyView {
+            .map(|r| Reply {
                 id: r.id,
                 created_at: rfc3339(r.created_at),
                 message: armored(&r.message),

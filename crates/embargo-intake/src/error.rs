@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use embargo_core::protocol::{ErrorBody, ErrorCode};
 
 use crate::framing::Refusal;
 use crate::storage::StorageError;
@@ -81,27 +81,27 @@ impl AppError {
     }
 
     /// The stable code clients switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::MissingIdempotencyKey => "missing_idempotency_key",
-            AppError::InvalidIdempotencyKey { .. } => "invalid_idempotency_key",
-            AppError::BodyTooLarge { .. } => "body_too_large",
-            AppError::BodyTimeout { .. } => "body_timeout",
-            AppError::BodyRead { .. } => "body_unreadable",
+            AppError::MissingIdempotencyKey => ErrorCode::MissingIdempotencyKey,
+            AppError::InvalidIdempotencyKey { .. } => ErrorCode::InvalidIdempotencyKey,
+            AppError::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
+            AppError::BodyTimeout { .. } => ErrorCode::BodyTimeout,
+            AppError::BodyRead { .. } => ErrorCode::BodyUnreadable,
             AppError::Refused(r) => r.code(),
-            AppError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
-            AppError::InProgress { .. } => "submission_in_progress",
-            AppError::MissingToken { .. } => "missing_token",
-            AppError::InvalidToken { .. } => "invalid_token",
-            AppError::ReportNotFound { .. } => "report_not_found",
-            AppError::UnknownCursor { .. } => "unknown_cursor",
-            AppError::InvalidQuery { .. } => "invalid_query",
-            AppError::InvalidJson { .. } => "invalid_json",
-            AppError::InvalidStatus { .. } => "invalid_status",
-            AppError::RateLimited { .. } => "rate_limited",
-            AppError::NotFound { .. } => "not_found",
-            AppError::MethodNotAllowed { .. } => "method_not_allowed",
-            AppError::Storage(_) => "internal_error",
+            AppError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
+            AppError::InProgress { .. } => ErrorCode::SubmissionInProgress,
+            AppError::MissingToken { .. } => ErrorCode::MissingToken,
+            AppError::InvalidToken { .. } => ErrorCode::InvalidToken,
+            AppError::ReportNotFound { .. } => ErrorCode::ReportNotFound,
+            AppError::UnknownCursor { .. } => ErrorCode::UnknownCursor,
+            AppError::InvalidQuery { .. } => ErrorCode::InvalidQuery,
+            AppError::InvalidJson { .. } => ErrorCode::InvalidJson,
+            AppError::InvalidStatus { .. } => ErrorCode::InvalidStatus,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::NotFound { .. } => ErrorCode::NotFound,
+            AppError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            AppError::Storage(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -134,7 +134,7 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        let body = json!({"error": {"code": self.code(), "message": message}});
+        let body = ErrorBody::new(self.code(), message);
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

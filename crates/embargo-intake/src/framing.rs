@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use embargo_core::protocol::ErrorCode;
 use openpgp::parse::{PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::{Fingerprint, KeyHandle, Packet};
 use sequoia_openpgp as openpgp;
@@ -90,22 +91,22 @@ pub enum Refusal {
 
 impl Refusal {
     /// The stable snake_case code clients switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Refusal::Empty => "empty_body",
-            Refusal::Plaintext => "plaintext",
-            Refusal::NotOpenPgp { .. } => "not_openpgp",
-            Refusal::KeyMaterial => "key_not_message",
-            Refusal::LiteralOnly => "literal_only",
-            Refusal::SignedOnly => "signed_only",
-            Refusal::CompressedOnly => "compressed_only",
-            Refusal::SymmetricOnly => "symmetric_only",
-            Refusal::Unprotected => "unprotected_encryption",
-            Refusal::MissingRecipient { .. } => "missing_team_recipient",
-            Refusal::HiddenRecipient => "hidden_recipient",
-            Refusal::NoRecipient => "no_recipient",
-            Refusal::TrailingData { .. } => "trailing_data",
-            Refusal::Malformed { .. } => "malformed_message",
+            Refusal::Empty => ErrorCode::EmptyBody,
+            Refusal::Plaintext => ErrorCode::Plaintext,
+            Refusal::NotOpenPgp { .. } => ErrorCode::NotOpenpgp,
+            Refusal::KeyMaterial => ErrorCode::KeyNotMessage,
+            Refusal::LiteralOnly => ErrorCode::LiteralOnly,
+            Refusal::SignedOnly => ErrorCode::SignedOnly,
+            Refusal::CompressedOnly => ErrorCode::CompressedOnly,
+            Refusal::SymmetricOnly => ErrorCode::SymmetricOnly,
+            Refusal::Unprotected => ErrorCode::UnprotectedEncryption,
+            Refusal::MissingRecipient { .. } => ErrorCode::MissingTeamRecipient,
+            Refusal::HiddenRecipient => ErrorCode::HiddenRecipient,
+            Refusal::NoRecipient => ErrorCode::NoRecipient,
+            Refusal::TrailingData { .. } => ErrorCode::TrailingData,
+            Refusal::Malformed { .. } => ErrorCode::MalformedMessage,
         }
     }
 }
@@ -461,7 +462,10 @@ mod tests {
         ));
         let b = testutil::team_key("b@example.org");
         assert_eq!(
-            check_bytes(&v2, team(&[key_of(&b)])).unwrap_err().code(),
+            check_bytes(&v2, team(&[key_of(&b)]))
+                .unwrap_err()
+                .code()
+                .as_str(),
             "missing_team_recipient"
         );
     }
@@ -482,7 +486,7 @@ mod tests {
                 missing: vec![b.fingerprint().to_hex()]
             }
         );
-        assert_eq!(err.code(), "missing_team_recipient");
+        assert_eq!(err.code().as_str(), "missing_team_recipient");
         assert!(err.to_string().contains(&b.fingerprint().to_hex()));
     }
 
@@ -529,7 +533,7 @@ mod tests {
         ];
         for (body, code) in cases {
             let err = check_bytes(&body, team(&keys)).unwrap_err();
-            assert_eq!(err.code(), code, "{err}");
+            assert_eq!(err.code().as_str(), code, "{err}");
         }
     }
 
@@ -540,13 +544,16 @@ mod tests {
         let mut twice = testutil::encrypt(&[&a], b"x", false);
         twice.extend(testutil::literal(b"appended"));
         assert_eq!(
-            check_bytes(&twice, team(&keys)).unwrap_err().code(),
+            check_bytes(&twice, team(&keys))
+                .unwrap_err()
+                .code()
+                .as_str(),
             "trailing_data"
         );
         let whole = testutil::encrypt(&[&a], &[7u8; 5000], false);
         let cut = &whole[..whole.len() - 100];
         assert_eq!(
-            check_bytes(cut, team(&keys)).unwrap_err().code(),
+            check_bytes(cut, team(&keys)).unwrap_err().code().as_str(),
             "malformed_message"
         );
     }

@@ -14,7 +14,6 @@ pub mod receipt;
 pub mod serve;
 pub mod storage;
 pub mod team;
-pub mod wkd;
 
 mod api;
 mod team_api;

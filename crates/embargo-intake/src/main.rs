@@ -184,7 +184,7 @@ fn check_config(args: ServerArgs) -> anyhow::Result<()> {
             if let Some((local, domain)) = email.rsplit_once('@') {
                 println!(
                     "  WKD: /.well-known/openpgpkey/{domain}/hu/{}?l={local}",
-                    embargo_intake::wkd::local_part_hash(local)
+                    embargo_core::wkd::local_part_hash(local)
                 );
             }
         }

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::framing::RecipientKey;
-use crate::wkd;
+use embargo_core::wkd;
 
 /// One team cert, public parts only.
 #[derive(Clone)]

@@ -10,15 +10,16 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use embargo_core::protocol::{ReplyCreated, StatusChange, StatusChanged, TeamReport, TeamReports};
 use openpgp::armor;
 use sequoia_openpgp as openpgp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::api::{bearer, path_receipt};
 use crate::error::AppError;
 use crate::framing::{self, Expect, Refusal};
 use crate::receipt::Receipt;
-use crate::storage::{rfc3339, Status};
+use crate::storage::rfc3339;
 use crate::upload::BodyReader;
 use crate::AppState;
 
@@ -59,20 +60,6 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct ListedReport {
-    receipt: String,
-    received_at: String,
-    status: &'static str,
-    size: u64,
-}
-
-#[derive(Serialize)]
-struct ListView {
-    reports: Vec<ListedReport>,
-    next: Option<String>,
-}
-
 /// `GET /v1/team/reports?after=RECEIPT&limit=N`, in arrival order.
 pub async fn list(
     _team: Team,
@@ -107,14 +94,14 @@ pub async fn list(
     } else {
         None
     };
-    let view = ListView {
+    let view = TeamReports {
         reports: page
             .reports
             .into_iter()
-            .map(|r| ListedReport {
+            .map(|r| TeamReport {
                 receipt: r.receipt.to_string(),
                 received_at: rfc3339(r.received_at),
-                status: r.status.as_str(),
+                status: r.status,
                 size: r.size,
             })
             .collect(),
@@ -147,12 +134,6 @@ pub async fn message(
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     Ok(response)
-}
-
-#[derive(Serialize)]
-struct ReplyCreated {
-    id: i64,
-    created_at: String,
 }
 
 /// `POST /v1/team/reports/{receipt}/replies`: one encrypted OpenPGP message (armored or
@@ -203,17 +184,12 @@ fn dearmor(bytes: &[u8]) -> Result<bytes::Bytes, AppError> {
     Ok(out.into())
 }
 
+/// The body of a status change that names no status the protocol knows: told apart from JSON
+/// that is not a status change at all, so the answer says which status was wrong.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StatusChange {
+struct AnyStatus {
     status: String,
-}
-
-#[derive(Serialize)]
-struct StatusChanged {
-    receipt: String,
-    status: &'static str,
-    updated_at: String,
 }
 
 /// A JSON body is a few bytes; anything longer is not one.
@@ -231,13 +207,19 @@ pub async fn set_status(
     let bytes = BodyReader::new(body, JSON_LIMIT, shared.body_idle_timeout)
         .collect()
         .await?;
-    let change: StatusChange =
-        serde_json::from_slice(&bytes).map_err(|e| AppError::InvalidJson {
-            reason: e.to_string(),
-        })?;
-    let status = Status::parse(&change.status).ok_or(AppError::InvalidStatus {
-        value: change.status.chars().take(64).collect(),
-    })?;
+    let status = match serde_json::from_slice::<StatusChange>(&bytes) {
+        Ok(change) => change.status,
+        Err(e) => {
+            return Err(match serde_json::from_slice::<AnyStatus>(&bytes) {
+                Ok(other) => AppError::InvalidStatus {
+                    value: other.status.chars().take(64).collect(),
+                },
+                Err(_) => AppError::InvalidJson {
+                    reason: e.to_string(),
+                },
+            })
+        }
+    };
     let record = shared
         .storage
         .set_status(&receipt, status)
@@ -248,7 +230,7 @@ pub async fn set_status(
     tracing::info!(%receipt, status = %record.status, "status set");
     Ok(Json(StatusChanged {
         receipt: record.receipt.to_string(),
-        status: record.status.as_str(),
+        status: record.status,
         updated_at: rfc3339(record.updated_at),
     })
     .into_response())

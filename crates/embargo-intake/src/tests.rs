@@ -666,7 +666,7 @@ async fn security_txt_and_wkd_publish_the_team_key() {
     assert_eq!(served.fingerprint(), fx.team.fingerprint());
     assert!(!served.is_tsk());
 
-    let hash = crate::wkd::local_part_hash("Security");
+    let hash = embargo_core::wkd::local_part_hash("Security");
     for uri in [
         format!("/.well-known/openpgpkey/hu/{hash}?l=security"),
         format!("/.well-known/openpgpkey/example.org/hu/{hash}?l=security"),
@@ -693,7 +693,7 @@ async fn security_txt_and_wkd_publish_the_team_key() {
         format!("/.well-known/openpgpkey/other.example/hu/{hash}"),
         format!(
             "/.well-known/openpgpkey/hu/{}",
-            crate::wkd::local_part_hash("nobody")
+            embargo_core::wkd::local_part_hash("nobody")
         ),
         "/.well-known/openpgpkey/other.example/policy".to_owned(),
     ] {

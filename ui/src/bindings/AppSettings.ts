@@ -10,6 +10,10 @@ export type AppSettings = {
  */
 settings: Settings, 
 /**
+ * How long a submission retries, in effect (the stored value or the default).
+ */
+retrySeconds: number, 
+/**
  * Data directory.
  */
 dataDir: string, 

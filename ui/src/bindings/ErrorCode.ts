@@ -3,4 +3,4 @@
 /**
  * The stable codes of [`CommandError`].
  */
-export type ErrorCode = "invalid_report" | "no_team_key" | "key_unusable" | "key_changed" | "fingerprint_mismatch" | "not_found" | "io" | "cancelled" | "passphrase_required" | "wrong_passphrase" | "anonymous_signing" | "too_large" | "invalid_input" | "network" | "internal";
+export type ErrorCode = "invalid_report" | "no_team_key" | "key_unusable" | "key_changed" | "fingerprint_mismatch" | "not_found" | "io" | "cancelled" | "passphrase_required" | "wrong_passphrase" | "anonymous_signing" | "too_large" | "invalid_input" | "network" | "intake_refused" | "no_intake" | "vault_locked" | "internal";

@@ -42,6 +42,19 @@ attempts: number,
  */
 last_error: string | null, 
 /**
+ * When the last attempt ended (RFC 3339); the outbox's next try counts from here.
+ */
+last_attempt_at?: string | null, 
+/**
+ * Rounds of retries the outbox made (each round may send several times); sets the wait.
+ */
+rounds: number, 
+/**
+ * The intake refused it with an answer that retrying will not change: not retried by
+ * itself (the researcher may try again, or remove it).
+ */
+refused: boolean, 
+/**
  * The attachments sealed, with their hashes (only when records are encrypted: names can
  * say something about the finding).
  */

@@ -5,7 +5,8 @@
  */
 export type SealOptions = { 
 /**
- * Sign with the imported key.
+ * Sign: with the key file when one was chosen, else by the core's rule (the identity when
+ * the credit is named, nobody for an anonymous report). `false` turns signing off.
  */
 sign: boolean, 
 /**

@@ -4,6 +4,7 @@ import type { DeliveryOptions } from "./DeliveryOptions";
 import type { Format } from "./Format";
 import type { KeyInfo } from "./KeyInfo";
 import type { SigningKeyView } from "./SigningKeyView";
+import type { SigningView } from "./SigningView";
 
 /**
  * Exactly what will be sent.
@@ -26,9 +27,13 @@ recipients: Array<KeyInfo>,
  */
 format: Format, 
 /**
- * Signer.
+ * Who signs, by the core's rule.
  */
-signer: SigningKeyView | null, 
+signing: SigningView, 
+/**
+ * The key file chosen to sign with instead of the identity, if any.
+ */
+keyFile: SigningKeyView | null, 
 /**
  * Credit is anonymous (or not chosen).
  */

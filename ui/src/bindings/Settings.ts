@@ -13,4 +13,14 @@ theme: Theme,
  * The app locks the vault after this many minutes without activity (default
  * [`DEFAULT_AUTO_LOCK_MINUTES`]).
  */
-auto_lock_minutes?: number | null, };
+auto_lock_minutes?: number | null, 
+/**
+ * Every request Embargo makes (discovery, submit, status, the outbox) goes through this
+ * proxy: `socks5h://127.0.0.1:9050` for Tor. The CLI's `--proxy` overrides it.
+ */
+proxy?: string | null, 
+/**
+ * How long a submission keeps retrying an unreachable intake before it waits in the outbox
+ * (default [`DEFAULT_RETRY_SECONDS`]). The CLI's `--retry-for` overrides it.
+ */
+retry_seconds?: number | null, };

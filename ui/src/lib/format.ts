@@ -102,11 +102,13 @@ const SOURCE_NAMES: Record<string, string> = {
   "security.txt": "the team's security.txt",
   wkd: "WKD (the team's own domain)",
   vks: "keys.openpgp.org",
+  proton: "Proton's key server",
 };
 
 /** Where a pinned key came from, in words ("pasted" → "pasted by you"). */
 export function sourceLabel(source: string): string {
   if (source === "pasted") return "pasted by you";
+  if (SOURCE_NAMES[source] !== undefined) return SOURCE_NAMES[source];
   if (source.startsWith("file:")) return `the file ${source.slice(5)}`;
   if (source === "discovery") return "discovery";
   if (source.startsWith("discovery:")) {
@@ -118,4 +120,13 @@ export function sourceLabel(source: string): string {
     return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : (names[0] ?? "discovery");
   }
   return source;
+}
+
+/** An RFC 3339 time in the user's locale and time zone ("6 Dec 2026, 14:03"); unparseable
+ * values are shown as given. */
+export function localDateTime(value: string | null | undefined): string {
+  if (value === null || value === undefined || value === "") return "—";
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return value;
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }

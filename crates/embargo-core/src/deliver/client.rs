@@ -13,11 +13,11 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::wire::{
-    ErrorBody, ReplyCreated, ReportState, ReportStatus, StatusChange, StatusChanged, Submitted,
-    TeamReports,
-};
 use crate::net::{NetConfig, NetError};
+use crate::protocol::{
+    ErrorBody, ErrorCode, ReplyCreated, ReportState, ReportStatus, StatusChange, StatusChanged,
+    Submitted, TeamReports, WireCode,
+};
 
 /// Why a request to the intake failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +46,14 @@ pub enum IntakeError {
         url: String,
     },
     /// The server answered with an error.
-    #[error("{url} answered {status}: {message} ({code})")]
+    #[error("{url} answered {status}: {message}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Refused {
         /// The URL.
         url: String,
         /// The HTTP status.
         status: u16,
-        /// The protocol's error code.
-        code: String,
+        /// The protocol's error code (none when the answer was not the protocol's error body).
+        code: Option<WireCode>,
         /// The server's message.
         message: String,
         /// How long the server asked to wait before trying again.
@@ -93,6 +93,17 @@ impl IntakeError {
             }
             IntakeError::Protocol { status, .. } => (500..600).contains(status),
             _ => false,
+        }
+    }
+
+    /// The protocol's error code of a refusal, when it is one this version knows.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            IntakeError::Refused {
+                code: Some(WireCode::Known(c)),
+                ..
+            } => Some(*c),
+            _ => None,
         }
     }
 
@@ -435,14 +446,17 @@ async fn error_answer(url: &Url, resp: reqwest::Response) -> IntakeError {
         Ok(e) => IntakeError::Refused {
             url: url.to_string(),
             status: status.as_u16(),
-            code: crate::text::shown(&e.error.code),
+            code: Some(match e.error.code {
+                WireCode::Other(c) => WireCode::Other(crate::text::shown(&c)),
+                known => known,
+            }),
             message: crate::text::shown(&e.error.message),
             retry_after,
         },
         Err(_) => IntakeError::Refused {
             url: url.to_string(),
             status: status.as_u16(),
-            code: "http".into(),
+            code: None,
             message: status.canonical_reason().unwrap_or("error").to_owned(),
             retry_after,
         },

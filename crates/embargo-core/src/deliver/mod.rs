@@ -1,16 +1,15 @@
-//! Delivery to an intake server (DESIGN.md "Intake protocol"): the researcher's submit through
-//! the outbox, status and replies; the team's pull, status changes and replies. The protocol's
-//! JSON is `wire`, HTTP is `client`, what is kept on disk is `records`, replies are `reply`.
+//! Delivery to an intake server (DESIGN.md "Intake protocol"): the researcher's status and
+//! replies; the team's pull, status changes and replies. The protocol's types are
+//! [`crate::protocol`], HTTP is `client`, what is kept on disk is `records`, replies are `reply`.
+//! Submitting through the outbox is a use case ([`crate::usecase::submit`]) over these parts.
 
 pub mod client;
 pub mod records;
 pub mod reply;
-pub mod wire;
 
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
@@ -19,225 +18,11 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{PassphraseFn, Signer};
 use crate::net::NetConfig;
 use crate::open::{OpenError, OpenRequest, Opened};
-use crate::seal::ProgressFn;
-use crate::store::{Store, StoreError};
-use crate::usecase::{self, Delivery, SealJob, SealReportError};
-use client::{Intake, IntakeError, UploadProgress};
-use records::{Pending, ReceiptRecord, Records};
-use wire::{ReportState, ReportStatus, TeamReport};
+use crate::protocol::{self as wire, ReportState, ReportStatus, TeamReport};
+use client::{Intake, IntakeError};
+use records::ReceiptRecord;
 
 pub use client::check_intake_url;
-
-/// How long `submit` keeps retrying by default.
-pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(120);
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Why a submission did not reach an intake.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SubmitError {
-    /// No intake URL given, and the program names none.
-    #[error("program `{program}` has no intake endpoint")]
-    NoIntake {
-        /// The program id.
-        program: String,
-    },
-    /// Sealing failed; nothing was queued.
-    #[error(transparent)]
-    Seal(#[from] SealReportError),
-    /// The intake URL is not usable, or the client could not be set up.
-    #[error(transparent)]
-    Intake(IntakeError),
-    /// The intake refused the report (a refusal that retrying will not change). It stays in the
-    /// outbox under `id`.
-    #[error("the intake refused the report (kept in the outbox as {id}): {source}")]
-    Refused {
-        /// The outbox id.
-        id: String,
-        /// The refusal.
-        source: IntakeError,
-    },
-    /// The intake could not be reached in time; the report is safe in the outbox under `id`.
-    #[error("queued in the outbox as {id}: {source}")]
-    Queued {
-        /// The outbox id.
-        id: String,
-        /// The last failure.
-        source: IntakeError,
-    },
-    /// The data directory could not be written.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// What a submission produced.
-#[derive(Debug)]
-pub struct Submission {
-    /// The receipt record (also saved in the data directory).
-    pub receipt: ReceiptRecord,
-    /// What was sealed.
-    pub sealed: crate::seal::Sealed,
-    /// Warnings from `check`.
-    pub findings: Vec<crate::report::Finding>,
-}
-
-/// Options of a submission.
-pub struct SubmitOptions<'a> {
-    /// The intake's URL; default: the program's intake endpoint.
-    pub intake: Option<String>,
-    /// How long to keep retrying.
-    pub retry_for: Duration,
-    /// How to connect.
-    pub net: NetConfig,
-    /// Told upload progress.
-    pub upload: Option<UploadProgress>,
-    /// Told each retry and the wait before it.
-    pub on_retry: &'a (dyn Fn(&IntakeError, Duration) + Send + Sync),
-}
-
-/// Seals a report into the outbox (ciphertext and a random Idempotency-Key on disk before the
-/// first byte is sent), sends it with retries, and keeps the receipt.
-pub async fn submit(
-    store: &Store,
-    job: SealJob<'_>,
-    opts: SubmitOptions<'_>,
-    seal_progress: &mut ProgressFn<'_>,
-) -> Result<Submission, SubmitError> {
-    let program = job.report.program.clone();
-    let intake_url = match opts.intake.clone() {
-        Some(u) => u,
-        None => store
-            .program(&program)
-            .ok()
-            .and_then(|p| p.intake_url)
-            .ok_or_else(|| SubmitError::NoIntake {
-                program: crate::text::shown(&program),
-            })?,
-    };
-    let intake = Intake::new(&intake_url, &opts.net).map_err(SubmitError::Intake)?;
-    let records = Records::of(store);
-    let (id, body) = records.new_pending_path()?;
-    let evidence = if records.encrypted() {
-        job.attachments
-            .iter()
-            .map(|a| records::Evidence {
-                name: a.meta.name.clone(),
-                sha256: a.meta.sha256.clone(),
-                original_sha256: a.original_sha256.clone(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let job = SealJob {
-        delivery: Delivery::Binary,
-        ..job
-    };
-    let outcome = usecase::seal_report(store, job, &body, false, seal_progress)?;
-    let pending = Pending {
-        id: id.clone(),
-        idempotency_key: crate::bundle::hex(&rand::random::<[u8; 16]>()),
-        intake_url: intake.base().to_string(),
-        program: Some(program),
-        reference: Some(outcome.sealed.reference.clone()),
-        created_at: now(),
-        bytes: fs::metadata(&body).map(|m| m.len()).unwrap_or(0),
-        attempts: 0,
-        last_error: None,
-        evidence,
-    };
-    if let Err(e) = records.save_pending(&pending) {
-        let _ = fs::remove_file(&body);
-        return Err(e.into());
-    }
-    let receipt = send_pending(&records, &intake, pending, &opts).await?;
-    Ok(Submission {
-        receipt,
-        sealed: outcome.sealed,
-        findings: outcome.findings,
-    })
-}
-
-async fn send_pending(
-    records: &Records,
-    intake: &Intake,
-    mut pending: Pending,
-    opts: &SubmitOptions<'_>,
-) -> Result<ReceiptRecord, SubmitError> {
-    let body = records.pending_body(&pending.id);
-    let attempts = std::sync::atomic::AtomicU32::new(0);
-    let on_retry = |e: &IntakeError, wait: Duration| {
-        attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        (opts.on_retry)(e, wait)
-    };
-    let result = client::submit_with_retries(
-        intake,
-        &body,
-        &pending.idempotency_key,
-        opts.retry_for,
-        opts.upload.clone(),
-        &on_retry,
-    )
-    .await;
-    pending.attempts += attempts.into_inner() + 1;
-    match result {
-        Ok(s) => {
-            let record = ReceiptRecord {
-                receipt: s.receipt,
-                status_token: s.status_token,
-                intake_url: pending.intake_url.clone(),
-                program: pending.program.clone(),
-                reference: pending.reference.clone(),
-                received_at: s.received_at,
-                evidence: pending.evidence.clone(),
-            };
-            records.save_receipt(&record)?;
-            records.remove_pending(&pending.id)?;
-            Ok(record)
-        }
-        Err(e) => {
-            pending.last_error = Some(e.to_string());
-            records.save_pending(&pending)?;
-            if e.retryable() {
-                Err(SubmitError::Queued {
-                    id: pending.id,
-                    source: e,
-                })
-            } else {
-                Err(SubmitError::Refused {
-                    id: pending.id,
-                    source: e,
-                })
-            }
-        }
-    }
-}
-
-/// Sends every outbox entry again (each with its own key and bytes); returns each outcome.
-pub async fn retry_outbox(
-    records: &Records,
-    opts: SubmitOptions<'_>,
-) -> Result<Vec<(Pending, Result<ReceiptRecord, SubmitError>)>, StoreError> {
-    let (pending, broken) = records.pending()?;
-    if let Some(e) = broken
-        .into_iter()
-        .find(|e| matches!(e, StoreError::Locked { .. }))
-    {
-        return Err(e);
-    }
-    let mut out = Vec::new();
-    for p in pending {
-        let result = match Intake::new(&p.intake_url, &opts.net) {
-            Ok(intake) => send_pending(records, &intake, p.clone(), &opts).await,
-            Err(e) => Err(SubmitError::Intake(e)),
-        };
-        out.push((p, result));
-    }
-    Ok(out)
-}
 
 /// Asks the intake for a receipt's status and replies.
 pub async fn report_state(
@@ -474,40 +259,9 @@ pub enum SendReplyError {
     Intake(#[from] IntakeError),
 }
 
-/// When the team's answer is due: `business_days` after `received_at`, Saturdays and Sundays
-/// skipped (in UTC: public holidays and the team's time zone are not known).
-pub fn answer_due(
-    received_at: chrono::DateTime<chrono::Utc>,
-    business_days: u32,
-) -> chrono::DateTime<chrono::Utc> {
-    use chrono::{Datelike, Weekday};
-    let mut t = received_at;
-    let mut left = business_days;
-    while left > 0 {
-        t += chrono::Duration::days(1);
-        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
-        }
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn answers_are_due_after_business_days() {
-        let at = |y, m, d, h| chrono::Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
-        // Thursday + 3 business days = Tuesday (Saturday and Sunday skipped).
-        assert_eq!(answer_due(at(2026, 12, 3, 15), 3), at(2026, 12, 8, 15));
-        // Friday evening + 1 = Monday.
-        assert_eq!(answer_due(at(2026, 12, 4, 22), 1), at(2026, 12, 7, 22));
-        // Saturday + 3 = Wednesday.
-        assert_eq!(answer_due(at(2026, 12, 5, 9), 3), at(2026, 12, 9, 9));
-        assert_eq!(answer_due(at(2026, 12, 5, 9), 0), at(2026, 12, 5, 9));
-    }
 
     #[test]
     fn intake_urls_are_https_or_loopback() {

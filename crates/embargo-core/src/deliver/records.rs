@@ -18,7 +18,8 @@ use sequoia_openpgp::Cert;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
-use crate::store::{read_capped, Store, StoreError};
+use crate::fsutil::read_capped;
+use crate::store::{Store, StoreError};
 
 /// A sealed report waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,16 @@ pub struct Pending {
     pub attempts: u32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// When the last attempt ended (RFC 3339); the outbox's next try counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<String>,
+    /// Rounds of retries the outbox made (each round may send several times); sets the wait.
+    #[serde(default)]
+    pub rounds: u32,
+    /// The intake refused it with an answer that retrying will not change: not retried by
+    /// itself (the researcher may try again, or remove it).
+    #[serde(default)]
+    pub refused: bool,
     /// The attachments sealed, with their hashes (only when records are encrypted: names can
     /// say something about the finding).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -83,7 +94,33 @@ pub struct ReceiptRecord {
     pub evidence: Vec<Evidence>,
 }
 
-/// Outbox and receipts in a data directory.
+/// A report the researcher exported to send themselves (as `.eml` or `.asc`): what Sent shows
+/// as "exported, sent by you".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ExportRecord {
+    /// Random id.
+    pub id: String,
+    /// The program's id.
+    pub program: Option<String>,
+    /// The report's random reference.
+    pub reference: String,
+    /// `eml` or `asc`.
+    pub format: String,
+    /// The address it is meant for, when the program has one.
+    pub to: Option<String>,
+    /// Where the file was written (encrypted records only: a path can say something about the
+    /// finding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Bytes written.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub bytes: u64,
+    /// When (RFC 3339).
+    pub exported_at: String,
+}
+
+/// Outbox, receipts and exports in a data directory.
 pub struct Records {
     root: PathBuf,
     identity: Option<Cert>,
@@ -127,13 +164,15 @@ impl Records {
 
     /// Whether any record is encrypted (reading them needs the passphrase).
     pub fn has_encrypted(&self) -> bool {
-        [self.outbox(), self.receipts()].iter().any(|d| {
-            fs::read_dir(d)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().ends_with(".json.pgp"))
-        })
+        [self.outbox(), self.receipts(), self.exports()]
+            .iter()
+            .any(|d| {
+                fs::read_dir(d)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".json.pgp"))
+            })
     }
 
     /// Unlocks with the identity's passphrase, asked only when a record is encrypted; checked
@@ -168,11 +207,12 @@ impl Records {
         match &self.identity {
             Some(identity) => {
                 let path = dir.join(format!("{name}.json.pgp"));
-                let sealed =
-                    crate::vault::encrypt_to(identity, json).map_err(|e| StoreError::Io {
+                let sealed = crate::vault::encrypt_to(identity, json).map_err(|source| {
+                    StoreError::Encrypt {
                         path: path.display().to_string(),
-                        source: io::Error::other(e.to_string()),
-                    })?;
+                        source,
+                    }
+                })?;
                 fsutil::atomic_write(&path, &sealed).map_err(io_err(&path))?;
                 match fs::remove_file(&plain) {
                     Ok(()) => Ok(()),
@@ -191,7 +231,7 @@ impl Records {
             return Ok(0);
         }
         let mut n = 0;
-        for dir in [self.outbox(), self.receipts()] {
+        for dir in [self.outbox(), self.receipts(), self.exports()] {
             let entries = match fs::read_dir(&dir) {
                 Ok(rd) => rd,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -209,6 +249,38 @@ impl Records {
             }
         }
         Ok(n)
+    }
+
+    fn exports(&self) -> PathBuf {
+        self.root.join("exports")
+    }
+
+    /// Records an export (its file path only when records are encrypted).
+    pub fn save_export(&self, mut e: ExportRecord) -> Result<ExportRecord, StoreError> {
+        if e.id.is_empty() {
+            e.id = crate::bundle::hex(&rand::random::<[u8; 12]>());
+        }
+        if !is_id(&e.id) {
+            return Err(StoreError::BadRecord {
+                path: self.exports().display().to_string(),
+                reason: format!("`{}` is not a record id", crate::text::shown(&e.id)),
+            });
+        }
+        if !self.encrypted() {
+            e.file = None;
+        }
+        let text = serde_json::to_string_pretty(&e).expect("serializes");
+        self.write_record(&self.exports(), &e.id, text.as_bytes())?;
+        self.migrate()?;
+        Ok(e)
+    }
+
+    /// Every export, oldest first.
+    pub fn exports_all(&self) -> Result<(Vec<ExportRecord>, Vec<StoreError>), StoreError> {
+        let (mut ok, bad) =
+            self.read_all::<ExportRecord>(&self.exports(), |e: &ExportRecord| is_id(&e.id))?;
+        ok.sort_by(|a, b| a.exported_at.cmp(&b.exported_at));
+        Ok((ok, bad))
     }
 
     fn outbox(&self) -> PathBuf {
@@ -253,6 +325,21 @@ impl Records {
         Ok(())
     }
 
+    /// How many reports wait in the outbox, counted by their ciphertext (readable without the
+    /// passphrase: the records themselves may be encrypted).
+    pub fn count_pending(&self) -> usize {
+        fs::read_dir(self.outbox())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".pgp")
+                    .is_some_and(|id| !id.ends_with(".json") && is_id(id))
+            })
+            .count()
+    }
+
     /// Every outbox entry, oldest first; an unreadable one is an error naming its file and does
     /// not hide the others.
     pub fn pending(&self) -> Result<(Vec<Pending>, Vec<StoreError>), StoreError> {
@@ -264,9 +351,9 @@ impl Records {
     /// Saves a receipt.
     pub fn save_receipt(&self, r: &ReceiptRecord) -> Result<(), StoreError> {
         if !is_id(&r.receipt) {
-            return Err(StoreError::Settings {
+            return Err(StoreError::BadRecord {
                 path: self.receipts().display().to_string(),
-                message: format!("`{}` is not a receipt", crate::text::shown(&r.receipt)),
+                reason: format!("`{}` is not a receipt", crate::text::shown(&r.receipt)),
             });
         }
         let text = serde_json::to_string_pretty(r).expect("serializes");
@@ -280,6 +367,14 @@ impl Records {
             .read_all::<ReceiptRecord>(&self.receipts(), |r: &ReceiptRecord| is_id(&r.receipt))?;
         ok.sort_by(|a, b| a.received_at.cmp(&b.received_at));
         Ok((ok, bad))
+    }
+
+    /// The receipt kept for `receipt`.
+    pub fn receipt(&self, receipt: &str) -> Result<ReceiptRecord, StoreError> {
+        let (all, _) = self.receipts_all()?;
+        all.into_iter()
+            .find(|r| r.receipt == receipt)
+            .ok_or_else(|| StoreError::UnknownReceipt(crate::text::shown(receipt)))
     }
 
     /// A record's JSON: as it is, or decrypted with the identity.
@@ -300,9 +395,9 @@ impl Records {
         let mut ask = |_: &str| Some(pw.clone());
         crate::vault::decrypt_with(identity, &bytes, &mut ask).map_err(|e| match e {
             crate::open::OpenError::Key(k) => StoreError::Key(k),
-            other => StoreError::Settings {
+            other => StoreError::Undecryptable {
                 path: path.display().to_string(),
-                message: format!("cannot be decrypted: {other}"),
+                source: Box::new(other),
             },
         })
     }
@@ -333,16 +428,16 @@ impl Records {
                 .map_err(io_err(&path))
                 .and_then(|b| self.plain(&path, b))
                 .and_then(|b| {
-                    serde_json::from_slice::<T>(&b).map_err(|e| StoreError::Settings {
+                    serde_json::from_slice::<T>(&b).map_err(|e| StoreError::BadRecord {
                         path: path.display().to_string(),
-                        message: e.to_string(),
+                        reason: e.to_string(),
                     })
                 });
             match parsed {
                 Ok(v) if valid(&v) => ok.push(v),
-                Ok(_) => bad.push(StoreError::Settings {
+                Ok(_) => bad.push(StoreError::BadRecord {
                     path: path.display().to_string(),
-                    message: "not a record Embargo wrote".into(),
+                    reason: "its id is not one Embargo makes".into(),
                 }),
                 Err(e) => bad.push(e),
             }

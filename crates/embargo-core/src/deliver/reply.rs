@@ -2,19 +2,13 @@
 //! (the one their report carried) and to the team's own, so that both can read it; and, on the
 //! researcher's side, decrypted and verified in memory.
 
-use std::io::{Read, Write};
-
-use openpgp::parse::stream::DecryptorBuilder;
-use openpgp::parse::Parse;
-use openpgp::serialize::stream::{
-    Armorer, Encryptor, LiteralWriter, Message, Signer as StreamSigner,
-};
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 
-use crate::keys::{self, KeyError, PassphraseFn, Signer};
-use crate::open::decrypt::{self, Helper, SignatureStatus};
+use crate::keys::{KeyError, PassphraseFn, Signer};
+use crate::message::{self, MessageError};
+use crate::open::decrypt::SignatureStatus;
 use crate::open::OpenError;
 
 /// Largest reply text.
@@ -33,12 +27,12 @@ pub enum ReplyError {
         /// Its size.
         size: usize,
     },
-    /// A key cannot be used.
+    /// A key cannot be used, or the message could not be made.
+    #[error(transparent)]
+    Seal(#[from] MessageError),
+    /// The researcher's key the report carried cannot be read.
     #[error(transparent)]
     Key(#[from] KeyError),
-    /// The OpenPGP layer failed.
-    #[error("OpenPGP error while sealing the reply: {0}")]
-    OpenPgp(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Seals a reply: signed by the team's key, encrypted to the researcher's certificates and to
@@ -50,39 +44,17 @@ pub fn seal_reply(text: &str, team: &Signer, researcher: &[Cert]) -> Result<Stri
     if text.len() > MAX_REPLY_BYTES {
         return Err(ReplyError::TooLarge { size: text.len() });
     }
-    let p = keys::policy();
-    let mut certs: Vec<Cert> = researcher.to_vec();
-    certs.push(team.cert.clone());
-    let subkeys = certs
-        .iter()
-        .map(|c| keys::encryption_keys(c, &p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let set = keys::recipients(&certs, &subkeys, false)?;
-    let pgp = |e: anyhow::Error| ReplyError::OpenPgp(e.into());
-    let mut out = Vec::new();
-    {
-        let m = Message::new(&mut out);
-        let m = Armorer::new(m).build().map_err(pgp)?;
-        let m = Encryptor::for_recipients(m, set.recipients)
-            .build()
-            .map_err(pgp)?;
-        let mut signer = StreamSigner::new(m, team.keypair.clone()).map_err(pgp)?;
-        for c in researcher {
-            signer = signer.add_intended_recipient(c);
-        }
-        let m = signer.build().map_err(pgp)?;
-        let mut lit = LiteralWriter::new(m).build().map_err(pgp)?;
-        lit.write_all(text.as_bytes()).map_err(|e| pgp(e.into()))?;
-        lit.finalize().map_err(pgp)?;
-    }
-    Ok(String::from_utf8(out).expect("armor is ASCII"))
+    let mut to: Vec<Cert> = researcher.to_vec();
+    to.push(team.cert.clone());
+    let armored = message::seal(text.as_bytes(), &to, Some(team), true)?;
+    Ok(String::from_utf8(armored).expect("armor is ASCII"))
 }
 
 /// A reply as the researcher reads it.
 pub struct OpenedReply {
     /// The text (wiped from memory when dropped).
     pub text: Zeroizing<String>,
-    /// Who signed it; with `verify_with` given (the program's pinned team key), only those count.
+    /// Who signed it; with `verify_with` given (the program's pinned team keys), only those count.
     pub signature: SignatureStatus,
 }
 
@@ -93,24 +65,16 @@ pub fn open_reply(
     verify_with: &[Cert],
     passphrase: &mut PassphraseFn<'_>,
 ) -> Result<OpenedReply, OpenError> {
-    let p = keys::policy();
-    let helper = Helper::new(secret_keys, verify_with, passphrase);
-    let mut decryptor = DecryptorBuilder::from_bytes(armored.as_bytes())
-        .map_err(|e| OpenError::NotOpenPgp(e.into()))?
-        .with_policy(&p, None, helper)
-        .map_err(decrypt::start_error)?;
-    let mut text = Zeroizing::new(Vec::new());
-    (&mut decryptor)
-        .take(MAX_REPLY_BYTES as u64 + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| OpenError::Integrity(Box::new(e)))?;
-    if text.len() > MAX_REPLY_BYTES {
-        return Err(OpenError::TooLarge {
-            limit: MAX_REPLY_BYTES as u64,
-        });
-    }
-    let helper = decryptor.into_helper();
-    let signature = decrypt::signature_status(&helper, None, !verify_with.is_empty(), &p);
-    let text = Zeroizing::new(String::from_utf8_lossy(&text).into_owned());
-    Ok(OpenedReply { text, signature })
+    let opened = message::open(
+        armored.as_bytes(),
+        secret_keys,
+        verify_with,
+        passphrase,
+        MAX_REPLY_BYTES,
+    )?;
+    let text = Zeroizing::new(String::from_utf8_lossy(&opened.text).into_owned());
+    Ok(OpenedReply {
+        text,
+        signature: opened.signature,
+    })
 }

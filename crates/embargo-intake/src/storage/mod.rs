@@ -16,56 +16,14 @@ use std::pin::Pin;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;
-use serde::{Deserialize, Serialize};
 
 use crate::receipt::{Receipt, ServerSecret};
 
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
-/// A report's state in the team's workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Received,
-    Triaged,
-    Accepted,
-    Fixed,
-    Disclosed,
-    Rejected,
-}
-
-impl Status {
-    pub const ALL: [Status; 6] = [
-        Status::Received,
-        Status::Triaged,
-        Status::Accepted,
-        Status::Fixed,
-        Status::Disclosed,
-        Status::Rejected,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::Triaged => "triaged",
-            Status::Accepted => "accepted",
-            Status::Fixed => "fixed",
-            Status::Disclosed => "disclosed",
-            Status::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A report's state in the team's workflow: the protocol's own type.
+pub use embargo_core::protocol::ReportStatus as Status;
 
 /// RFC 3339 in UTC with microseconds, the form every time on the wire takes.
 pub fn rfc3339(t: DateTime<Utc>) -> String {

@@ -1,7 +1,9 @@
 //! Web Key Directory names (draft-koch-openpgp-webkey-service): the z-base-32 SHA-1 of an
-//! address's lower-cased local part.
+//! address's lower-cased local part, and the two URLs a client asks. One home for the client
+//! (`discover`) and the intake server, which publishes its team's keys there.
 
 use sha1::{Digest, Sha1};
+use url::Url;
 
 const ZBASE32: &[u8; 32] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
 
@@ -28,6 +30,24 @@ pub fn zbase32(bytes: &[u8]) -> String {
 /// lower case.
 pub fn local_part_hash(local: &str) -> String {
     zbase32(&Sha1::digest(local.to_ascii_lowercase().as_bytes()))
+}
+
+/// The WKD URLs for an address: advanced, then direct. `None` when it is not `local@domain`.
+pub fn wkd_urls(address: &str) -> Option<(Url, Url)> {
+    let (local, dom) = address.rsplit_once('@')?;
+    let dom = crate::ids::domain_name(dom).ok()?;
+    if local.is_empty() {
+        return None;
+    }
+    let hash = local_part_hash(local);
+    let mut advanced = Url::parse(&format!(
+        "https://openpgpkey.{dom}/.well-known/openpgpkey/{dom}/hu/{hash}"
+    ))
+    .ok()?;
+    advanced.query_pairs_mut().append_pair("l", local);
+    let mut direct = Url::parse(&format!("https://{dom}/.well-known/openpgpkey/hu/{hash}")).ok()?;
+    direct.query_pairs_mut().append_pair("l", local);
+    Some((advanced, direct))
 }
 
 #[cfg(test)]

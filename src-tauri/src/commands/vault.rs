@@ -23,32 +23,13 @@ use embargo_core::vault::{DraftFile, VaultError};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use zeroize::Zeroizing;
 
-use crate::commands::{attachment_views, prepare};
+use super::report::{attachment_views, prepare};
+use super::{Result, KEY_FILTERS};
 use crate::dto::{OpenedDraft, VaultView};
 use crate::error::{CommandError, ErrorCode};
 use crate::state::{AppState, Held, Inner};
 
-type Result<T> = std::result::Result<T, CommandError>;
-
-const KEY_FILTERS: &[crate::picker::Filter] = &[("OpenPGP key", &["asc", "pgp", "gpg", "key"])];
 const REPORT_FILTERS: &[crate::picker::Filter] = &[("Report", &["md", "markdown", "txt"])];
-
-impl From<VaultError> for CommandError {
-    fn from(e: VaultError) -> CommandError {
-        match e {
-            VaultError::Key(k) => k.into(),
-            VaultError::NoIdentity => CommandError::new(ErrorCode::NotFound, "no identity yet")
-                .hint("Create your identity in Settings: it keeps your drafts encrypted."),
-            VaultError::UnknownDraft(id) => {
-                CommandError::new(ErrorCode::NotFound, format!("no draft {id}"))
-            }
-            VaultError::Io { .. } => CommandError::new(ErrorCode::Io, e),
-            VaultError::Corrupted { .. } => CommandError::new(ErrorCode::Io, e)
-                .hint("This file cannot be read back; the other drafts are not affected."),
-            other => CommandError::new(ErrorCode::InvalidInput, other),
-        }
-    }
-}
 
 /// The vault's state for the UI (locks first when idle too long, without counting as activity).
 pub fn view(state: &AppState) -> Result<VaultView> {
@@ -147,7 +128,7 @@ pub fn vault_status(state: State<'_, AppState>) -> Result<VaultView> {
 #[tauri::command]
 pub async fn autosave<R: Runtime>(app: AppHandle<R>) -> Result<VaultView> {
     let handle = app.clone();
-    crate::commands::blocking(move || save_now(&handle.state::<AppState>())).await?;
+    super::blocking(move || save_now(&handle.state::<AppState>())).await?;
     view(&app.state::<AppState>())
 }
 
@@ -193,7 +174,7 @@ pub async fn create_identity<R: Runtime>(
 /// with its passphrase and saves the draft on screen into it.
 async fn adopt<R: Runtime>(app: &AppHandle<R>, from: Adopt, pw: Password) -> Result<()> {
     let handle = app.clone();
-    crate::commands::blocking(move || {
+    super::blocking(move || {
         let state = handle.state::<AppState>();
         let from = match &from {
             Adopt::Generate(userid) => NewIdentity::Generate { userid },
@@ -226,7 +207,7 @@ pub async fn import_identity<R: Runtime>(
 ) -> Result<Option<VaultView>> {
     let passphrase = Zeroizing::new(passphrase);
     let state = app.state::<AppState>();
-    let Some(path) = crate::commands::pick_secret_key(&state)? else {
+    let Some(path) = super::review::pick_secret_key(&state)? else {
         return Ok(None);
     };
     let pw = self::passphrase(&passphrase)?;
@@ -263,7 +244,7 @@ pub async fn unlock_vault<R: Runtime>(app: AppHandle<R>, passphrase: String) -> 
     let passphrase = Zeroizing::new(passphrase);
     let pw = self::passphrase(&passphrase)?;
     let handle = app.clone();
-    crate::commands::blocking(move || {
+    super::blocking(move || {
         let state = handle.state::<AppState>();
         let identity = state.vault.identity()?.ok_or(VaultError::NoIdentity)?;
         let mut ask = |_: &str| Some(pw.clone());
@@ -285,22 +266,13 @@ pub fn lock_vault(state: State<'_, AppState>) -> Result<VaultView> {
     view(&state)
 }
 
-/// Sets the auto-lock time.
+/// Sets the auto-lock time (the core checks the range).
 #[tauri::command]
 pub fn set_auto_lock(state: State<'_, AppState>, minutes: u32) -> Result<VaultView> {
-    use embargo_core::store::MAX_AUTO_LOCK_MINUTES;
-    if !(1..=MAX_AUTO_LOCK_MINUTES).contains(&minutes) {
-        return Err(CommandError::new(
-            ErrorCode::InvalidInput,
-            format!("auto-lock after {minutes} minutes: choose 1 to {MAX_AUTO_LOCK_MINUTES}"),
-        ));
-    }
-    let mut settings = state.store.settings()?;
-    settings.auto_lock_minutes = Some(minutes);
-    state.store.save_settings(&settings)?;
+    let settings = embargo_core::usecase::settings::set_auto_lock(&state.store, minutes)?;
     {
         let mut inner = state.lock();
-        inner.auto_lock = Duration::from_secs(u64::from(minutes) * 60);
+        inner.auto_lock = Duration::from_secs(u64::from(settings.auto_lock_minutes()) * 60);
         inner.touch();
     }
     view(&state)
@@ -349,7 +321,7 @@ fn replace_draft<R: Runtime>(
     let list = attachment_views(&state);
     let _ = app.emit("attachments-changed", &list);
     Ok(OpenedDraft {
-        status: crate::commands::draft_status(&state, report)?,
+        status: super::report::draft_status(&state, report)?,
         missing,
         problems,
     })
@@ -359,17 +331,14 @@ fn replace_draft<R: Runtime>(
 #[tauri::command]
 pub async fn open_draft<R: Runtime>(app: AppHandle<R>, id: String) -> Result<OpenedDraft> {
     let handle = app.clone();
-    crate::commands::blocking(move || {
+    super::blocking(move || {
         let state = handle.state::<AppState>();
         let pw = passphrase_of(&mut state.lock())?;
         save_now(&state)?;
         let mut ask = |_: &str| Some(pw.clone());
-        let text = state.vault.load_draft(&id, None, &mut ask)?;
+        let text = state.vault.load_draft_text(&id, None, &mut ask)?;
         let files = state.vault.draft_files(&id, &mut ask)?;
-        let text = std::str::from_utf8(&text).map_err(|_| {
-            CommandError::new(ErrorCode::Io, format!("draft {id} is not UTF-8 text"))
-        })?;
-        let (report, _) = Report::parse(text)
+        let (report, _) = Report::parse(&text)
             .map_err(|e| CommandError::new(ErrorCode::InvalidInput, format!("draft {id}: {e}")))?;
         replace_draft(&handle, report, Some(id), files, Vec::new())
     })
@@ -380,12 +349,12 @@ pub async fn open_draft<R: Runtime>(app: AppHandle<R>, id: String) -> Result<Ope
 #[tauri::command]
 pub async fn new_draft<R: Runtime>(app: AppHandle<R>) -> Result<OpenedDraft> {
     let handle = app.clone();
-    crate::commands::blocking(move || {
+    super::blocking(move || {
         let state = handle.state::<AppState>();
         save_now(&state)?;
         let program = state.lock().draft.program.clone();
         let program = if program.is_empty() {
-            "novu".to_owned()
+            embargo_core::program::DEFAULT_PROGRAM.to_owned()
         } else {
             program
         };
@@ -439,7 +408,7 @@ pub async fn open_report_file<R: Runtime>(app: AppHandle<R>) -> Result<Option<Op
         return Ok(None);
     };
     let handle = app.clone();
-    crate::commands::blocking(move || {
+    super::blocking(move || {
         let state = handle.state::<AppState>();
         let text = embargo_core::report::read_report_file(&path).map_err(|e| {
             let code = match e {

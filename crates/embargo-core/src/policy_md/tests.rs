@@ -6,7 +6,7 @@ use expect_test::{expect, Expect};
 
 use super::*;
 
-const NOVU_MD: &str = include_str!("../programs/novu-SECURITY.md");
+const NOVU_MD: &str = include_str!("../../programs/novu-SECURITY.md");
 const NOVU_URL: &str = "https://github.com/novuhq/novu/blob/next/SECURITY.md";
 
 fn import(md: &str) -> ImportedProgram {
