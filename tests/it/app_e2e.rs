@@ -182,6 +182,47 @@ async fn shot(c: &Client, dir: &Path, name: &str) {
     }
 }
 
+/// A screenshot of the whole X display, for screens where WebKitWebDriver's own screenshot
+/// never answers (Sent, Drafts): ImageMagick's `import` reads the Xvfb framebuffer.
+async fn xshot(c: &Client, dir: &Path, name: &str) {
+    let _ = c
+        .execute(
+            "window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; });",
+            vec![],
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let display = std::env::var("DISPLAY").unwrap_or_default();
+    let out = dir.join(format!("{name}.png"));
+    let status = Command::new("import")
+        .args(["-display", &display, "-window", "root"])
+        // The app's window, at the display's origin (1200 × 820, `main_window`).
+        .args(["-crop", "1200x820+0+0", "+repage"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("warning: the screenshot {name} could not be taken with import");
+    }
+}
+
+/// A screenshot with the element `id` in the middle of the window (what `shot` shows is the
+/// top of the screen).
+async fn shot_at(c: &Client, dir: &Path, name: &str, id: &str) {
+    let _ = c
+        .execute(
+            &format!("document.querySelector(\"[data-testid='{id}']\").scrollIntoView({{block: 'center'}})"),
+            vec![],
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    match tokio::time::timeout(Duration::from_secs(20), c.screenshot()).await {
+        Ok(png) => fs::write(dir.join(format!("{name}.png")), png.unwrap()).unwrap(),
+        Err(_) => eprintln!("warning: the screenshot {name} timed out; the old one is kept"),
+    }
+}
+
 async fn set_theme(c: &Client, theme: &str) {
     by(c, "nav-settings").await.click().await.unwrap();
     by(c, "theme").await.select_by_value(theme).await.unwrap();
@@ -358,6 +399,13 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
     by(&c, "export-eml").await.click().await.unwrap();
     let banner = text_of(&c, "export-result").await;
     assert!(banner.contains("report.eml"), "{banner}");
+    let steps = text_of(&c, "send-it-steps").await;
+    assert!(
+        steps.contains("Open report.eml with your mail client"),
+        "{steps}"
+    );
+    assert_eq!(text_of(&c, "send-it-to").await, "security@novu.co");
+    shot_at(&c, &shots, "send-it-light", "send-it").await;
     by(&c, "nav-settings").await.click().await.unwrap();
     by(&c, "theme").await;
     shot(&c, &shots, "settings-light").await;
@@ -947,6 +995,9 @@ async fn the_app_signs_with_the_identity_and_reads_verified_replies() {
         shown.split_whitespace().collect::<String>(),
         identity.fingerprint().to_hex()
     );
+    let shots = screenshot_dir();
+    fs::create_dir_all(&shots).unwrap();
+    shot_at(&c, &shots, "review-signed-light", "sign-note").await;
     click_when_enabled(&c, "submit-intake").await;
     let receipt = text_of(&c, "submit-receipt").await.trim().to_owned();
     assert_eq!(receipt.len(), 26, "{receipt}");
@@ -1070,6 +1121,7 @@ async fn the_app_signs_with_the_identity_and_reads_verified_replies() {
         .as_str()
         .unwrap()
         .contains("Please send your password."));
+    xshot(&c, &shots, "sent-light").await;
     c.close().await.unwrap();
     drop(driver);
 }
@@ -1105,6 +1157,9 @@ async fn the_built_in_program_asks_for_a_key_and_discovers_it_in_place() {
     assert_eq!(text_of(&c, "key-request-to").await, "security@novu.co");
     by(&c, "key-request-open").await.click().await.unwrap();
     by(&c, "key-request-note").await;
+    let shots = screenshot_dir();
+    fs::create_dir_all(&shots).unwrap();
+    shot(&c, &shots, "novu-key-request-light").await;
     let urls = fs::read_to_string(&opened).unwrap();
     let url = urls.lines().next().unwrap_or_default();
     assert!(
