@@ -206,6 +206,7 @@ pub fn open_message(data: &[u8]) {
             require_signature: false,
             cancel: None,
             progress: None,
+            journal: None,
         },
     );
     match result {

@@ -178,6 +178,13 @@ pub fn run() {
     };
     // No core file, not dumpable (WebKit's helper processes are outside this: README).
     let _ = embargo_core::process::forbid_core_dumps();
+    // Unverified plaintext a killed `open` (CLI) left behind is removed first.
+    for dir in embargo_core::usecase::clean_interrupted_opens(&store) {
+        eprintln!(
+            "removed {}: unverified plaintext left by an interrupted open",
+            dir.display()
+        );
+    }
     run_app(tauri::Builder::default(), store, |_| {});
 }
 

@@ -493,6 +493,7 @@ fn attachments_signing_preview_and_export() {
             require_signature: true,
             cancel: None,
             progress: None,
+            journal: None,
         },
     )
     .unwrap();

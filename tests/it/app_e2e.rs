@@ -1138,7 +1138,7 @@ async fn the_built_in_program_asks_for_a_key_and_discovers_it_in_place() {
         "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
     );
     let (_, cert) = team_key("Novu Security <security@novu.co>");
-    let server = domain_server("novu.co", &cert, "");
+    let server = domain_server("novu.co", &cert, "", &[]);
     let dir = scratch();
     let d = dir.path();
     let opened = d.join("opened.log");
@@ -1267,7 +1267,7 @@ async fn the_outbox_delivers_by_itself_once_the_intake_is_up() {
     until(
         &c,
         "the receipt on Sent",
-        "return document.querySelectorAll(\"[data-testid^='sent-']\").length === 1 && !document.querySelector(\"[data-testid='outbox']\")",
+        "return document.querySelectorAll(\"li[data-testid^='sent-']\").length === 1 && !document.querySelector(\"[data-testid='outbox']\")",
     )
     .await;
     c.close().await.unwrap();

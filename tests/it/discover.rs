@@ -162,7 +162,7 @@ impl Server {
     }
 
     /// Runs `embargo` in `dir` with its data directory kept there between runs.
-    fn embargo_in(&self, dir: &std::path::Path, args: &[&str]) -> Output {
+    pub(crate) fn embargo_in(&self, dir: &std::path::Path, args: &[&str]) -> Output {
         Command::new(embargo_bin())
             .args(args)
             .current_dir(dir)
@@ -237,7 +237,7 @@ pub(crate) fn team_key(uid: &str) -> (Cert, Cert) {
     (tsk, public)
 }
 
-fn armored(cert: &Cert) -> Vec<u8> {
+pub(crate) fn armored(cert: &Cert) -> Vec<u8> {
     cert.armored().to_vec().unwrap()
 }
 
@@ -299,7 +299,7 @@ fn wkd_advanced(address: &str) -> (String, String) {
 }
 
 pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
-const KEYS: &str = "application/octet-stream";
+pub(crate) const KEYS: &str = "application/octet-stream";
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
@@ -812,14 +812,16 @@ pub(crate) fn program_server(cert: &Cert) -> Server {
         "team.test",
         cert,
         "Embargo-Intake: https://intake.team.test/\n",
+        &["intake.team.test"],
     )
 }
 
 /// A domain publishing its team key in its security.txt (`Encryption:`) and through WKD for
-/// `security@DOMAIN`, with `extra` security.txt lines.
-pub(crate) fn domain_server(domain: &str, cert: &Cert, extra: &str) -> Server {
+/// `security@DOMAIN`, with `extra` security.txt lines; `hosts` are more names it answers for
+/// (so that `EMBARGO_RESOLVE` points them at it, as a private deployment would).
+pub(crate) fn domain_server(domain: &str, cert: &Cert, extra: &str, hosts: &[&str]) -> Server {
     let (wkd_host, wkd_path) = wkd_advanced(&format!("security@{domain}"));
-    Server::start(vec![
+    let mut routes = vec![
         (
             domain,
             "/.well-known/security.txt",
@@ -833,8 +835,16 @@ pub(crate) fn domain_server(domain: &str, cert: &Cert, extra: &str) -> Server {
             ),
         ),
         (domain, "/key.asc", Reply::Ok(KEYS, armored(cert))),
-        (&wkd_host, &wkd_path, Reply::Ok(KEYS, binary(cert))),
-    ])
+        (
+            wkd_host.as_str(),
+            wkd_path.as_str(),
+            Reply::Ok(KEYS, binary(cert)),
+        ),
+    ];
+    for h in hosts {
+        routes.push((h, "/", Reply::Ok(TEXT, Vec::new())));
+    }
+    Server::start(routes)
 }
 
 fn report_for(program: &str) -> String {
@@ -859,11 +869,18 @@ fn program_add_pin_seal_and_a_changed_key() {
     let text = stdout(&out);
     assert!(text.contains("added program team-test"), "{text}");
     assert!(text.contains("intake: https://intake.team.test/"), "{text}");
+    // The hint to pin never carries the fingerprint (copying it would skip the comparison).
+    let hint = text
+        .lines()
+        .find(|l| l.contains("embargo program pin"))
+        .expect("a pin hint");
     assert!(
-        text.contains(&format!(
-            "embargo program pin --program team-test --fingerprint '{grouped}'"
-        )),
-        "{text}"
+        hint.contains("--program team-test --fingerprint 'FINGERPRINT THE TEAM PUBLISHED'"),
+        "{hint}"
+    );
+    assert!(
+        !hint.replace(' ', "").contains(&cert.fingerprint().to_hex()),
+        "{hint}"
     );
     let list = stdout(&server.embargo_in(d, &["program", "list"]));
     assert!(

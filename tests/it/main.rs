@@ -1,6 +1,7 @@
 //! End-to-end tests: the `embargo` CLI as a user runs it, against real OpenPGP peers.
 
 mod app_e2e;
+mod attacks;
 mod cli;
 mod discover;
 mod fuzz_corpus;

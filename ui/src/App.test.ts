@@ -264,7 +264,7 @@ vi.mock("./ipc", async (importOriginal) => {
       updated_at: "2026-12-04T09:00:00Z",
       answer_due: { business_days: 3, due_at: "2026-12-08T15:00:00Z", days_left: 2, overdue: false },
       replies: [
-        { id: 1, created_at: "2026-12-04T09:00:00Z", text: "Thanks, reproduced.", signer: { kind: "verified", fingerprint: "F", user_id: "Novu Security" }, unreadable: null },
+        { id: 1, created_at: "2026-12-04T09:00:00Z", text: "Thanks, reproduced.", signer: { kind: "verified", fingerprint: "F", user_id: "Novu Security", pinned: true }, unreadable: null },
         { id: 2, created_at: "2026-12-04T10:00:00Z", text: "Send your password.", signer: { kind: "unknown_key", issuer: "BAD0" }, unreadable: null },
       ],
     }),
@@ -492,7 +492,7 @@ describe("the app against a fake backend", () => {
     expect(replies.length).toBe(2);
     const verdicts = Array.from(replies).map((r) => (r.querySelector("[data-testid='reply-signer']") as HTMLElement).dataset.verified);
     expect(verdicts).toEqual(["true", "false"]);
-    expect(replies[1].textContent).toContain("not a team key you pinned");
+    expect(replies[1].textContent).toContain("none of the team's keys");
     expect(byId("pending-abc")?.textContent).toContain("connection refused");
     click(byId("outbox-try-now"));
     await waitFor(() => backend.state.calls.some(([n]) => n === "retry_outbox_now"), "try now");

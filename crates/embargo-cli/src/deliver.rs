@@ -424,15 +424,22 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
                         continue;
                     }
                     let sig = match &reply.signer {
-                        Some(ReplySigner::Verified { user_id, .. }) => format!(
-                            "signed by the team's pinned key{}",
+                        Some(ReplySigner::Verified {
+                            user_id, pinned, ..
+                        }) => format!(
+                            "signed by {}{}",
+                            if *pinned {
+                                "the team's pinned key"
+                            } else {
+                                "a team key the report was sealed to"
+                            },
                             user_id
                                 .as_deref()
                                 .map(|u| format!(" ({})", Shown(u)))
                                 .unwrap_or_default()
                         ),
                         Some(ReplySigner::UnknownKey { issuer }) => format!(
-                            "warning: signed by {issuer}, which is not a team key pinned for this program"
+                            "warning: signed by {issuer}, which is none of the team's keys for this report"
                         ),
                         Some(ReplySigner::Bad { reason }) => {
                             format!("warning: BAD signature: {}", Shown(reason))
@@ -481,17 +488,31 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
                 secret_keys.push(keys::read_secret_key(k)?);
             }
             let mut ask = term::passphrase_source(passphrase_file.as_deref())?;
-            let pulled = net::block_on(deliver::pull(
+            let journal = store()?.open_journal();
+            let done = net::block_on(deliver::pull(
                 &session,
                 &output,
                 &secret_keys,
                 &mut ask,
-                max_size,
+                deliver::PullOptions {
+                    max_size,
+                    journal: Some(&journal),
+                },
             ))
             .map_err(|e| Failure::new(exit::ERROR, e))?
             .map_err(|e| Failure::new(exit::ERROR, e))?;
-            let mut failed = 0;
-            for p in &pulled {
+            let pulled = &done.pulled;
+            let mut failed = done.refused.len();
+            for (receipt, why) in &done.refused {
+                println!("{receipt}	not fetched	{why}");
+            }
+            if done.more {
+                eprintln!(
+                    "more reports wait: a pull fetches at most {} pages; run it again",
+                    deliver::MAX_PAGES
+                );
+            }
+            for p in pulled {
                 match &p.outcome {
                     Ok(o) => println!(
                         "{}\topened\t{}\t{}",
@@ -514,9 +535,15 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
         }
         TeamCommand::List { conn } => {
             let session = conn.session()?;
-            let list = net::block_on(session.list(None))
+            let (list, more) = net::block_on(session.list(None))
                 .map_err(|e| Failure::new(exit::ERROR, e))?
                 .map_err(intake_failure)?;
+            if let Some(cursor) = more {
+                eprintln!(
+                    "the listing goes on after {cursor}: only the first {} pages are shown",
+                    deliver::MAX_PAGES
+                );
+            }
             for r in list {
                 println!(
                     "{}\t{}\t{}\t{} bytes",

@@ -341,6 +341,15 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Unverified plaintext a killed `open` left behind goes first, whatever the command.
+    if let Ok(store) = Store::open_default() {
+        for dir in usecase::clean_interrupted_opens(&store) {
+            eprintln!(
+                "removed {}: unverified plaintext left by an interrupted open",
+                dir.display()
+            );
+        }
+    }
     match run(cli.command, cli.quiet) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
@@ -581,6 +590,7 @@ fn cmd_open(a: OpenArgs, quiet: bool) -> Result<u8, Failure> {
     let bar = term::progress(quiet || size < (8 << 20), size, "opening");
     let progress = |n: u64| bar.set_position(n);
     let stop = term::interrupt_flag();
+    let journal = store()?.open_journal();
     let req = OpenRequest {
         secret_keys: &secret_keys,
         verify_with: &signers,
@@ -590,6 +600,7 @@ fn cmd_open(a: OpenArgs, quiet: bool) -> Result<u8, Failure> {
         require_signature: a.require_signature,
         cancel: Some(&stop),
         progress: Some(&progress),
+        journal: Some(&journal),
     };
     let opened = usecase::open_file(&a.message, req);
     bar.finish_and_clear();

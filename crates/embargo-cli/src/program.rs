@@ -305,17 +305,17 @@ fn add(domain: &str, id: Option<&str>, sources: &SourceArgs) -> Result<u8, Failu
                 print_request(&found);
                 return Ok(exit::NOTHING_FOUND);
             }
+            // The command carries no fingerprint: copying one from here would skip the very
+            // comparison pinning exists for.
             println!(
-                "Nothing is trusted yet. Compare the fingerprint with one the team published \
-                 (its website, a signed email, in person), then:"
+                "Nothing is trusted yet. Find the fingerprint the team published (its website, a \
+                 signed email, in person), compare it with the candidate{} above, then type it:",
+                if new.len() == 1 { "" } else { "s" }
             );
-            for c in new {
-                println!(
-                    "  embargo program pin --program {} --fingerprint '{}'",
-                    p.id,
-                    grouped(&c.fingerprint)
-                );
-            }
+            println!(
+                "  embargo program pin --program {} --fingerprint 'FINGERPRINT THE TEAM PUBLISHED'",
+                p.id
+            );
             Ok(exit::OK)
         }
         Err(e @ DiscoverProgramError::KeyChanged { .. }) => Err(Failure::new(exit::SIGNATURE, e)

@@ -31,7 +31,7 @@ use serde::{Serialize, Serializer};
 use url::Url;
 
 use crate::keys::{self, Format, KeyInfo};
-use crate::net::{FetchError, Transport};
+use crate::net::{FetchError, Resolved, Transport};
 use crate::securitytxt::{self, SecurityTxt, Signature};
 
 /// Largest security.txt read.
@@ -192,13 +192,49 @@ pub struct Candidate {
     /// The security.txt's clear signature verifies with this key.
     #[serde(skip)]
     pub signed_security_txt: bool,
+    /// Only security.txt named it, from a URL on another host, and none of its user IDs is an
+    /// address on the program's domain: the host it came from. Such a key is not offered;
+    /// pinning it takes an explicit choice (`program pin --key FILE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign_host: Option<String>,
 }
 
 impl Candidate {
-    /// It can be encrypted to now (valid, live, not revoked, has an encryption subkey).
+    /// It can be encrypted to now (valid, live, not revoked, has an encryption subkey) and is
+    /// offered for pinning (not a key from another host that names nothing of the domain).
     pub fn usable(&self) -> bool {
-        self.info.problem.is_none()
+        self.info.problem.is_none() && self.foreign_host.is_none()
     }
+}
+
+/// Whether `host` is `domain` or one of its subdomains.
+fn on_domain(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+/// The host a key named only by security.txt came from, when that host is not on `domain` and
+/// the key names no address on it.
+fn foreign_host(c: &Candidate, domain: &str) -> Option<String> {
+    if c.sources != [Source::SecurityTxt] {
+        return None;
+    }
+    let hosts: Vec<String> = c
+        .evidence
+        .iter()
+        .filter_map(|e| Url::parse(&e.url).ok())
+        .filter_map(|u| u.host_str().map(str::to_owned))
+        .collect();
+    let foreign = hosts.iter().find(|h| !on_domain(h, domain))?;
+    if hosts.iter().any(|h| on_domain(h, domain)) {
+        return None;
+    }
+    let names_domain = c.user_ids.iter().any(|uid| {
+        uid.rsplit_once('@')
+            .map(|(_, d)| on_domain(d.trim_end_matches('>'), domain))
+            .unwrap_or(false)
+    });
+    (!names_domain).then(|| foreign.clone())
 }
 
 /// The security.txt discovery read.
@@ -316,6 +352,23 @@ pub enum DiscoveryProblem {
         /// Why.
         reason: String,
     },
+    /// security.txt points at a key on another host that names no address on the domain.
+    ForeignKey {
+        /// Its fingerprint.
+        fingerprint: String,
+        /// The host it was fetched from.
+        host: String,
+        /// The domain discovery was for.
+        domain: String,
+    },
+    /// security.txt names an intake that is not a public https address (loopback, private,
+    /// link-local, plain http): it is not recorded.
+    IntakeRefused {
+        /// The value.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// No email contact was published; the conventional address was tried.
     GuessedAddress {
         /// The address tried.
@@ -385,6 +438,18 @@ impl fmt::Display for DiscoveryProblem {
                 fingerprint,
                 reason,
             } => write!(f, "key {fingerprint} cannot be used: {reason}"),
+            P::ForeignKey {
+                fingerprint,
+                host,
+                domain,
+            } => write!(
+                f,
+                "security.txt points at key {fingerprint} on another host ({host}), and none of its user IDs is an address at {domain}: it is not offered. Pin it only if the team confirms it, from the key file"
+            ),
+            P::IntakeRefused { url, reason } => write!(
+                f,
+                "security.txt names the intake {url}, which is not used: {reason}"
+            ),
             P::GuessedAddress { address } => write!(
                 f,
                 "no email contact is published; looked up {address} (RFC 2142's conventional address)"
@@ -431,6 +496,10 @@ pub struct Discovery {
     /// Every request and its outcome.
     #[serde(skip)]
     pub lookups: Vec<Lookup>,
+    /// The intake the security.txt names (`Embargo-Intake`), when it is an https URL whose host
+    /// leads to the public internet (or where the user configured it to go).
+    #[serde(skip)]
+    pub intake: Option<Url>,
 }
 
 impl Discovery {
@@ -769,6 +838,10 @@ impl<T: Transport> Run<'_, T> {
                 ));
                 None
             }
+            "data" => {
+                self.problems.push(not_followed(&data_uri_key(value)));
+                None
+            }
             _ => {
                 self.problems.push(not_followed(
                     "not an https: URL or openpgp4fpr: fingerprint",
@@ -1002,7 +1075,15 @@ pub async fn discover<T: Transport>(
         }
     }
 
-    for c in &candidates {
+    for c in &mut candidates {
+        c.foreign_host = foreign_host(c, target.domain());
+        if let Some(host) = &c.foreign_host {
+            run.problems.push(DiscoveryProblem::ForeignKey {
+                fingerprint: c.fingerprint.clone(),
+                host: host.clone(),
+                domain: target.domain().to_owned(),
+            });
+        }
         if let Some(reason) = &c.info.problem {
             run.problems.push(DiscoveryProblem::Unusable {
                 fingerprint: c.fingerprint.clone(),
@@ -1012,6 +1093,24 @@ pub async fn discover<T: Transport>(
     }
     candidates.sort_by_key(|c| (!c.usable(), std::cmp::Reverse(c.sources.len())));
 
+    let intake = match security_txt
+        .as_ref()
+        .and_then(|st| st.parsed.other.get(INTAKE_FIELD))
+        .and_then(|v| v.first())
+    {
+        Some(value) => match vet_intake(transport, value).await {
+            Ok(url) => Some(url),
+            Err(reason) => {
+                run.problems.push(DiscoveryProblem::IntakeRefused {
+                    url: crate::text::shown(value),
+                    reason,
+                });
+                None
+            }
+        },
+        None => None,
+    };
+
     Discovery {
         candidates,
         problems: run.problems,
@@ -1019,6 +1118,66 @@ pub async fn discover<T: Transport>(
         security_txt,
         addresses,
         lookups: run.lookups,
+        intake,
+    }
+}
+
+/// What an `Encryption: data:…` value holds, said plainly: RFC 9116 §2.5.4 asks for a URI
+/// where the key can be retrieved, not the key itself; and such a value often is no OpenPGP key
+/// at all.
+fn data_uri_key(value: &str) -> String {
+    use base64::Engine as _;
+    const RFC: &str = "the key is embedded (a data: URI) where RFC 9116 §2.5.4 asks for a URI the key can be retrieved from";
+    let Some((meta, data)) = value["data:".len()..].split_once(',') else {
+        return format!("{RFC}, and the value is not a data: URI (no comma)");
+    };
+    let bytes = if meta.ends_with(";base64") {
+        match base64::engine::general_purpose::STANDARD.decode(data.trim()) {
+            Ok(b) => b,
+            Err(e) => return format!("{RFC}, and its base64 does not decode: {e}"),
+        }
+    } else {
+        url::form_urlencoded::parse(format!("x={data}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned().into_bytes())
+            .unwrap_or_default()
+    };
+    match crate::keys::parse_certs(&bytes, "the data: URI") {
+        Ok(certs) => format!(
+            "{RFC}; it holds OpenPGP key {}, which is not taken from there: compare its fingerprint with one the team publishes",
+            certs[0].fingerprint().to_hex()
+        ),
+        Err(_) => format!("{RFC}, and what it holds is not an OpenPGP key at all"),
+    }
+}
+
+/// The security.txt field an `embargo-intake` server adds to say where reports are submitted
+/// (an extension: RFC 9116 keeps unknown fields).
+pub const INTAKE_FIELD: &str = "Embargo-Intake";
+
+/// An intake URL read from a remote document: https only, and its host must lead to the public
+/// internet — not this machine, its network or a link-local address (resolved, not only
+/// parsed) — unless the user configured where it goes. Reports are then sent only where the
+/// team's own document says and nowhere on the researcher's side.
+pub async fn vet_intake<T: Transport>(transport: &T, value: &str) -> Result<Url, String> {
+    let url = crate::deliver::check_intake_url(value).map_err(|e| e.to_string())?;
+    if url.scheme() != "https" {
+        return Err("a team's intake is served over https".into());
+    }
+    let host = url.host_str().unwrap_or_default().to_owned();
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return Err(format!("{host} is this machine"));
+    }
+    match transport.resolve(&host).await {
+        Resolved::Configured | Resolved::ViaProxy => Ok(url),
+        Resolved::Addresses(ips) if ips.is_empty() => Err(format!("{host} resolves to nothing")),
+        Resolved::Addresses(ips) => match ips.iter().find(|ip| !crate::net::is_public(**ip)) {
+            Some(ip) => Err(format!(
+                "{host} leads to {ip}, an address on this machine or its network"
+            )),
+            None => Ok(url),
+        },
+        Resolved::Unresolvable(why) => Err(format!("{host} does not resolve: {why}")),
     }
 }
 
@@ -1120,6 +1279,7 @@ fn merge(found: Vec<Found>) -> Vec<Candidate> {
                 info,
                 evidence,
                 signed_security_txt: false,
+                foreign_host: None,
             }
         })
         .collect()
@@ -1209,6 +1369,15 @@ mod tests {
     }
 
     impl Transport for Memory {
+        /// Hosts named `*.private.test` lead to this machine; every other one is as configured.
+        async fn resolve(&self, host: &str) -> Resolved {
+            if host.ends_with(".private.test") {
+                Resolved::Addresses(vec!["127.0.0.1".parse().unwrap()])
+            } else {
+                Resolved::Configured
+            }
+        }
+
         async fn get(&self, url: &Url, _limit: usize) -> Result<Response, FetchError> {
             match self.0.get(url.as_str()) {
                 Some(Ok((status, body))) => Ok(Response {
@@ -1255,6 +1424,23 @@ mod tests {
 
     fn problems(d: &Discovery) -> Vec<String> {
         d.problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn an_embedded_key_is_a_problem_said_plainly() {
+        use base64::Engine as _;
+        let (cert, _) = CertBuilder::general_purpose(Some("t <security@example.org>"))
+            .generate()
+            .unwrap();
+        let b64 =
+            base64::engine::general_purpose::STANDARD.encode(crate::keys::armored_public(&cert));
+        let said = data_uri_key(&format!("data:application/pgp-keys;base64,{b64}"));
+        assert!(said.contains("RFC 9116"), "{said}");
+        assert!(said.contains(&cert.fingerprint().to_hex()), "{said}");
+        let said = data_uri_key("data:text/plain;base64,aGVsbG8gd29ybGQ=");
+        assert!(said.contains("not an OpenPGP key at all"), "{said}");
+        let said = data_uri_key("data:,hello%20world");
+        assert!(said.contains("not an OpenPGP key at all"), "{said}");
     }
 
     #[test]

@@ -402,6 +402,53 @@ pub trait Transport: Sync {
         url: &Url,
         limit: usize,
     ) -> impl Future<Output = Result<Response, FetchError>> + Send;
+
+    /// Where a host name leads, as a connection to it would go.
+    fn resolve(&self, host: &str) -> impl Future<Output = Resolved> + Send;
+}
+
+/// Where a host name leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// The user said where it goes (`EMBARGO_RESOLVE`): their own choice, not checked.
+    Configured,
+    /// Through a proxy, which resolves names itself (looking them up here would leak them).
+    ViaProxy,
+    /// These addresses.
+    Addresses(Vec<IpAddr>),
+    /// It does not resolve.
+    Unresolvable(String),
+}
+
+/// Whether an address is on the public internet: not this machine (loopback, unspecified), not
+/// a private, shared (CGNAT), link-local, unique-local or multicast network. A URL from a
+/// remote document must not make Embargo send anything to the researcher's own machine or
+/// network.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80)
+        }
+    }
 }
 
 /// The reqwest implementation of [`Transport`].
@@ -409,6 +456,8 @@ pub trait Transport: Sync {
 pub struct HttpTransport {
     client: reqwest::Client,
     timeout: Duration,
+    resolve: Vec<Resolve>,
+    proxied: bool,
 }
 
 impl HttpTransport {
@@ -417,6 +466,8 @@ impl HttpTransport {
         Ok(HttpTransport {
             client: client(cfg)?,
             timeout: cfg.timeout,
+            resolve: cfg.resolve.clone(),
+            proxied: cfg.proxy.is_some(),
         })
     }
 
@@ -502,6 +553,26 @@ fn classify(url: &Url, e: &reqwest::Error, timeout: Duration) -> FetchError {
 }
 
 impl Transport for HttpTransport {
+    async fn resolve(&self, host: &str) -> Resolved {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if self.resolve.iter().any(|r| r.host == host) {
+            return Resolved::Configured;
+        }
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return Resolved::Addresses(vec![ip]);
+        }
+        if self.proxied {
+            return Resolved::ViaProxy;
+        }
+        let lookup = tokio::net::lookup_host(format!("{host}:443"));
+        let answer = tokio::time::timeout(self.timeout, lookup).await;
+        match answer {
+            Ok(Ok(addrs)) => Resolved::Addresses(addrs.map(|a| a.ip()).collect()),
+            Ok(Err(e)) => Resolved::Unresolvable(e.to_string()),
+            Err(_) => Resolved::Unresolvable("the lookup timed out".into()),
+        }
+    }
+
     async fn get(&self, url: &Url, limit: usize) -> Result<Response, FetchError> {
         if url.scheme() != "https" {
             return Err(FetchError::NotHttps {
@@ -556,6 +627,39 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, NetError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn public_addresses_are_told_from_this_machine_and_its_networks() {
+        use super::is_public;
+        for ok in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "2a00:1450:4001:82a::200e",
+            "100.128.0.1",
+        ] {
+            assert!(is_public(ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "0.0.0.0",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(bad.parse().unwrap()), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

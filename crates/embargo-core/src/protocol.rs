@@ -292,6 +292,12 @@ error_codes! {
     TrailingData = "trailing_data",
     /// Broken packet framing.
     MalformedMessage = "malformed_message",
+    /// Text before or after the ASCII armor.
+    TextAroundArmor = "text_around_armor",
+    /// Header lines in the ASCII armor (`Comment:` and the like).
+    ArmorHeader = "armor_header",
+    /// A Padding packet, which can carry anything beside the ciphertext.
+    PaddingPacket = "padding_packet",
     /// An Idempotency-Key reused for other bytes.
     IdempotencyKeyReused = "idempotency_key_reused",
     /// The first submission with this key is still in flight (409, Retry-After).

@@ -206,6 +206,11 @@ impl Store {
         &self.root
     }
 
+    /// Where `open` writes down its staging directories while they exist.
+    pub fn open_journal(&self) -> PathBuf {
+        self.root.join("open-journal")
+    }
+
     fn program_path(&self, id: &ProgramId) -> PathBuf {
         self.root.join("programs").join(format!("{id}.toml"))
     }

@@ -64,7 +64,6 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    state.shared.rate.submission()?;
     let key = idempotency_key(&headers)?;
     // Refused before a byte of the body is read; chunked bodies are counted as they stream.
     if let Some(len) = content_length(&headers) {
@@ -74,12 +73,17 @@ pub async fn submit(
             });
         }
     }
+    // Only a well-formed request is charged, and the charge is given back when the body is
+    // refused: junk cannot spend the budget real reports need.
+    let charge = state.shared.rate.submission()?;
     let _claim = state
         .claim(&key)
         .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
     // (No key, no size, no address: only that an upload holds its key now; tests wait for it.)
     tracing::debug!("upload started");
-    let (status, receipt, received_at) = match upload::receive(&state, &key, body).await? {
+    let accepted = upload::receive(&state, &key, body).await?;
+    charge.keep();
+    let (status, receipt, received_at) = match accepted {
         Accepted::Created(record) => {
             tracing::info!(receipt = %record.receipt, size = record.size, "report stored");
             (StatusCode::CREATED, record.receipt, record.received_at)
@@ -140,7 +144,6 @@ pub async fn status(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let shared = &state.shared;
-    shared.rate.status_lookup()?;
     const WHAT: &str = "status token";
     let Some(token) = bearer(&headers) else {
         shared.rate.auth_failure()?;
@@ -151,6 +154,9 @@ pub async fn status(
         shared.rate.auth_failure()?;
         return Err(AppError::InvalidToken { what: WHAT });
     }
+    // Only lookups with a valid token spend the status budgets (bogus ones spend the
+    // authentication-failure budget, apart).
+    shared.rate.status_lookup()?;
     shared.rate.status_token(receipt.bits())?;
     let Some(record) = shared.storage.report(&receipt).await? else {
         return Err(AppError::ReportNotFound {

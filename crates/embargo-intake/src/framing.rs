@@ -85,6 +85,12 @@ pub enum Refusal {
     NoRecipient,
     #[error("the body holds more than one OpenPGP message: {packet} after the encrypted data")]
     TrailingData { packet: String },
+    #[error("the body has {what} the ASCII armor: send the armored message alone")]
+    AroundArmor { what: &'static str },
+    #[error("the ASCII armor carries header lines ({header}): send it without headers (nothing may travel beside the ciphertext)")]
+    ArmorHeader { header: String },
+    #[error("the message holds a Padding packet: only session keys and one encrypted data packet are accepted (nothing may travel beside the ciphertext)")]
+    Padding,
     #[error("the OpenPGP message is malformed: {reason}")]
     Malformed { reason: String },
 }
@@ -106,6 +112,9 @@ impl Refusal {
             Refusal::HiddenRecipient => ErrorCode::HiddenRecipient,
             Refusal::NoRecipient => ErrorCode::NoRecipient,
             Refusal::TrailingData { .. } => ErrorCode::TrailingData,
+            Refusal::AroundArmor { .. } => ErrorCode::TextAroundArmor,
+            Refusal::ArmorHeader { .. } => ErrorCode::ArmorHeader,
+            Refusal::Padding => ErrorCode::PaddingPacket,
             Refusal::Malformed { .. } => ErrorCode::MalformedMessage,
         }
     }
@@ -128,7 +137,12 @@ pub fn check_bytes(bytes: &[u8], expect: Expect<'_>) -> Result<Framing, Refusal>
 /// Checks a body read from `reader` to its end.
 pub fn check<R: Read + Send + Sync>(reader: R, expect: Expect<'_>) -> Result<Framing, Refusal> {
     let mut reader = Prefix::new(reader);
-    let result = parse(&mut reader, expect);
+    let result = parse(&mut reader, expect).and_then(|framing| {
+        if framing.armored {
+            armor_alone(&mut reader)?;
+        }
+        Ok(framing)
+    });
     match result {
         Err(Failure::Parse(e)) if !parsed_any(&reader) => {
             Err(classify_unparsable(&reader.head, &e))
@@ -169,6 +183,16 @@ fn parse<R: Read + Send + Sync>(
         }
         is_armored(&reader.head)
     };
+    // Armor checks apply to armor: a body with no BEGIN line is plain text or garbage, which
+    // the parser's failure classifies.
+    if head_is_armor
+        && reader
+            .head
+            .windows(BEGIN.len())
+            .any(|w| w == BEGIN.as_bytes())
+    {
+        armor_head(&reader.head).map_err(Failure::Refused)?;
+    }
     let mut ppr = PacketParserBuilder::from_reader(&mut *reader)?
         // Only our own top-level packets are looked at: keep sequoia from hashing or
         // buffering anything.
@@ -217,7 +241,8 @@ fn parse<R: Read + Send + Sync>(
         }
         if container_seen {
             match &pp.packet {
-                Packet::Padding(_) | Packet::Marker(_) => {}
+                Packet::Marker(_) => {}
+                Packet::Padding(_) => return Err(Failure::Refused(Refusal::Padding)),
                 other => {
                     return Err(Failure::Refused(Refusal::TrailingData {
                         packet: format!("a {} packet", other.tag()),
@@ -229,7 +254,9 @@ fn parse<R: Read + Send + Sync>(
                 Packet::PKESK(p) => recipients.push(p.recipient()),
                 Packet::SKESK(_) => skesks += 1,
                 Packet::SEIP(_) => container_seen = true,
-                Packet::Marker(_) | Packet::Padding(_) => {}
+                // A Marker's body is fixed ("PGP"): it cannot carry anything.
+                Packet::Marker(_) => {}
+                Packet::Padding(_) => return Err(Failure::Refused(Refusal::Padding)),
                 Packet::Literal(_) => return Err(Failure::Refused(Refusal::LiteralOnly)),
                 Packet::OnePassSig(_) | Packet::Signature(_) => {
                     return Err(Failure::Refused(Refusal::SignedOnly))
@@ -345,7 +372,53 @@ fn classify_unparsable(head: &[u8], error: &anyhow::Error) -> Refusal {
     }
 }
 
+const BEGIN: &str = "-----BEGIN PGP MESSAGE-----";
+const END: &str = "-----END PGP MESSAGE-----";
+
+/// An armored body starts with its BEGIN line (whitespace before it aside), and the line after
+/// it is the blank line that ends the (empty) header block: no `Comment:` or other header, in
+/// which text could travel beside the ciphertext.
+fn armor_head(head: &[u8]) -> Result<(), Refusal> {
+    let text = String::from_utf8_lossy(head);
+    let start = text.trim_start();
+    let Some(rest) = start.strip_prefix(BEGIN) else {
+        return Err(Refusal::AroundArmor {
+            what: "text before",
+        });
+    };
+    let mut lines = rest.split('\n').skip(1);
+    match lines.next().map(|l| l.trim_end_matches('\r')) {
+        Some("") | None => Ok(()),
+        Some(line) => Err(Refusal::ArmorHeader {
+            header: line
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(40)
+                .collect(),
+        }),
+    }
+}
+
+/// After the armored message: reads what is left and checks that nothing but whitespace
+/// follows the END line.
+fn armor_alone<R: Read>(reader: &mut Prefix<R>) -> Result<(), Failure> {
+    let mut sink = [0u8; 8192];
+    while reader.read(&mut sink)? > 0 {}
+    let tail = String::from_utf8_lossy(&reader.tail);
+    if tail.trim_end().ends_with(END) {
+        Ok(())
+    } else {
+        Err(Failure::Refused(Refusal::AroundArmor {
+            what: "text after",
+        }))
+    }
+}
+
 const HEAD_LEN: usize = 1024;
+/// The last bytes of a body kept for [`armor_alone`].
+const TAIL_LEN: usize = 4096;
 
 /// Keeps the first bytes for classifying a body that does not parse.
 struct Prefix<R> {
@@ -356,6 +429,8 @@ struct Prefix<R> {
     eof: bool,
     // Set once a first packet parsed; shared with the parse loop, which borrows the reader.
     parsed_any: Arc<AtomicBool>,
+    // The last bytes read from `inner` (the whole body when it is short).
+    tail: Vec<u8>,
 }
 
 impl<R: Read> Prefix<R> {
@@ -366,6 +441,15 @@ impl<R: Read> Prefix<R> {
             pending: 0,
             eof: false,
             parsed_any: Arc::new(AtomicBool::new(false)),
+            tail: Vec::new(),
+        }
+    }
+
+    fn keep_tail(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        if self.tail.len() > TAIL_LEN {
+            let cut = self.tail.len() - TAIL_LEN;
+            self.tail.drain(..cut);
         }
     }
 
@@ -378,7 +462,11 @@ impl<R: Read> Prefix<R> {
                     self.head.truncate(start);
                     self.eof = true;
                 }
-                Ok(n) => self.head.truncate(start + n),
+                Ok(n) => {
+                    self.head.truncate(start + n);
+                    let new = self.head[start..].to_vec();
+                    self.keep_tail(&new);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => self.head.truncate(start),
                 Err(e) => {
                     self.head.truncate(start);
@@ -403,7 +491,9 @@ impl<R: Read> Read for Prefix<R> {
         if self.eof {
             return Ok(0);
         }
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        self.keep_tail(&buf[..n]);
+        Ok(n)
     }
 }
 

@@ -87,6 +87,11 @@ impl Bucket {
         }
     }
 
+    /// Gives back one token taken for a request that turned out not to count.
+    fn give_back(&mut self, budget: &Budget) {
+        self.tokens = (self.tokens + 1.0).min(budget.burst);
+    }
+
     fn is_full(&self, budget: &Budget, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens + elapsed * budget.per_second >= budget.burst
@@ -124,6 +129,17 @@ impl Global {
     }
 }
 
+impl Global {
+    fn give_back(&self) {
+        if !self.budget.unlimited() {
+            self.bucket
+                .lock()
+                .expect("rate limit lock")
+                .give_back(&self.budget);
+        }
+    }
+}
+
 /// Buckets per key; idle (full) buckets are forgotten so the map stays small.
 struct Keyed<K> {
     budget: Budget,
@@ -156,6 +172,27 @@ impl<K: Eq + Hash> Keyed<K> {
     }
 }
 
+/// One token of a budget, given back when dropped unless kept.
+pub(crate) struct Charge<'a> {
+    global: &'a Global,
+    kept: bool,
+}
+
+impl Charge<'_> {
+    /// The request counted: the token stays spent.
+    pub(crate) fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Charge<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.global.give_back();
+        }
+    }
+}
+
 /// Every limiter the server applies.
 pub(crate) struct RateLimiter {
     submissions: Global,
@@ -176,8 +213,16 @@ impl RateLimiter {
         }
     }
 
-    pub(crate) fn submission(&self) -> Result<(), AppError> {
-        self.submissions.take()
+    /// Charged once a submission's headers are valid (an Idempotency-Key, a size under the
+    /// limit); the returned charge is given back unless [`Charge::keep`] is called, so a body
+    /// refused for what it is (not OpenPGP, not to the team, a reused key) costs nothing:
+    /// junk cannot spend the budget of real reports.
+    pub(crate) fn submission(&self) -> Result<Charge<'_>, AppError> {
+        self.submissions.take()?;
+        Ok(Charge {
+            global: &self.submissions,
+            kept: false,
+        })
     }
 
     pub(crate) fn status_lookup(&self) -> Result<(), AppError> {
@@ -214,6 +259,23 @@ mod tests {
         let wait = b.take(&budget, start).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100));
         b.take(&budget, start + Duration::from_millis(100)).unwrap();
+    }
+
+    #[test]
+    fn a_charge_not_kept_is_given_back() {
+        let limiter = RateLimiter::new(&RateLimitConfig {
+            submissions: Budget::new(0.001, 2.0),
+            ..RateLimitConfig::default()
+        });
+        for _ in 0..10 {
+            drop(limiter.submission().unwrap());
+        }
+        limiter.submission().unwrap().keep();
+        limiter.submission().unwrap().keep();
+        assert!(
+            limiter.submission().is_err(),
+            "two kept: the burst is spent"
+        );
     }
 
     #[test]

@@ -58,4 +58,9 @@ refused: boolean,
  * The attachments sealed, with their hashes (only when records are encrypted: names can
  * say something about the finding).
  */
-evidence?: Array<Evidence>, };
+evidence?: Array<Evidence>, 
+/**
+ * Fingerprints of the team certificates it was sealed to (stored in the data directory):
+ * a reply signed by one of them is the team's, pinned or not (`submit --to CERT`).
+ */
+recipients?: Array<string>, };

@@ -32,4 +32,8 @@ received_at: string,
 /**
  * The attachments sealed, with their hashes (encrypted records only).
  */
-evidence?: Array<Evidence>, };
+evidence?: Array<Evidence>, 
+/**
+ * Fingerprints of the team certificates it was sealed to (see [`Pending::recipients`]).
+ */
+recipients?: Array<string>, };

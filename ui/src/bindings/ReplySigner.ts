@@ -11,7 +11,11 @@ fingerprint: string,
 /**
  * Its first user ID (the team member who wrote it).
  */
-user_id: string | null, } | { "kind": "unknown_key", 
+user_id: string | null, 
+/**
+ * Pinned for the program (else: a key the report was sealed to, given with `--to`).
+ */
+pinned: boolean, } | { "kind": "unknown_key", 
 /**
  * The issuer as the signature names it.
  */

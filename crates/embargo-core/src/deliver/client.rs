@@ -69,6 +69,14 @@ pub enum IntakeError {
         /// What was wrong.
         reason: String,
     },
+    /// The intake sent (or listed) more than the client takes.
+    #[error("{what} is larger than {limit} bytes")]
+    TooLarge {
+        /// What.
+        what: String,
+        /// The cap.
+        limit: u64,
+    },
     /// Reading what to send, or writing what came, failed.
     #[error("{what}: {source}")]
     Io {
@@ -276,12 +284,14 @@ impl Intake {
         Self::json(&url, resp).await
     }
 
-    /// `GET /v1/team/reports/{receipt}/message`, streamed into `sink`; returns the bytes written.
+    /// `GET /v1/team/reports/{receipt}/message`, streamed into `sink`, at most `limit` bytes
+    /// (more is [`IntakeError::TooLarge`]); returns the bytes written.
     pub async fn team_message(
         &self,
         token: &str,
         receipt: &str,
         sink: &mut (dyn Write + Send),
+        limit: u64,
     ) -> Result<u64, IntakeError> {
         let url = self.url(&format!(
             "v1/team/reports/{}/message",
@@ -296,6 +306,12 @@ impl Intake {
         let mut n = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| classify(&url, &e))?;
+            if n + chunk.len() as u64 > limit {
+                return Err(IntakeError::TooLarge {
+                    what: format!("the message of {receipt}"),
+                    limit,
+                });
+            }
             sink.write_all(&chunk).map_err(|source| IntakeError::Io {
                 what: format!("cannot store the message of {receipt}"),
                 source,

@@ -49,21 +49,19 @@ impl TeamSession {
         })
     }
 
-    /// Every report, in arrival order, after `after`.
-    pub async fn list(&self, after: Option<&str>) -> Result<Vec<TeamReport>, IntakeError> {
+    /// The reports after `after`, in arrival order, page by page as the intake serves them,
+    /// at most [`MAX_PAGES`] pages; the second value is the cursor to go on from when more
+    /// remain (an intake that never ends its listing cannot fill memory).
+    pub async fn list(
+        &self,
+        after: Option<&str>,
+    ) -> Result<(Vec<TeamReport>, Option<String>), IntakeError> {
         let mut all = Vec::new();
-        let mut cursor = after.map(str::to_owned);
-        loop {
-            let page = self
-                .intake
-                .team_list(&self.token, cursor.as_deref(), 100)
-                .await?;
-            all.extend(page.reports);
-            match page.next {
-                Some(n) => cursor = Some(n),
-                None => return Ok(all),
-            }
+        let mut pages = Pages::new(after);
+        while let Some(page) = pages.next(self).await? {
+            all.extend(page);
         }
+        Ok((all, pages.more()))
     }
 
     /// Sets a report's status.
@@ -87,6 +85,78 @@ impl TeamSession {
     }
 }
 
+/// Pages of a listing a client goes through in one run, at most (100 reports each).
+pub const MAX_PAGES: usize = 100;
+const PAGE: u32 = 100;
+
+/// Walks the team's listing page by page, never more than [`MAX_PAGES`], and stops on a page
+/// that does not move forward (empty, or a cursor already seen): what an intake says about its
+/// listing is not trusted to end.
+struct Pages {
+    cursor: Option<String>,
+    pages: usize,
+    done: bool,
+    more: bool,
+}
+
+impl Pages {
+    fn new(after: Option<&str>) -> Pages {
+        Pages {
+            cursor: after.map(str::to_owned),
+            pages: 0,
+            done: false,
+            more: false,
+        }
+    }
+
+    async fn next(
+        &mut self,
+        session: &TeamSession,
+    ) -> Result<Option<Vec<TeamReport>>, IntakeError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.pages == MAX_PAGES {
+            self.done = true;
+            self.more = true;
+            return Ok(None);
+        }
+        self.pages += 1;
+        let page = session
+            .intake
+            .team_list(&session.token, self.cursor.as_deref(), PAGE)
+            .await?;
+        let last = page.reports.last().map(|r| r.receipt.clone());
+        match page.next {
+            Some(n)
+                if !page.reports.is_empty() && Some(&n) == last.as_ref() && last != self.cursor =>
+            {
+                self.cursor = Some(n);
+            }
+            Some(_) => {
+                // A cursor that does not follow the page it ends: not the protocol. Stop here.
+                self.done = true;
+            }
+            None => self.done = true,
+        }
+        Ok(Some(page.reports))
+    }
+
+    /// The cursor to go on from, when the walk stopped at its bound with more to come.
+    fn more(&self) -> Option<String> {
+        self.more.then(|| self.cursor.clone()).flatten()
+    }
+}
+
+/// How a pull runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PullOptions<'a> {
+    /// Cap on each report: its ciphertext as downloaded and its plaintext as opened.
+    pub max_size: u64,
+    /// Where `open` writes down its staging directories (the data directory's journal).
+    pub journal: Option<&'a Path>,
+}
+
 /// Where `team pull` left off, kept in the output directory.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct PullState {
@@ -104,6 +174,17 @@ pub struct Pulled {
     /// Opened into `DIR/RECEIPT/`, or why not (its ciphertext is then kept as
     /// `DIR/RECEIPT.pgp`, and the next pull tries it again).
     pub outcome: Result<Opened, OpenError>,
+}
+
+/// What a pull did.
+#[derive(Debug, Default)]
+pub struct PullOutcome {
+    /// Each report fetched (or kept from an earlier pull) and opened, or why not.
+    pub pulled: Vec<Pulled>,
+    /// Reports not fetched: over the size cap, or the intake sent more than it listed.
+    pub refused: Vec<(String, IntakeError)>,
+    /// The listing was cut at [`MAX_PAGES`]: run the pull again for the rest.
+    pub more: bool,
 }
 
 /// Why a pull stopped.
@@ -126,14 +207,16 @@ pub enum PullError {
 /// Fetches the reports that arrived since the last pull into `out` (their ciphertext, as
 /// `out/RECEIPT.pgp`) and opens each like `embargo open` into `out/RECEIPT/`. Idempotent:
 /// where it left off is kept in `out`, and a report that could not be opened keeps its
-/// ciphertext and is tried again by the next pull.
+/// ciphertext and is tried again by the next pull. The intake is not trusted: the listing is
+/// walked page by page (at most [`MAX_PAGES`] per pull), and each download is cut at the size
+/// the listing gave and at `max_size` — a report over either is not kept.
 pub async fn pull(
     session: &TeamSession,
     out: &Path,
     secret_keys: &[Cert],
     passphrase: &mut PassphraseFn<'_>,
-    max_size: u64,
-) -> Result<Vec<Pulled>, PullError> {
+    opts: PullOptions<'_>,
+) -> Result<PullOutcome, PullError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| PullError::Output { path, source }
@@ -157,7 +240,7 @@ pub async fn pull(
         .filter(|r| is_receipt(r) && !out.join(r).exists())
         .collect();
     kept.sort();
-    let mut pulled = Vec::new();
+    let mut done = PullOutcome::default();
     let mut open_one = |receipt: &str, pulled: &mut Vec<Pulled>| -> Result<(), PullError> {
         let cipher = out.join(format!("{receipt}.pgp"));
         let outcome = File::open(&cipher).map_err(OpenError::Read).and_then(|f| {
@@ -168,10 +251,11 @@ pub async fn pull(
                     verify_with: &[],
                     passphrase: &mut *passphrase,
                     output_dir: &out.join(receipt),
-                    max_size,
+                    max_size: opts.max_size,
                     require_signature: false,
                     cancel: None,
                     progress: None,
+                    journal: opts.journal,
                 },
             )
         });
@@ -185,33 +269,57 @@ pub async fn pull(
         Ok(())
     };
     for receipt in &kept {
-        open_one(receipt, &mut pulled)?;
+        open_one(receipt, &mut done.pulled)?;
     }
-    for report in session.list(state.after.as_deref()).await? {
-        let receipt = report.receipt;
-        if is_receipt(&receipt) && !out.join(&receipt).exists() && !kept.contains(&receipt) {
-            let cipher = out.join(format!("{receipt}.pgp"));
-            let tmp = crate::fsutil::TempFile::beside(&cipher).map_err(io(&cipher))?;
-            let mut w = io::BufWriter::new(tmp.file());
-            session
-                .intake
-                .team_message(&session.token, &receipt, &mut w)
-                .await?;
-            io::Write::flush(&mut w).map_err(io(&cipher))?;
-            drop(w);
-            tmp.persist(&cipher, true).map_err(io(&cipher))?;
-            open_one(&receipt, &mut pulled)?;
+    let mut pages = Pages::new(state.after.as_deref());
+    while let Some(page) = pages.next(session).await? {
+        for report in page {
+            let receipt = report.receipt;
+            if is_receipt(&receipt) && !out.join(&receipt).exists() && !kept.contains(&receipt) {
+                let cipher = out.join(format!("{receipt}.pgp"));
+                let cap = report.size.min(opts.max_size);
+                if report.size > opts.max_size {
+                    done.refused.push((
+                        receipt.clone(),
+                        IntakeError::TooLarge {
+                            what: format!("report {receipt}"),
+                            limit: opts.max_size,
+                        },
+                    ));
+                } else {
+                    let tmp = crate::fsutil::TempFile::beside(&cipher).map_err(io(&cipher))?;
+                    let mut w = io::BufWriter::new(tmp.file());
+                    match session
+                        .intake
+                        .team_message(&session.token, &receipt, &mut w, cap)
+                        .await
+                    {
+                        Ok(_) => {
+                            io::Write::flush(&mut w).map_err(io(&cipher))?;
+                            drop(w);
+                            tmp.persist(&cipher, true).map_err(io(&cipher))?;
+                            open_one(&receipt, &mut done.pulled)?;
+                        }
+                        // Over what it listed: nothing is kept (the temporary file goes).
+                        Err(e @ IntakeError::TooLarge { .. }) => {
+                            done.refused.push((receipt.clone(), e))
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            state.after = Some(receipt);
+            crate::fsutil::atomic_write(
+                &state_path,
+                serde_json::to_string_pretty(&state)
+                    .expect("serializes")
+                    .as_bytes(),
+            )
+            .map_err(io(&state_path))?;
         }
-        state.after = Some(receipt);
-        crate::fsutil::atomic_write(
-            &state_path,
-            serde_json::to_string_pretty(&state)
-                .expect("serializes")
-                .as_bytes(),
-        )
-        .map_err(io(&state_path))?;
     }
-    Ok(pulled)
+    done.more = pages.more().is_some();
+    Ok(done)
 }
 
 fn is_receipt(s: &str) -> bool {

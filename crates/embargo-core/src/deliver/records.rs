@@ -58,6 +58,10 @@ pub struct Pending {
     /// say something about the finding).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// Fingerprints of the team certificates it was sealed to (stored in the data directory):
+    /// a reply signed by one of them is the team's, pinned or not (`submit --to CERT`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
 }
 
 /// One attachment as sealed: the hash the team sees in report.json, and the hash of the
@@ -92,6 +96,9 @@ pub struct ReceiptRecord {
     /// The attachments sealed, with their hashes (encrypted records only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// Fingerprints of the team certificates it was sealed to (see [`Pending::recipients`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
 }
 
 /// A report the researcher exported to send themselves (as `.eml` or `.asc`): what Sent shows
@@ -459,6 +466,7 @@ mod tests {
             reference: Some("EMB-7K2Q-9XDA".into()),
             received_at: format!("2026-12-01T10:00:0{n}Z"),
             evidence: Vec::new(),
+            recipients: Vec::new(),
         }
     }
 

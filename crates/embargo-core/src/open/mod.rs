@@ -49,6 +49,10 @@ pub struct OpenRequest<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Told how many bytes of the message have been read so far.
     pub progress: Option<&'a (dyn Fn(u64) + Send + Sync)>,
+    /// Where the staging directory is written down while it exists (the data directory's
+    /// journal, [`crate::store::Store::open_journal`]), so that a crash's unverified plaintext
+    /// is removed at the next start of any command or the app ([`staging::clean_interrupted`]).
+    pub journal: Option<&'a Path>,
 }
 
 /// What was opened and where it went.
@@ -255,7 +259,7 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
         path: req.output_dir.display().to_string(),
         problem,
     })?;
-    let mut staging = out.staging().map_err(OpenError::Output)?;
+    let mut staging = out.staging(req.journal).map_err(OpenError::Output)?;
     let input_failed = AtomicBool::new(false);
     let input = position_at_message(Counted {
         inner: BufReader::with_capacity(IO_CHUNK, input),

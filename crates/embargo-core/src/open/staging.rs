@@ -4,7 +4,10 @@
 //! overwritten, and a failure rolls back what was already moved.
 //!
 //! A staging directory left by a killed `open` (`.embargo-staging-*`) holds unverified plaintext:
-//! the next `open` into the same directory removes it and says so.
+//! the next `open` into the same directory removes it and says so. So that it does not wait for
+//! that, each staging directory is also written down in a journal in the data directory (a
+//! file per staging, locked while its `open` runs): [`clean_interrupted`], which every command
+//! and the app run first, removes the staging directories whose `open` is gone.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -131,10 +134,17 @@ impl OutputDir {
         &self.path
     }
 
-    /// A new staging directory inside.
-    pub fn staging(&self) -> io::Result<Staging<'_>> {
+    /// A new staging directory inside, written down in `journal` (when given) until it is
+    /// committed or removed.
+    pub fn staging(&self, journal: Option<&Path>) -> io::Result<Staging<'_>> {
         let suffix: [u8; 8] = rand::random();
         let name = format!("{STAGING_PREFIX}{}", crate::bundle::hex(&suffix));
+        // Written down first: a crash between the two leaves a note about nothing, never
+        // plaintext nobody knows of.
+        let marker = match journal {
+            Some(j) => Some(JournalEntry::new(j, &self.path.join(&name))?),
+            None => None,
+        };
         rustix::fs::mkdirat(&self.fd, name.as_str(), Mode::from_raw_mode(0o700)).map_err(io)?;
         let fd = open_dir_at(&self.fd, OsStr::new(&name))?;
         Ok(Staging {
@@ -143,6 +153,7 @@ impl OutputDir {
             fd,
             attachments: None,
             committed: false,
+            _marker: marker,
         })
     }
 }
@@ -163,6 +174,81 @@ pub struct Staging<'a> {
     fd: OwnedFd,
     attachments: Option<OwnedFd>,
     committed: bool,
+    // Dropped after the staging directory is removed (fields drop after `drop` runs).
+    _marker: Option<JournalEntry>,
+}
+
+/// One staging directory written down in the journal: a file naming it, locked (`flock`) for
+/// as long as its `open` runs, removed with the staging directory.
+struct JournalEntry {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl JournalEntry {
+    fn new(journal: &Path, staging: &Path) -> io::Result<JournalEntry> {
+        create_private_dir(journal)?;
+        let staging = std::path::absolute(staging)?;
+        let suffix: [u8; 8] = rand::random();
+        let path = journal.join(format!("{}.open", crate::bundle::hex(&suffix)));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(io)?;
+        io::Write::write_all(&mut file, staging.as_os_str().as_bytes())?;
+        file.sync_all()?;
+        Ok(JournalEntry { path, _lock: file })
+    }
+}
+
+impl Drop for JournalEntry {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes the staging directories of `open`s that ended without cleaning up (killed, crashed,
+/// the machine lost power): each one the journal names whose lock nobody holds any more. A
+/// running `open` holds its lock and is left alone. Returns the directories removed.
+pub fn clean_interrupted(journal: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(journal) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let note = entry.path();
+        if note.extension() != Some(OsStr::new("open")) {
+            continue;
+        }
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&note)
+        else {
+            continue;
+        };
+        if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            continue; // its `open` is still running
+        }
+        let Ok(target) = std::fs::read(&note) else {
+            continue;
+        };
+        let target = PathBuf::from(OsStr::from_bytes(&target));
+        let ours = target
+            .file_name()
+            .is_some_and(|n| n.as_bytes().starts_with(STAGING_PREFIX.as_bytes()));
+        // Only a real directory that is a staging directory, never through a link.
+        if ours
+            && target.symlink_metadata().is_ok_and(|m| m.is_dir())
+            && std::fs::remove_dir_all(&target).is_ok()
+        {
+            removed.push(target);
+        }
+        let _ = std::fs::remove_file(&note);
+    }
+    removed
 }
 
 fn create_at(dir: &OwnedFd, name: &str) -> io::Result<File> {

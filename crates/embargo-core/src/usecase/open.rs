@@ -18,3 +18,9 @@ pub fn open_file(message: &Path, req: OpenRequest<'_>) -> Result<Opened, OpenErr
     }
     crate::open::open(file, req)
 }
+
+/// Removes the unverified plaintext of `open`s that were interrupted (killed, crashed): every
+/// command and the app run this first. Returns the staging directories removed.
+pub fn clean_interrupted_opens(store: &crate::store::Store) -> Vec<std::path::PathBuf> {
+    crate::open::staging::clean_interrupted(&store.open_journal())
+}

@@ -98,9 +98,7 @@ pub fn confirm_team_key(
     }
 }
 
-/// The security.txt field an `embargo-intake` server adds to say where reports are submitted
-/// (an extension: RFC 9116 keeps unknown fields).
-pub const INTAKE_FIELD: &str = "Embargo-Intake";
+pub use crate::discover::INTAKE_FIELD;
 
 /// What discovering a program did to the data directory.
 #[derive(Debug)]
@@ -168,12 +166,8 @@ pub fn record_discovery(
             program.policy_url = st.policy.first().cloned();
         }
         if program.intake_url.is_none() {
-            program.intake_url = st
-                .other
-                .get(INTAKE_FIELD)
-                .and_then(|v| v.first())
-                .filter(|u| crate::deliver::check_intake_url(u).is_ok())
-                .cloned();
+            // Vetted by discovery: https, and not on this machine or its network.
+            program.intake_url = found.intake.as_ref().map(|u| u.to_string());
         }
     }
     if program.contacts.is_empty() {

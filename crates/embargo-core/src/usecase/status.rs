@@ -22,14 +22,18 @@ use crate::store::Store;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReplySigner {
-    /// Signed by one of the team keys pinned for the program.
+    /// Signed by one of the team's keys: pinned for the program, or one the report was sealed
+    /// to.
     Verified {
         /// The signing key's primary fingerprint.
         fingerprint: String,
         /// Its first user ID (the team member who wrote it).
         user_id: Option<String>,
+        /// Pinned for the program (else: a key the report was sealed to, given with `--to`).
+        pinned: bool,
     },
-    /// Signed by a key that is not pinned for the program: it may come from anyone.
+    /// Signed by a key that is none of the team's (not pinned, not sealed to): it may come from
+    /// anyone.
     UnknownKey {
         /// The issuer as the signature names it.
         issuer: String,
@@ -41,7 +45,8 @@ pub enum ReplySigner {
     },
     /// Not signed at all.
     NotSigned,
-    /// The program has no pinned key, so nothing could be checked.
+    /// No team key is known for the report (none pinned, none recorded), so nothing could be
+    /// checked.
     NoPinnedKey {
         /// The issuer as the signature names it.
         issuer: Option<String>,
@@ -49,7 +54,10 @@ pub enum ReplySigner {
 }
 
 impl ReplySigner {
-    fn of(status: &SignatureStatus, pinned: bool) -> ReplySigner {
+    /// The verdict on a reply verified against the team's keys (`team`: whether there were
+    /// any), `pinned` being those pinned for the program.
+    fn of(status: &SignatureStatus, team: bool, pinned: &[String]) -> ReplySigner {
+        let pinned_fpr = |f: &str| pinned.iter().any(|p| p == f);
         match status {
             SignatureStatus::None => ReplySigner::NotSigned,
             SignatureStatus::Bad { reason, .. } => ReplySigner::Bad {
@@ -58,15 +66,16 @@ impl ReplySigner {
             SignatureStatus::Good {
                 fingerprint,
                 user_id,
-            } if pinned => ReplySigner::Verified {
+            } if team => ReplySigner::Verified {
                 fingerprint: fingerprint.clone(),
                 user_id: user_id.clone(),
+                pinned: pinned_fpr(fingerprint),
             },
             SignatureStatus::Good { fingerprint, .. }
             | SignatureStatus::SelfSigned { fingerprint, .. } => ReplySigner::NoPinnedKey {
                 issuer: Some(fingerprint.clone()),
             },
-            SignatureStatus::Unknown { issuer, .. } if pinned => ReplySigner::UnknownKey {
+            SignatureStatus::Unknown { issuer, .. } if team => ReplySigner::UnknownKey {
                 issuer: issuer.clone(),
             },
             SignatureStatus::Unknown { issuer, .. } => ReplySigner::NoPinnedKey {
@@ -158,10 +167,20 @@ pub async fn follow_up(
         .program
         .as_deref()
         .and_then(|p| store.program(p).ok());
-    let team: Vec<Cert> = program
+    let pinned: Vec<Cert> = program
         .as_ref()
         .and_then(|p| store.team_certs(p).ok())
         .unwrap_or_default();
+    let pinned_fprs: Vec<String> = pinned.iter().map(|c| c.fingerprint().to_hex()).collect();
+    // The team's keys: the ones pinned for the program, and the ones the report was sealed to.
+    let mut team = pinned;
+    for fpr in &record.recipients {
+        if !team.iter().any(|c| c.fingerprint().to_hex() == *fpr) {
+            if let Ok(cert) = store.cert(fpr) {
+                team.push(cert);
+            }
+        }
+    }
     let mut key = key;
     let replies = state
         .replies
@@ -186,7 +205,11 @@ pub async fn follow_up(
                     &mut *k.passphrase,
                 ) {
                     Ok(opened) => {
-                        read.signer = Some(ReplySigner::of(&opened.signature, !team.is_empty()));
+                        read.signer = Some(ReplySigner::of(
+                            &opened.signature,
+                            !team.is_empty(),
+                            &pinned_fprs,
+                        ));
                         // Shown as text by each shell (the CLI escapes control characters).
                         read.text = Some(opened.text.as_str().to_owned());
                     }
@@ -301,9 +324,17 @@ mod tests {
             fingerprint: "F".into(),
             user_id: Some("Team".into()),
         };
-        assert!(ReplySigner::of(&good, true).verified());
+        let pinned = ["F".to_owned()];
         assert!(matches!(
-            ReplySigner::of(&good, false),
+            ReplySigner::of(&good, true, &pinned),
+            ReplySigner::Verified { pinned: true, .. }
+        ));
+        assert!(matches!(
+            ReplySigner::of(&good, true, &[]),
+            ReplySigner::Verified { pinned: false, .. }
+        ));
+        assert!(matches!(
+            ReplySigner::of(&good, false, &[]),
             ReplySigner::NoPinnedKey { .. }
         ));
         let unknown = SignatureStatus::Unknown {
@@ -311,11 +342,11 @@ mod tests {
             in_bundle: false,
         };
         assert!(matches!(
-            ReplySigner::of(&unknown, true),
+            ReplySigner::of(&unknown, true, &pinned),
             ReplySigner::UnknownKey { .. }
         ));
         assert_eq!(
-            ReplySigner::of(&SignatureStatus::None, true),
+            ReplySigner::of(&SignatureStatus::None, true, &pinned),
             ReplySigner::NotSigned
         );
     }

@@ -116,6 +116,11 @@ pub async fn submit(
     } else {
         Vec::new()
     };
+    // Certificates given for this report (`--to`) are kept, so that replies signed by them can
+    // be verified later even though they are not pinned.
+    for cert in &job.to {
+        store.save_cert(&cert.clone().strip_secret_key_material())?;
+    }
     let job = SealJob {
         delivery: Delivery::Binary,
         ..job
@@ -135,6 +140,7 @@ pub async fn submit(
         rounds: 0,
         refused: false,
         evidence,
+        recipients: outcome.sealed.recipients.clone(),
     };
     if let Err(e) = records.save_pending(&pending) {
         let _ = fs::remove_file(&body);
@@ -181,6 +187,7 @@ async fn send_pending(
                 reference: pending.reference.clone(),
                 received_at: s.received_at,
                 evidence: pending.evidence.clone(),
+                recipients: pending.recipients.clone(),
             };
             records.save_receipt(&record)?;
             records.remove_pending(&pending.id)?;
@@ -314,6 +321,7 @@ mod tests {
             rounds,
             refused,
             evidence: Vec::new(),
+            recipients: Vec::new(),
         }
     }
 

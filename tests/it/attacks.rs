@@ -1,0 +1,466 @@
+//! Hardening, round 3: each attack from the security review of the release binaries, run
+//! against the real `embargo-intake` (and the real clients) on loopback. Each test failed before
+//! its fix.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::intake::{client, encrypt, sqlite, submit, Server, Team};
+
+fn code(j: &Value) -> &str {
+    j["error"]["code"].as_str().unwrap_or("(no code)")
+}
+
+/// Junk cannot spend the budgets real reports and lookups need: 1,300 POSTs without an
+/// Idempotency-Key (the submission burst is 1,000) and 5,200 lookups with a bogus status token
+/// (the status burst is 5,000), then a real submission and a real lookup go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn junk_does_not_drain_the_budgets_of_real_requests() {
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server = Server::start(&backend, &team, &[]);
+    let http = client();
+    let url = server.url.clone();
+    let flood = |n: usize, req: fn(&reqwest::Client, &str) -> reqwest::RequestBuilder| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let mut tasks = Vec::new();
+            for worker in 0..16 {
+                let http = http.clone();
+                let url = url.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut statuses = Vec::new();
+                    for _ in (worker..n).step_by(16) {
+                        statuses.push(req(&http, &url).send().await.unwrap().status());
+                    }
+                    statuses
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.unwrap());
+            }
+            all
+        }
+    };
+    let junk = flood(1300, |http, url| {
+        http.post(format!("{url}/v1/reports"))
+            .header("content-type", "application/pgp-encrypted")
+    })
+    .await;
+    assert!(
+        junk.iter().all(|s| *s == StatusCode::BAD_REQUEST),
+        "no key: 400"
+    );
+    let body = encrypt(&[&team.key], b"a real report", true);
+    let (status, j) = submit(&http, &url, "real-1", body).await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let receipt = j["receipt"].as_str().unwrap().to_owned();
+    let token = j["status_token"].as_str().unwrap().to_owned();
+
+    let bogus = flood(5200, |http, url| {
+        http.get(format!("{url}/v1/reports/00000000000000000000000000"))
+            .bearer_auth("not-a-token")
+    })
+    .await;
+    assert!(
+        bogus
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "bogus tokens: 401, then their own budget runs out (429)"
+    );
+    let r = http
+        .get(format!("{url}/v1/reports/{receipt}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "a real lookup still answers");
+
+    // Bodies that are refused for what they are give their charge back too.
+    for i in 0..1100 {
+        let (status, _) = submit(&http, &url, &format!("junk-{i}"), b"not openpgp".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let body = encrypt(&[&team.key], b"another real report", true);
+    let (status, j) = submit(&http, &url, "real-2", body).await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+}
+
+/// Nothing travels beside the ciphertext: a Padding packet holding text (before the session
+/// keys or after the encrypted data), an armor header holding text, text before the BEGIN line
+/// or after the END line — each is refused with its own code, and nothing is stored.
+#[tokio::test(flavor = "current_thread")]
+async fn plaintext_smuggled_beside_the_ciphertext_is_refused() {
+    use embargo_core::openpgp::packet::Padding;
+    use embargo_core::openpgp::serialize::Marshal;
+    use embargo_core::openpgp::Packet;
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server = Server::start(&backend, &team, &[]);
+    let http = client();
+    let secret = b"SMUGGLED secret text that must never be stored";
+    let binary = encrypt(&[&team.key], b"report", false);
+    let armored = encrypt(&[&team.key], b"report", true);
+    let padding = {
+        let mut p = Vec::new();
+        Packet::from(Padding::from(secret.to_vec()))
+            .serialize(&mut p)
+            .unwrap();
+        p
+    };
+    let armored_text = String::from_utf8(armored.clone()).unwrap();
+    let smuggled = String::from_utf8_lossy(secret).into_owned();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "padding before the session keys",
+            [padding.clone(), binary.clone()].concat(),
+            "padding_packet",
+        ),
+        (
+            "padding after the encrypted data",
+            [binary.clone(), padding.clone()].concat(),
+            "padding_packet",
+        ),
+        (
+            "an armor Comment header",
+            armored_text
+                .replacen(
+                    "-----BEGIN PGP MESSAGE-----\n",
+                    &format!("-----BEGIN PGP MESSAGE-----\nComment: {smuggled}\n"),
+                    1,
+                )
+                .into_bytes(),
+            "armor_header",
+        ),
+        (
+            "text before BEGIN",
+            format!("{smuggled}\n{armored_text}").into_bytes(),
+            "text_around_armor",
+        ),
+        (
+            "text after END",
+            format!("{armored_text}{smuggled}\n").into_bytes(),
+            "text_around_armor",
+        ),
+    ];
+    for (i, (what, body, want)) in cases.into_iter().enumerate() {
+        let (status, j) = submit(&http, &server.url, &format!("k{i}"), body)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {j}");
+        assert_eq!(code(&j), want, "{what}: {j}");
+    }
+    // The clean armored message alone is still taken.
+    let (status, j) = submit(&http, &server.url, "clean", armored).await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    // Nothing of the smuggled text is anywhere in the server's data.
+    drop(server);
+    let mut found = Vec::new();
+    let mut stack = vec![backend.dir.path().to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .unwrap()
+                .windows(8)
+                .any(|w| w == b"SMUGGLED")
+            {
+                found.push(p);
+            }
+        }
+    }
+    assert!(found.is_empty(), "smuggled text stored in {found:?}");
+}
+
+/// A report submitted with `--to CERT` (no key pinned for its program): the team's genuine reply
+/// is verified against the certificate the report was sealed to — before, it read "signed by
+/// unknown key", the same as a forgery — and a reply signed by any other key is still flagged.
+#[test]
+fn replies_to_a_report_sealed_with_to_verify_against_its_recipients() {
+    use embargo_core::openpgp::serialize::SerializeInto;
+    use embargo_tests::*;
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@novu.co");
+    let server = Server::start(&backend, &team, &[]);
+    let dir = scratch();
+    let d = dir.path();
+    std::fs::copy(&team.cert_path, d.join("team.asc")).unwrap();
+    std::fs::write(
+        d.join("team.key"),
+        team.key.as_tsk().armored().to_vec().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(d.join("token"), format!("{}\n", team.token)).unwrap();
+    std::fs::write(
+        d.join("r.md"),
+        report_text("Sealed with --to", "{ name = \"Ada Lovelace\" }"),
+    )
+    .unwrap();
+    expect_code(
+        &embargo(
+            d,
+            [
+                "key",
+                "generate",
+                "--userid",
+                "Ada <ada@example.org>",
+                "-o",
+                "me.key",
+            ],
+        ),
+        0,
+    );
+    expect_code(
+        &embargo(
+            d,
+            [
+                "key",
+                "generate",
+                "--userid",
+                "Mallory <security@novu.co>",
+                "-o",
+                "mallory.key",
+            ],
+        ),
+        0,
+    );
+    let out = embargo(
+        d,
+        [
+            "submit",
+            "r.md",
+            "--to",
+            "team.asc",
+            "--sign-with",
+            "me.key",
+            "--intake",
+            &server.url,
+            "--json",
+        ],
+    );
+    expect_code(&out, 0);
+    let j: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let receipt = j["receipt"].as_str().unwrap().to_owned();
+    let conn = ["--intake", server.url.as_str(), "--token-file", "token"];
+    let mut pull = vec!["team", "pull", "--key", "team.key", "-o", "inbox"];
+    pull.extend(conn);
+    expect_code(&embargo(d, &pull), 0);
+    std::fs::write(d.join("reply.txt"), "Genuine: thanks.\n").unwrap();
+    std::fs::write(d.join("fake.txt"), "Forged.\n").unwrap();
+    for (key, text) in [("team.key", "reply.txt"), ("mallory.key", "fake.txt")] {
+        let mut reply = vec![
+            "team",
+            "reply",
+            &receipt,
+            "--message",
+            text,
+            "--key",
+            key,
+            "--from",
+            "inbox",
+        ];
+        reply.extend(conn);
+        expect_code(&embargo(d, &reply), 0);
+    }
+    let out = embargo(d, ["status", &receipt, "--key", "me.key"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    let genuine = text.find("Genuine: thanks.").expect("the genuine reply");
+    let forged = text.find("Forged.").expect("the forged reply");
+    let before_genuine = &text[..genuine];
+    let before_forged = &text[genuine..forged];
+    assert!(
+        before_genuine.contains("signed by a team key the report was sealed to"),
+        "{text}"
+    );
+    assert!(
+        before_forged.contains("which is none of the team's keys for this report"),
+        "{text}"
+    );
+}
+
+/// Discovery does not trust what a security.txt points at: a key fetched from another host
+/// whose user IDs name nothing of the domain is reported and not offered (before: "key 1 of 1
+/// (usable)"), and an intake on this machine or its network is not recorded (before, a later
+/// submit POSTed the report to a service on the researcher's machine), whether the URL names the
+/// address or a host that resolves to it.
+#[test]
+fn discovery_offers_no_foreign_key_and_records_no_local_intake() {
+    use crate::discover::{armored, security_txt, team_key, Reply, Server as Https, KEYS, TEXT};
+    use embargo_tests::*;
+    let (_, mallory) = team_key("Mallory <m@evil.test>");
+    let hostname = String::from_utf8(
+        std::process::Command::new("hostname")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    for intake in [
+        "http://127.0.0.1:631/".to_owned(),
+        "https://127.0.0.1:631/".to_owned(),
+        "https://[::1]/".to_owned(),
+        "https://10.0.0.7/".to_owned(),
+        "https://localhost/".to_owned(),
+        format!("https://{hostname}/"),
+    ] {
+        let server = Https::start(vec![
+            (
+                "good.test",
+                "/.well-known/security.txt",
+                Reply::Ok(
+                    TEXT,
+                    security_txt(
+                        "good.test",
+                        90,
+                        &format!(
+                            "Encryption: https://evil.test/key.asc\nEmbargo-Intake: {intake}\n"
+                        ),
+                    ),
+                ),
+            ),
+            ("evil.test", "/key.asc", Reply::Ok(KEYS, armored(&mallory))),
+        ]);
+        let dir = scratch();
+        let d = dir.path();
+        let out = server.embargo_in(d, &["discover", "good.test"]);
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            text.contains("on another host (evil.test)"),
+            "the foreign key is reported: {text}"
+        );
+        assert!(text.contains("is not used"), "{intake}: {text}");
+        let out = server.embargo_in(d, &["program", "add", "good.test"]);
+        assert_eq!(code(&out), 2, "no usable key: {}", stdout(&out));
+        let store = embargo_core::store::Store::at(d.join(".embargo-home"));
+        let p = store.program("good-test").unwrap();
+        assert!(p.candidates.is_empty(), "{:?}", p.candidates);
+        assert_eq!(p.intake_url, None, "{intake}");
+    }
+}
+
+/// An intake that lies to `team pull`: its listing never ends (every page names a next one) and
+/// a report listed as 1 byte sends 600 KiB. The pull walks a bounded number of pages, one at a
+/// time, skips what is over `--max-size` without fetching it, cuts a download at the listed size
+/// and keeps nothing of it; it ends, saying more wait. (Before: every page was held before any
+/// download, memory grew without end, and the 600 KiB body was written and kept.)
+#[test]
+fn team_pull_does_not_trust_the_intake() {
+    use embargo_tests::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let pages = Arc::new(AtomicUsize::new(0));
+    let served = Arc::clone(&pages);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let served = Arc::clone(&served);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap() <= 2 {
+                        break;
+                    }
+                }
+                let (ctype, body): (&str, Vec<u8>) = if path.starts_with("/v1/team/reports?") {
+                    let n = served.fetch_add(1, Ordering::SeqCst);
+                    let reports: Vec<Value> = (0..100)
+                        .map(|i| {
+                            let receipt = format!("R{n:06}X{i:03}");
+                            // The very first report lies about its size; the rest are big.
+                            let size = if n == 0 && i == 0 { 1 } else { 5_000_000 };
+                            serde_json::json!({"receipt": receipt, "received_at": "2026-12-06T10:00:00Z", "status": "received", "size": size})
+                        })
+                        .collect();
+                    let next = reports.last().unwrap()["receipt"].clone();
+                    (
+                        "application/json",
+                        serde_json::to_vec(&serde_json::json!({"reports": reports, "next": next}))
+                            .unwrap(),
+                    )
+                } else if path.ends_with("/message") {
+                    ("application/octet-stream", vec![b'x'; 600 << 10])
+                } else {
+                    ("text/plain", b"no".to_vec())
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+                let _ = stream.flush();
+                let mut rest = Vec::new();
+                let _ = reader.read_to_end(&mut rest);
+            });
+        }
+    });
+    let dir = scratch();
+    let d = dir.path();
+    std::fs::write(d.join("token"), "t\n").unwrap();
+    let team = crate::intake::key("security@team.test");
+    std::fs::write(
+        d.join("team.key"),
+        embargo_core::keys::armored_secret(&team).as_bytes(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = embargo(
+        d,
+        [
+            "team",
+            "pull",
+            "--key",
+            "team.key",
+            "-o",
+            "inbox",
+            "--max-size",
+            "1M",
+            "--intake",
+            &url,
+            "--token-file",
+            "token",
+        ],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        pages.load(Ordering::SeqCst),
+        embargo_core::deliver::MAX_PAGES,
+        "a bounded walk: {text}"
+    );
+    assert!(text.contains("more reports wait"), "{text}");
+    assert!(
+        text.contains(
+            "R000000X000\tnot fetched\tthe message of R000000X000 is larger than 1 bytes"
+        ),
+        "the lying body is cut at its listed size: {text}"
+    );
+    assert!(
+        text.contains("R000000X001\tnot fetched\treport R000000X001 is larger than 1048576 bytes"),
+        "over --max-size is not fetched: {text}"
+    );
+    let kept: Vec<String> = std::fs::read_dir(d.join("inbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".embargo-pull.json")
+        .collect();
+    assert!(kept.is_empty(), "nothing of it is kept: {kept:?}");
+    assert_ne!(code(&out), 0, "refused reports are a failure: {text}");
+}
