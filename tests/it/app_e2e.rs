@@ -7,8 +7,8 @@
 //! dialog's result feeds, over the same IPC channel the UI's `ipc.ts` uses; the UI then updates
 //! from the backend's events, as it does after a real dialog.
 
+use crate::intake::free_port;
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,21 +26,6 @@ fn app_bin() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// A port no other test of this run is given: ports handed out by the kernel for `:0` can come
-/// back to a concurrent test between the probe and the driver's bind, and two WebDriver servers
-/// on one port would drive each other's app.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 2_000) as u16 * 10;
-    loop {
-        let port = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) % 20_000);
-        if port > 1024 && TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
 
 /// One app at a time: every app session starts WebKit's processes, and two at once on the

@@ -464,3 +464,214 @@ fn team_pull_does_not_trust_the_intake() {
     assert!(kept.is_empty(), "nothing of it is kept: {kept:?}");
     assert_ne!(code(&out), 0, "refused reports are a failure: {text}");
 }
+
+/// One 4 MiB ciphertext sent under 40 Idempotency-Keys (before: 40 × 201, 160 MiB, 40 reports
+/// listed to the team): it is stored once. The first key gets 201 and, asked again, its receipt;
+/// every other key gets 409 `duplicate_report` — no receipt, no status token: a copy of someone
+/// else's ciphertext must not buy its holder the report's status and replies.
+async fn identical_ciphertexts_are_stored_once(backend: crate::intake::Backend) {
+    use crate::intake::{list_all, Store};
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server = Server::start(&backend, &team, &[]);
+    let http = client();
+    let body = encrypt(&[&team.key], &embargo_tests::noise(4 << 20, 7), false);
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let http = http.clone();
+        let url = server.url.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for i in (worker..40).step_by(8) {
+                let key = format!("replay-{i}");
+                let answer = submit(&http, &url, &key, body.clone()).await.unwrap();
+                answers.push((key, answer));
+            }
+            answers
+        }));
+    }
+    let mut created = Vec::new();
+    let mut duplicates = Vec::new();
+    for t in tasks {
+        for (key, (status, j)) in t.await.unwrap() {
+            match status {
+                StatusCode::CREATED => created.push((key, j)),
+                StatusCode::CONFLICT => {
+                    assert_eq!(code(&j), "duplicate_report", "{j}");
+                    assert!(j.get("receipt").is_none() && j.get("status_token").is_none());
+                    duplicates.push(key);
+                }
+                other => panic!("unexpected {other}: {j}"),
+            }
+        }
+    }
+    assert_eq!((created.len(), duplicates.len()), (1, 39));
+    let (first_key, first) = &created[0];
+    let listed = list_all(&http, &server.url, &team.token).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["receipt"], first["receipt"]);
+    // The first key still gets its receipt back (a retry after a lost answer); another key
+    // still does not.
+    let (status, j) = submit(&http, &server.url, first_key, body.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{j}");
+    assert_eq!(j["receipt"], first["receipt"]);
+    assert_eq!(j["status_token"], first["status_token"]);
+    let (status, j) = submit(&http, &server.url, &duplicates[0], body.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, code(&j)),
+        (StatusCode::CONFLICT, "duplicate_report")
+    );
+    if let Store::Sqlite(dir) = &backend.store {
+        // One body on disk, not forty.
+        let bodies: u64 = std::fs::read_dir(dir.join("bodies"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum();
+        assert_eq!(bodies, body.len() as u64);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_ciphertexts_are_stored_once_sqlite() {
+    identical_ciphertexts_are_stored_once(sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_ciphertexts_are_stored_once_postgres() {
+    identical_ciphertexts_are_stored_once(crate::intake::postgres()).await;
+}
+
+/// A raw submission: status, Retry-After, body. `chunked` sends no Content-Length.
+async fn post_report(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: Vec<u8>,
+    chunked: bool,
+) -> (StatusCode, Option<String>, Value) {
+    let request = http
+        .post(format!("{url}/v1/reports"))
+        .header("content-type", "application/pgp-encrypted")
+        .header("idempotency-key", key);
+    let request = if chunked {
+        let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+            body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+        request.body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+    } else {
+        request.body(body)
+    };
+    let r = request.send().await.unwrap();
+    let status = r.status();
+    let retry_after = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry_after, r.json().await.unwrap())
+}
+
+/// A total-size quota (before: none — one client could fill the disk): what would pass it gets
+/// 507 with Retry-After and is not stored, announced (Content-Length) or not (chunked, cut off
+/// as it streams); a replay of a stored report is still answered; the count survives a restart;
+/// raising the quota lets the refused report in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_quota_answers_507_and_stores_nothing() {
+    use crate::intake::list_all;
+    use embargo_tests::noise;
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let quota = ["--max-stored-bytes", "3000000"];
+    let server = Server::start(&backend, &team, &quota);
+    let http = client();
+    let a = encrypt(&[&team.key], &noise(1_000_000, 1), false);
+    let b = encrypt(&[&team.key], &noise(1_000_000, 2), false);
+    let c = encrypt(&[&team.key], &noise(1_500_000, 3), false);
+    let small = encrypt(&[&team.key], &noise(10_000, 4), false);
+    for (key, body) in [("a", &a), ("b", &b)] {
+        let (status, _, j) = post_report(&http, &server.url, key, body.clone(), false).await;
+        assert_eq!(status, StatusCode::CREATED, "{j}");
+    }
+    for chunked in [false, true] {
+        let (status, retry_after, j) =
+            post_report(&http, &server.url, "c", c.clone(), chunked).await;
+        assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{j}");
+        assert_eq!(code(&j), "insufficient_storage");
+        assert_eq!(retry_after.as_deref(), Some("600"));
+        let message = j["error"]["message"].as_str().unwrap();
+        assert!(message.contains("storage quota"), "{message}");
+        assert!(message.contains("nothing was stored"), "{message}");
+    }
+    let (status, _, j) = post_report(&http, &server.url, "a", a.clone(), false).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a replay is answered with no room: {j}"
+    );
+    let (status, _, j) = post_report(&http, &server.url, "small", small, false).await;
+    assert_eq!(status, StatusCode::CREATED, "what fits still goes in: {j}");
+    assert_eq!(list_all(&http, &server.url, &team.token).await.len(), 3);
+    assert!(server.log().contains("submission refused: no room"));
+
+    drop(server);
+    let server = Server::start(&backend, &team, &quota);
+    let (status, _, j) = post_report(&http, &server.url, "c", c.clone(), false).await;
+    assert_eq!(
+        status,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "after a restart: {j}"
+    );
+    drop(server);
+    let server = Server::start(&backend, &team, &["--max-stored-bytes", "10000000"]);
+    let (status, _, j) = post_report(&http, &server.url, "c", c.clone(), false).await;
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let listed = list_all(&http, &server.url, &team.token).await;
+    assert_eq!(listed.len(), 4);
+}
+
+/// Below the free-space floor (here set above the disk's size) `embargo submit` gets 507, says
+/// nothing was stored and keeps the report in its outbox; once the intake has room, `outbox
+/// --retry` delivers it, once.
+#[test]
+fn a_report_refused_for_want_of_space_waits_in_the_outbox() {
+    use embargo_tests::*;
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@novu.co");
+    let dir = scratch();
+    let d = dir.path();
+    crate::submit::setup(d, &team);
+    let listen = format!("127.0.0.1:{}", crate::intake::free_port());
+    let server = Server::start_on_with(
+        &backend,
+        &team,
+        &listen,
+        &["--min-free-bytes", "18000000000000000000"],
+    );
+    let url = server.url.clone();
+    let out = embargo(d, ["submit", "r.md", "--intake", &url, "--retry-for", "1s"]);
+    expect_code(&out, 75);
+    let err = stderr(&out);
+    assert!(err.contains("its disk is nearly full"), "{err}");
+    assert!(err.contains("queued in outbox as"), "{err}");
+    let out = embargo(d, ["outbox"]);
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    let conn = ["--intake", url.as_str(), "--token-file", "token"];
+    let mut list = vec!["team", "list"];
+    list.extend(conn);
+    let out = embargo(d, &list);
+    expect_code(&out, 0);
+    assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    drop(server);
+
+    let _server = Server::start_on(&backend, &team, &listen);
+    expect_code(&embargo(d, ["outbox", "--retry"]), 0);
+    let out = embargo(d, &list);
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+}

@@ -4,7 +4,7 @@
 //! PostgreSQL, TLS, and the command line.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -227,6 +227,21 @@ pub fn postgres() -> Backend {
     }
 }
 
+/// A port no other test of this run is given: ports handed out by the kernel for `:0` can come
+/// back to a concurrent test between the probe and the driver's bind, and two WebDriver servers
+/// on one port would drive each other's app.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 2_000) as u16 * 10;
+    loop {
+        let port = base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) % 20_000);
+        if port > 1024 && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub struct Server {
     child: Option<Child>,
     pub addr: SocketAddr,
@@ -253,11 +268,15 @@ impl Server {
 
     /// Starts on a given address (a test that needs the intake down first, then up).
     pub fn start_on(backend: &Backend, team: &Team, listen: &str) -> Server {
+        Server::start_on_with(backend, team, listen, &[])
+    }
+
+    pub fn start_on_with(backend: &Backend, team: &Team, listen: &str, extra: &[&str]) -> Server {
         Server::start_at(
             &backend.store,
             backend.dir.path(),
             team,
-            &[],
+            extra,
             "info",
             listen,
         )
@@ -857,13 +876,15 @@ async fn kill9_in_a_burst(backend: Backend) {
         // Every fourth client sends bodies over a MiB (streamed to storage: a body file or
         // chunk rows), the rest 10 KB (stored with their row).
         let size = if t % 4 == 0 { 1_200_000 } else { 10_000 };
-        let body = Arc::new(encrypt(&[&team.key], &noise(size, t as u64), false));
+        let plaintext = noise(size, t as u64);
+        let team_key = team.key.clone();
         let (http, url, acked, failed) = (http.clone(), url.clone(), acked.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
             for n in 0.. {
+                // Each report its own ciphertext (identical ones are stored once).
                 let attempt = Attempt {
                     key: format!("burst-{t}-{n}"),
-                    body: body.clone(),
+                    body: Arc::new(encrypt(&[&team_key], &plaintext, false)),
                 };
                 match submit(&http, &url, &attempt.key, attempt.body.to_vec()).await {
                     Ok((StatusCode::CREATED, j)) => {

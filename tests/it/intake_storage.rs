@@ -83,6 +83,17 @@ async fn suite(store: Arc<dyn Storage>, large: usize) {
         other => panic!("expected a duplicate, got {other:?}"),
     }
     assert!(s.report(&dup.receipt).await.unwrap().is_none());
+    // The same bytes under another key: stored once, the second key names nothing.
+    let same = new_report("k1-copy", &small);
+    assert_eq!(
+        s.insert_small(same.clone(), Bytes::from(small.clone()))
+            .await
+            .unwrap(),
+        Inserted::SameBody
+    );
+    assert!(s.report(&same.receipt).await.unwrap().is_none());
+    assert!(s.find_submission("k1-copy").await.unwrap().is_none());
+    assert_eq!(s.stored_bytes().await.unwrap(), 5000);
 
     // Large bodies stream in and out byte for byte.
     let big = noise(large, 2);
@@ -100,6 +111,14 @@ async fn suite(store: Arc<dyn Storage>, large: usize) {
     ));
     assert!(s.open_body(&r2b.receipt).await.unwrap().is_none());
     assert_eq!(read_body(s, &r2.receipt).await, big);
+    // So is a large copy under another key.
+    let r2c = new_report("k2-copy", &big);
+    assert_eq!(
+        upload(s, r2c.clone(), &big, 50_000).await,
+        Inserted::SameBody
+    );
+    assert!(s.open_body(&r2c.receipt).await.unwrap().is_none());
+    assert_eq!(s.stored_bytes().await.unwrap(), 5000 + large as u64);
     // An abandoned upload leaves no report.
     let r3 = new_report("k3", &big);
     {
@@ -313,7 +332,8 @@ async fn storage_suite_postgres() {
     );
     assert_eq!(
         cluster.psql(&url, "SELECT count(*) FROM embargo_schema_migrations"),
-        "1"
+        embargo_intake::storage::postgres::SCHEMA_VERSION.to_string(),
+        "each migration once"
     );
 }
 
@@ -331,6 +351,7 @@ async fn postgres_replicas_starting_together_migrate_once() {
     assert_eq!(secrets.len(), 1);
     assert_eq!(
         cluster.psql(&url, "SELECT count(*) FROM embargo_schema_migrations"),
-        "1"
+        embargo_intake::storage::postgres::SCHEMA_VERSION.to_string(),
+        "each migration once"
     );
 }

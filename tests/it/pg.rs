@@ -2,7 +2,7 @@
 //! the unprivileged `postgres` user when running as root (CI), TCP on 127.0.0.1 at a free port,
 //! stopped with `pg_ctl -m immediate` when dropped.
 
-use std::net::TcpListener;
+use crate::intake::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,13 +58,6 @@ fn check(out: Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 pub struct PgCluster {

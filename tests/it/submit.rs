@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::intake::{client, message, sqlite, Server, Team};
 
 /// The team's files in the researcher's (and the team's) working directory.
-fn setup(d: &Path, team: &Team) {
+pub(crate) fn setup(d: &Path, team: &Team) {
     fs::copy(&team.cert_path, d.join("team.asc")).unwrap();
     fs::write(
         d.join("team.key"),

@@ -302,6 +302,12 @@ error_codes! {
     IdempotencyKeyReused = "idempotency_key_reused",
     /// The first submission with this key is still in flight (409, Retry-After).
     SubmissionInProgress = "submission_in_progress",
+    /// These exact bytes are already stored under another Idempotency-Key (409): identical
+    /// ciphertexts are kept once, and only their first sender holds the receipt.
+    DuplicateReport = "duplicate_report",
+    /// The intake's storage quota or free-space floor is reached (507, Retry-After); nothing
+    /// was stored.
+    InsufficientStorage = "insufficient_storage",
     /// No bearer token.
     MissingToken = "missing_token",
     /// A bearer token that is not valid here.

@@ -66,7 +66,8 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     let key = idempotency_key(&headers)?;
     // Refused before a byte of the body is read; chunked bodies are counted as they stream.
-    if let Some(len) = content_length(&headers) {
+    let announced = content_length(&headers);
+    if let Some(len) = announced {
         if len > state.shared.body_limit {
             return Err(AppError::BodyTooLarge {
                 limit: state.shared.body_limit,
@@ -79,9 +80,18 @@ pub async fn submit(
     let _claim = state
         .claim(&key)
         .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+    let quota = &state.shared.quota;
+    let room = match quota.reserve(announced.unwrap_or(0)).await {
+        Ok(room) => room,
+        // A retry of a report already stored gets its receipt even when there is no room.
+        Err(full) => match state.shared.storage.find_submission(&key).await? {
+            Some(_) => quota.unmetered(),
+            None => return Err(full),
+        },
+    };
     // (No key, no size, no address: only that an upload holds its key now; tests wait for it.)
     tracing::debug!("upload started");
-    let accepted = upload::receive(&state, &key, body).await?;
+    let accepted = upload::receive(&state, &key, body, room).await?;
     charge.keep();
     let (status, receipt, received_at) = match accepted {
         Accepted::Created(record) => {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
+use crate::quota::{QuotaConfig, DEFAULT_MIN_FREE_BYTES};
 use crate::ratelimit::RateLimitConfig;
 use crate::storage::{sqlite, PgOptions, SqliteOptions};
 use crate::team::{self, TeamCert, TeamError, TeamTokens};
@@ -36,6 +37,11 @@ pub struct ConfigFile {
     pub team_token_hashes: Vec<String>,
     pub body_limit: Option<u64>,
     pub reply_limit: Option<u64>,
+    /// The most report-body bytes stored in all (507 beyond); default: no quota.
+    pub max_stored_bytes: Option<u64>,
+    /// The least free space to leave on the data directory's file system (SQLite; 507
+    /// below); default 1 GiB, 0 turns it off.
+    pub min_free_bytes: Option<u64>,
     /// Accept PKESKs with a hidden (wildcard) recipient, each standing in for one team key.
     pub accept_hidden_recipients: Option<bool>,
     /// The URL clients reach this server at (for security.txt); else derived per request.
@@ -99,6 +105,8 @@ pub struct Overrides {
     pub team_certs: Vec<PathBuf>,
     pub team_token_hashes: Vec<String>,
     pub body_limit: Option<u64>,
+    pub max_stored_bytes: Option<u64>,
+    pub min_free_bytes: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub public_url: Option<String>,
@@ -129,6 +137,7 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     pub site: Site,
     pub rate_limits: RateLimitConfig,
+    pub quota: QuotaConfig,
     /// Things that work but deserve a look (printed by `check-config` and logged at start).
     pub warnings: Vec<String>,
 }
@@ -333,6 +342,34 @@ impl Settings {
             });
         }
 
+        let max_stored_bytes = flags.max_stored_bytes.or(file.max_stored_bytes);
+        if max_stored_bytes == Some(0) {
+            return Err(ConfigError::Zero {
+                field: "max_stored_bytes",
+            });
+        }
+        let quota = QuotaConfig {
+            max_stored_bytes,
+            min_free_bytes: flags
+                .min_free_bytes
+                .or(file.min_free_bytes)
+                .unwrap_or(DEFAULT_MIN_FREE_BYTES),
+        };
+        match (&storage, quota.max_stored_bytes) {
+            (StorageSettings::Postgres(_), None) => warnings.push(
+                "no max_stored_bytes quota: with PostgreSQL the free-space floor does not apply, so nothing bounds what submissions add to the database".to_owned(),
+            ),
+            (_, Some(max)) if max < body_limit => warnings.push(format!(
+                "max_stored_bytes ({max}) is below body_limit ({body_limit}): the largest reports can never be stored"
+            )),
+            _ => {}
+        }
+        if quota.min_free_bytes == 0 && matches!(storage, StorageSettings::Sqlite { .. }) {
+            warnings.push(
+                "min_free_bytes = 0: submissions may fill the data directory's disk".to_owned(),
+            );
+        }
+
         let public_url = flags
             .public_url
             .or(file.public_url)
@@ -415,6 +452,7 @@ impl Settings {
                 preferred_languages: program.preferred_languages,
             },
             rate_limits: file.rate_limits,
+            quota,
             warnings,
         })
     }

@@ -31,6 +31,13 @@ pub enum AppError {
         "a submission with Idempotency-Key {key:?} is still in progress: retry after it finishes"
     )]
     InProgress { key: String },
+    #[error("this exact sealed report is already stored here (sent before under another Idempotency-Key); only its first sender got the receipt — seal the report again to send a new copy")]
+    DuplicateReport,
+    #[error("this intake cannot store more reports now ({reason}); nothing was stored: keep the report and retry after {retry_after} seconds")]
+    InsufficientStorage {
+        reason: &'static str,
+        retry_after: u64,
+    },
     #[error("the Authorization header is missing: send `Authorization: Bearer <{what}>`")]
     MissingToken { what: &'static str },
     #[error("the {what} is not valid for this request")]
@@ -69,7 +76,8 @@ impl AppError {
             AppError::Refused(_)
             | AppError::IdempotencyKeyReused { .. }
             | AppError::InvalidStatus { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::InProgress { .. } => StatusCode::CONFLICT,
+            AppError::InProgress { .. } | AppError::DuplicateReport => StatusCode::CONFLICT,
+            AppError::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
             AppError::MissingToken { .. } | AppError::InvalidToken { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -91,6 +99,8 @@ impl AppError {
             AppError::Refused(r) => r.code(),
             AppError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
             AppError::InProgress { .. } => ErrorCode::SubmissionInProgress,
+            AppError::DuplicateReport => ErrorCode::DuplicateReport,
+            AppError::InsufficientStorage { .. } => ErrorCode::InsufficientStorage,
             AppError::MissingToken { .. } => ErrorCode::MissingToken,
             AppError::InvalidToken { .. } => ErrorCode::InvalidToken,
             AppError::ReportNotFound { .. } => ErrorCode::ReportNotFound,
@@ -141,7 +151,8 @@ impl IntoResponse for AppError {
             AppError::InProgress { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            AppError::RateLimited { retry_after } => {
+            AppError::RateLimited { retry_after }
+            | AppError::InsufficientStorage { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             AppError::MissingToken { .. } | AppError::InvalidToken { .. } => {
@@ -158,7 +169,10 @@ impl IntoResponse for AppError {
         // A refused upload may not have been read to its end: do not keep the connection.
         if matches!(
             self,
-            AppError::BodyTooLarge { .. } | AppError::BodyTimeout { .. } | AppError::Refused(_)
+            AppError::BodyTooLarge { .. }
+                | AppError::BodyTimeout { .. }
+                | AppError::Refused(_)
+                | AppError::InsufficientStorage { .. }
         ) {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

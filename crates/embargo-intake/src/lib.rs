@@ -9,6 +9,7 @@
 pub mod config;
 pub mod error;
 pub mod framing;
+pub mod quota;
 pub mod ratelimit;
 pub mod receipt;
 pub mod serve;
@@ -69,6 +70,7 @@ struct Shared {
     rate: RateLimiter,
     in_flight: Mutex<HashSet<String>>,
     body_idle_timeout: Duration,
+    quota: quota::Quota,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
     ) -> Result<AppState, StorageError> {
         let secret = storage.server_secret().await?;
         let recipients = settings.team.iter().map(|c| c.recipient.clone()).collect();
+        let quota = quota::Quota::new(settings.quota, storage.clone()).await?;
         Ok(AppState {
             shared: Arc::new(Shared {
                 storage,
@@ -95,6 +98,7 @@ impl AppState {
                 rate: RateLimiter::new(&settings.rate_limits),
                 in_flight: Mutex::new(HashSet::new()),
                 body_idle_timeout: Duration::from_secs(60),
+                quota,
             }),
         })
     }

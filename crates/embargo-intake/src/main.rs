@@ -68,6 +68,13 @@ struct ServerArgs {
     /// Largest report body accepted, in bytes [default: 268435456].
     #[arg(long, value_name = "BYTES")]
     body_limit: Option<u64>,
+    /// The most report-body bytes stored in all; beyond it submissions get 507 [default: none].
+    #[arg(long, value_name = "BYTES")]
+    max_stored_bytes: Option<u64>,
+    /// Free space to keep on the data directory's disk (SQLite); below it submissions get 507,
+    /// 0 turns it off [default: 1073741824].
+    #[arg(long, value_name = "BYTES")]
+    min_free_bytes: Option<u64>,
     /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -92,6 +99,8 @@ impl ServerArgs {
             team_certs: self.team_certs,
             team_token_hashes: self.team_token_hashes,
             body_limit: self.body_limit,
+            max_stored_bytes: self.max_stored_bytes,
+            min_free_bytes: self.min_free_bytes,
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
             public_url: self.public_url,

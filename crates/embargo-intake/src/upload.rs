@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::error::AppError;
 use crate::framing::{self, Expect, Refusal};
+use crate::quota::Reservation;
 use crate::receipt::Receipt;
 use crate::storage::{Inserted, NewReport, ReportRecord, Submission};
 use crate::AppState;
@@ -98,8 +99,31 @@ fn replay(existing: Submission, sha256: [u8; 32], key: &str) -> Result<Accepted,
     }
 }
 
-/// Receives one submission whose idempotency key the caller has claimed.
-pub(crate) async fn receive(state: &AppState, key: &str, body: Body) -> Result<Accepted, AppError> {
+/// What the storage answered to a commit, as the client is told.
+fn accepted(
+    inserted: Inserted,
+    sha256: [u8; 32],
+    key: &str,
+    room: Reservation<'_>,
+) -> Result<Accepted, AppError> {
+    match inserted {
+        Inserted::Created(record) => {
+            room.stored(record.size);
+            Ok(Accepted::Created(record))
+        }
+        Inserted::Duplicate(existing) => replay(existing, sha256, key),
+        Inserted::SameBody => Err(AppError::DuplicateReport),
+    }
+}
+
+/// Receives one submission whose idempotency key the caller has claimed, within the room
+/// reserved for it.
+pub(crate) async fn receive(
+    state: &AppState,
+    key: &str,
+    body: Body,
+    mut room: Reservation<'_>,
+) -> Result<Accepted, AppError> {
     let shared = &state.shared;
     let storage = shared.storage.clone();
     let small = storage.small_body_limit();
@@ -109,10 +133,11 @@ pub(crate) async fn receive(state: &AppState, key: &str, body: Body) -> Result<A
     let receipt = Receipt::random();
 
     while let Some(chunk) = reader.next().await? {
+        room.grow(chunk.len() as u64)?;
         hasher.update(&chunk);
         head.extend_from_slice(&chunk);
         if head.len() > small {
-            return receive_large(state, key, receipt, head.freeze(), hasher, reader).await;
+            return receive_large(state, key, receipt, head.freeze(), hasher, reader, room).await;
         }
     }
 
@@ -143,10 +168,9 @@ pub(crate) async fn receive(state: &AppState, key: &str, body: Body) -> Result<A
         sha256,
         size: body.len() as u64,
     };
-    match storage.insert_small(report, body).await? {
-        Inserted::Created(record) => Ok(Accepted::Created(record)),
-        Inserted::Duplicate(existing) => replay(existing, sha256, key),
-    }
+    room.before_commit()?;
+    let inserted = storage.insert_small(report, body).await?;
+    accepted(inserted, sha256, key, room)
 }
 
 async fn receive_large(
@@ -156,6 +180,7 @@ async fn receive_large(
     head: Bytes,
     mut hasher: Sha256,
     mut reader: BodyReader,
+    mut room: Reservation<'_>,
 ) -> Result<Accepted, AppError> {
     let shared = &state.shared;
     let storage = shared.storage.clone();
@@ -163,6 +188,7 @@ async fn receive_large(
     // A replay of a large body is compared, not stored a second time.
     if let Some(existing) = storage.find_submission(key).await? {
         while let Some(chunk) = reader.next().await? {
+            room.grow(chunk.len() as u64)?;
             hasher.update(&chunk);
         }
         return replay(existing, hasher.finalize().into(), key);
@@ -190,6 +216,7 @@ async fn receive_large(
         let Some(chunk) = reader.next().await? else {
             break;
         };
+        room.grow(chunk.len() as u64)?;
         hasher.update(&chunk);
         size += chunk.len() as u64;
         check_done = tx.send(chunk.clone()).await.is_err();
@@ -220,10 +247,9 @@ async fn receive_large(
         sha256,
         size,
     };
-    match upload.commit(report).await? {
-        Inserted::Created(record) => Ok(Accepted::Created(record)),
-        Inserted::Duplicate(existing) => replay(existing, sha256, key),
-    }
+    room.before_commit()?;
+    let inserted = upload.commit(report).await?;
+    accepted(inserted, sha256, key, room)
 }
 
 /// The body pieces, as a `Read` for the blocking framing check. Ends when the sender is

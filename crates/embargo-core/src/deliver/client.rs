@@ -96,8 +96,12 @@ impl IntakeError {
     pub fn retryable(&self) -> bool {
         match self {
             IntakeError::Unreachable { .. } | IntakeError::Timeout { .. } => true,
-            IntakeError::Refused { status, .. } => {
-                matches!(status, 408 | 425 | 429) || (500..600).contains(status)
+            IntakeError::Refused { status, code, .. } => {
+                matches!(status, 408 | 425 | 429)
+                    || (500..600).contains(status)
+                    // The same key is still being stored (another attempt, another replica):
+                    // the retry gets the receipt.
+                    || matches!(code, Some(WireCode::Known(ErrorCode::SubmissionInProgress)))
             }
             IntakeError::Protocol { status, .. } => (500..600).contains(status),
             _ => false,

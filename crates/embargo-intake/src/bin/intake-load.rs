@@ -122,6 +122,15 @@ fn body_of_size(cert: &Cert, size: usize) -> anyhow::Result<Bytes> {
     Ok(Bytes::from(out))
 }
 
+/// `body` with its last 16 bytes set to `run` and `n`.
+fn distinct(body: &Bytes, run: u64, n: u64) -> Bytes {
+    let mut copy = body.to_vec();
+    let len = copy.len();
+    copy[len - 16..len - 8].copy_from_slice(&run.to_be_bytes());
+    copy[len - 8..].copy_from_slice(&n.to_be_bytes());
+    Bytes::from(copy)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -177,7 +186,11 @@ async fn run(
     json: bool,
 ) -> anyhow::Result<()> {
     let cert = read_cert(&cert)?;
-    // Distinct bodies, reused with fresh idempotency keys (each request is a new report).
+    // 16 encrypted bodies; each request sends one with its last 16 bytes (inside the encrypted
+    // data packet) replaced by the run's id and the request's number, so that every report is
+    // distinct — the intake stores identical ciphertexts once — without encrypting per request
+    // on the cores the server needs. The intake checks framing and never decrypts, so this
+    // costs it exactly what a fresh message would.
     let bodies: Vec<Bytes> = (0..16)
         .map(|_| body_of_size(&cert, size))
         .collect::<anyhow::Result<_>>()?;
@@ -203,7 +216,7 @@ async fn run(
             let mut i = worker;
             while !stop.load(Ordering::Relaxed) {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
-                let body = bodies[i % bodies.len()].clone();
+                let body = distinct(&bodies[i % bodies.len()], run_id, n);
                 i += 1;
                 let request = Request::post(&endpoint)
                     .header("content-type", "application/pgp-encrypted")

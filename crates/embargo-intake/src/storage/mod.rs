@@ -64,6 +64,9 @@ pub enum Inserted {
     Created(ReportRecord),
     /// The idempotency key already names a committed report; nothing new was stored.
     Duplicate(Submission),
+    /// A report with the same bytes is stored under another idempotency key; nothing new was
+    /// stored (identical ciphertexts are kept once).
+    SameBody,
 }
 
 /// A reply from the team to the researcher: one OpenPGP message, stored binary.
@@ -184,6 +187,13 @@ pub trait Storage: Send + Sync + 'static {
         status: Status,
     ) -> Result<Option<ReportRecord>, StorageError>;
 
+    /// Bytes of report bodies stored (what the storage quota counts).
+    async fn stored_bytes(&self) -> Result<u64, StorageError>;
+
+    /// Bytes free for this store on its file system, when it keeps its data on this machine
+    /// (`None` for a database server elsewhere).
+    fn free_bytes(&self) -> Result<Option<u64>, StorageError>;
+
     /// Stops background work and waits until everything acknowledged is closed cleanly.
     async fn close(&self);
 }
@@ -193,7 +203,7 @@ pub trait Storage: Send + Sync + 'static {
 pub trait Upload: Send {
     async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError>;
 
-    /// Makes the body durable and commits its report. On [`Inserted::Duplicate`] the body is
-    /// discarded.
+    /// Makes the body durable and commits its report. On [`Inserted::Duplicate`] and
+    /// [`Inserted::SameBody`] the body is discarded.
     async fn commit(self: Box<Self>, report: NewReport) -> Result<Inserted, StorageError>;
 }

@@ -44,9 +44,13 @@ const ORDER_LOCK: i64 = 0x454d_424f_5244_5231;
 /// Uploads that neither commit nor get cleaned up (the server crashed) are removed after this.
 const STALE_UPLOAD: &str = "24 hours";
 
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "
+/// How many migrations this version knows (the schema version it writes).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "
 CREATE TABLE reports (
     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,   -- arrival (= commit) order
     receipt text NOT NULL UNIQUE,
@@ -81,7 +85,13 @@ CREATE TABLE server_secret (
     secret bytea NOT NULL
 );
 ",
-)];
+    ),
+    // Identical ciphertexts are stored once, found by their hash.
+    (
+        2,
+        "CREATE INDEX reports_by_sha256 ON reports (body_sha256);",
+    ),
+];
 
 /// Settings for [`PgStore`].
 #[derive(Clone)]
@@ -383,6 +393,7 @@ struct Prepared {
     insert_inline: Statement,
     insert_staged: Statement,
     find: Statement,
+    body_stored: Statement,
 }
 
 async fn prepare(client: &Client) -> Result<Prepared, StorageError> {
@@ -393,6 +404,7 @@ async fn prepare(client: &Client) -> Result<Prepared, StorageError> {
                  INSERT INTO reports (receipt, idempotency_key, body_sha256, size, status,
                                       received_at, updated_at)
                  SELECT $1, $2, $3, $4, 'received', t.at, t.at FROM t
+                 WHERE NOT EXISTS (SELECT 1 FROM reports WHERE body_sha256 = $3)
                  ON CONFLICT DO NOTHING
                  RETURNING receipt, received_at),
              c AS (INSERT INTO body_chunks (receipt, idx, data) SELECT receipt, 0, $5 FROM r)
@@ -407,6 +419,7 @@ async fn prepare(client: &Client) -> Result<Prepared, StorageError> {
                  INSERT INTO reports (receipt, idempotency_key, body_sha256, size, status,
                                       received_at, updated_at)
                  SELECT $1, $2, $3, $4, 'received', t.at, t.at FROM t
+                 WHERE NOT EXISTS (SELECT 1 FROM reports WHERE body_sha256 = $3)
                  ON CONFLICT DO NOTHING
                  RETURNING receipt, received_at),
              u AS (DELETE FROM uploads WHERE receipt IN (SELECT receipt FROM r))
@@ -418,10 +431,15 @@ async fn prepare(client: &Client) -> Result<Prepared, StorageError> {
         .prepare(SELECT_SUBMISSION)
         .await
         .map_err(pg("prepare idempotency lookup"))?;
+    let body_stored = client
+        .prepare("SELECT 1 FROM reports WHERE body_sha256 = $1 LIMIT 1")
+        .await
+        .map_err(pg("prepare body hash lookup"))?;
     Ok(Prepared {
         insert_inline,
         insert_staged,
         find,
+        body_stored,
     })
 }
 
@@ -546,14 +564,23 @@ async fn commit_batch(
                     .query_opt(&statements.find, &[&op.report.idempotency_key])
                     .await
                     .map_err(pg("look up idempotency key"))?;
-                match existing {
-                    Some(row) => results.push(Inserted::Duplicate(to_submission(&row)?)),
-                    None => {
-                        return Err(StorageError::Corrupt(format!(
-                            "receipt {receipt} collided with a stored one"
-                        )))
-                    }
+                if let Some(row) = existing {
+                    results.push(Inserted::Duplicate(to_submission(&row)?));
+                    continue;
                 }
+                // Inserts are serialized by the ordering lock, so the row that made this
+                // insert a no-op is visible here.
+                let same_body = tx
+                    .query_opt(&statements.body_stored, &[&&op.report.sha256[..]])
+                    .await
+                    .map_err(pg("look up body hash"))?;
+                if same_body.is_some() {
+                    results.push(Inserted::SameBody);
+                    continue;
+                }
+                return Err(StorageError::Corrupt(format!(
+                    "receipt {receipt} collided with a stored one"
+                )));
             }
         }
     }
@@ -667,6 +694,22 @@ impl Storage for PgStore {
                 message: Bytes::from(row.get::<_, Vec<u8>>(2)),
             })
             .collect())
+    }
+
+    async fn stored_bytes(&self) -> Result<u64, StorageError> {
+        let client = get(&self.inner.pool).await?;
+        let total: i64 = client
+            .query_one("SELECT COALESCE(SUM(size), 0)::bigint FROM reports", &[])
+            .await
+            .map_err(pg("sum report sizes"))?
+            .get(0);
+        Ok(total.max(0) as u64)
+    }
+
+    fn free_bytes(&self) -> Result<Option<u64>, StorageError> {
+        // The database keeps its files on its own server: its space is watched there, and
+        // the quota (`max_stored_bytes`) bounds what this intake adds to it.
+        Ok(None)
     }
 
     async fn list_reports(
@@ -894,7 +937,7 @@ impl Upload for ChunkUpload {
         let result = rx.await.map_err(|_| StorageError::WriterStopped)?;
         match &result {
             // Known not committed: the drop below discards the chunks.
-            Ok(Inserted::Duplicate(_)) => {}
+            Ok(Inserted::Duplicate(_) | Inserted::SameBody) => {}
             Ok(Inserted::Created(_)) => self.open = false,
             // The commit's outcome is unknown (say, the connection broke during COMMIT): the
             // chunks may belong to a committed report and stay. If the report did not

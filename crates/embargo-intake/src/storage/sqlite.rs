@@ -38,7 +38,7 @@ use super::{
 use crate::receipt::{Receipt, ServerSecret};
 
 /// The schema this code reads and writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE reports (
@@ -64,6 +64,9 @@ CREATE TABLE replies (
 );
 CREATE INDEX replies_by_report ON replies(report_seq, id);
 ";
+
+/// v2: identical ciphertexts are stored once, found by their hash.
+const SCHEMA_V2: &str = "CREATE INDEX reports_by_sha256 ON reports(body_sha256);";
 
 /// Tuning for [`SqliteStore`].
 #[derive(Debug, Clone)]
@@ -284,6 +287,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
             .map_err(sql("set schema version"))?;
         tx.commit().map_err(sql("commit migration"))?;
     }
+    if version < 2 {
+        let tx = conn.transaction().map_err(sql("begin migration"))?;
+        tx.execute_batch(SCHEMA_V2)
+            .map_err(sql("create schema v2"))?;
+        tx.pragma_update(None, "user_version", 2)
+            .map_err(sql("set schema version"))?;
+        tx.commit().map_err(sql("commit migration"))?;
+    }
     Ok(())
 }
 
@@ -458,6 +469,13 @@ fn select_record(
     .transpose()
 }
 
+/// Whether a report with these exact bytes is stored.
+fn body_stored(conn: &Connection, sha256: &[u8; 32]) -> Result<bool, StorageError> {
+    conn.prepare_cached("SELECT 1 FROM reports WHERE body_sha256 = ?1 LIMIT 1")
+        .and_then(|mut s| s.exists(params![&sha256[..]]))
+        .map_err(sql("look up body hash"))
+}
+
 fn select_submission(conn: &Connection, key: &str) -> Result<Option<Submission>, StorageError> {
     let row = conn
         .prepare_cached(
@@ -625,6 +643,14 @@ fn apply(conn: &Connection, op: &Op, now: DateTime<Utc>) -> Result<Outcome, Stor
         Op::Insert { report, body, .. } => {
             let receipt = report.receipt.to_string();
             let in_db = matches!(body, BodyPlace::Database(_));
+            // A key seen before answers as a replay; the same bytes under a new key are the
+            // report already stored (one writer: this check and the insert cannot interleave).
+            if let Some(existing) = select_submission(conn, &report.idempotency_key)? {
+                return Ok(Outcome::Inserted(Inserted::Duplicate(existing)));
+            }
+            if body_stored(conn, &report.sha256)? {
+                return Ok(Outcome::Inserted(Inserted::SameBody));
+            }
             let changed = conn
                 .prepare_cached(
                     "INSERT INTO reports (receipt, idempotency_key, body_sha256, size, body_in_db,
@@ -738,7 +764,7 @@ fn deliver(op: Op, outcome: Result<Outcome, StorageError>, committed: bool, bodi
             // removes it if no row names it.
             let discard = match &result {
                 Ok(Inserted::Created(_)) => false,
-                Ok(Inserted::Duplicate(_)) => true,
+                Ok(Inserted::Duplicate(_) | Inserted::SameBody) => true,
                 Err(_) => committed,
             };
             if matches!(body, BodyPlace::File) && discard {
@@ -854,6 +880,27 @@ impl Storage for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn stored_bytes(&self) -> Result<u64, StorageError> {
+        self.read(|conn| {
+            let total: i64 = conn
+                .prepare_cached("SELECT COALESCE(SUM(size), 0) FROM reports")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(sql("sum report sizes"))?;
+            Ok(total.max(0) as u64)
+        })
+        .await
+    }
+
+    fn free_bytes(&self) -> Result<Option<u64>, StorageError> {
+        let dir = &self.inner.bodies;
+        let stat = rustix::fs::statvfs(dir).map_err(|e| StorageError::Io {
+            context: "measure the free space of",
+            path: dir.display().to_string(),
+            source: e.into(),
+        })?;
+        Ok(Some(stat.f_bavail.saturating_mul(stat.f_frsize)))
     }
 
     async fn list_reports(
