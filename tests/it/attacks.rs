@@ -675,3 +675,93 @@ fn a_report_refused_for_want_of_space_waits_in_the_outbox() {
     let out = embargo(d, &list);
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
 }
+
+/// Two replicas on one PostgreSQL, one Idempotency-Key. While replica A streams the upload, the
+/// same key sent whole to replica B gets 409 `submission_in_progress` (before: the in-progress
+/// guard lived in each process's memory, so B took the upload); A's finished upload is stored and
+/// B answers the retry with A's receipt. Then 16 sends of one key and body at once, split over
+/// both: one report, every other caller told 409 or that same receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_racing_on_two_replicas_is_stored_once() {
+    use crate::intake::{list_all, postgres, read_head, write_chunk};
+    use std::io::Write as _;
+    use std::time::Duration;
+    let backend = postgres();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let a = Server::start_logging(&backend, &team, &[], "debug");
+    let b = Server::start(&backend, &team, &[]);
+    let http = client();
+    let body = encrypt(&[&team.key], &embargo_tests::noise(300_000, 9), false);
+
+    let mut first = std::net::TcpStream::connect(a.addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    first
+        .write_all(
+            format!(
+                "POST /v1/reports HTTP/1.1\r\nHost: {}\r\nIdempotency-Key: race\r\n\
+                 Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                a.addr
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    write_chunk(&mut first, &body[..1000]);
+    first.flush().unwrap();
+    let waiting = std::time::Instant::now();
+    while !a.log().contains("upload started") {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "A never started the upload:\n{}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, j) = submit(&http, &b.url, "race", body.clone()).await.unwrap();
+    assert_eq!(status, StatusCode::CONFLICT, "{j}\n{}", b.log());
+    assert_eq!(code(&j), "submission_in_progress");
+    write_chunk(&mut first, &body[1000..]);
+    first.write_all(b"0\r\n\r\n").unwrap();
+    first.flush().unwrap();
+    let answer = tokio::task::spawn_blocking(move || read_head(&mut first))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let (status, j) = submit(&http, &b.url, "race", body.clone()).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "B answers the retry: {j}");
+    let listed = list_all(&http, &b.url, &team.token).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["receipt"], j["receipt"]);
+
+    let burst = encrypt(&[&team.key], &embargo_tests::noise(200_000, 10), false);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let url = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let (http, burst) = (http.clone(), burst.clone());
+        tasks.push(tokio::spawn(async move {
+            submit(&http, &url, "burst", burst).await.unwrap()
+        }));
+    }
+    let mut created = Vec::new();
+    let mut receipts = std::collections::HashSet::new();
+    for t in tasks {
+        let (status, j) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => created.push(j["receipt"].clone()),
+            StatusCode::OK => {
+                receipts.insert(j["receipt"].to_string());
+            }
+            StatusCode::CONFLICT => assert_eq!(code(&j), "submission_in_progress", "{j}"),
+            other => panic!("{other}: {j}"),
+        }
+    }
+    assert_eq!(created.len(), 1, "one report stored");
+    receipts.insert(created[0].to_string());
+    assert_eq!(receipts.len(), 1, "every answer names the one report");
+    assert_eq!(list_all(&http, &a.url, &team.token).await.len(), 2);
+}

@@ -432,7 +432,7 @@ pub async fn message(http: &reqwest::Client, url: &str, token: &str, receipt: &s
 
 /// Writes a raw HTTP/1.1 request head (and optional body bytes) and reads the status code.
 /// One chunk of a `Transfer-Encoding: chunked` body.
-fn write_chunk(s: &mut TcpStream, data: &[u8]) {
+pub fn write_chunk(s: &mut TcpStream, data: &[u8]) {
     s.write_all(format!("{:x}\r\n", data.len()).as_bytes())
         .unwrap();
     s.write_all(data).unwrap();
@@ -440,7 +440,7 @@ fn write_chunk(s: &mut TcpStream, data: &[u8]) {
 }
 
 /// The status line and headers of a response read off a raw socket.
-fn read_head(s: &mut TcpStream) -> String {
+pub fn read_head(s: &mut TcpStream) -> String {
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     while !answer.windows(4).any(|w| w == b"\r\n\r\n") {

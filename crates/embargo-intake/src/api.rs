@@ -77,21 +77,19 @@ pub async fn submit(
     // Only a well-formed request is charged, and the charge is given back when the body is
     // refused: junk cannot spend the budget real reports need.
     let charge = state.shared.rate.submission()?;
+    // Held here (in memory: cheap) and in the storage (seen by every replica).
     let _claim = state
         .claim(&key)
         .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
-    let quota = &state.shared.quota;
-    let room = match quota.reserve(announced.unwrap_or(0)).await {
-        Ok(room) => room,
-        // A retry of a report already stored gets its receipt even when there is no room.
-        Err(full) => match state.shared.storage.find_submission(&key).await? {
-            Some(_) => quota.unmetered(),
-            None => return Err(full),
-        },
-    };
-    // (No key, no size, no address: only that an upload holds its key now; tests wait for it.)
-    tracing::debug!("upload started");
-    let accepted = upload::receive(&state, &key, body, room).await?;
+    let shared_claim = state
+        .shared
+        .storage
+        .claim(&key)
+        .await?
+        .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+    let accepted = receive(&state, &key, announced, body).await;
+    shared_claim.release().await;
+    let accepted = accepted?;
     charge.keep();
     let (status, receipt, received_at) = match accepted {
         Accepted::Created(record) => {
@@ -113,6 +111,27 @@ pub async fn submit(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// Receives the body of a submission that holds its key, within the room the quota gives it.
+async fn receive(
+    state: &AppState,
+    key: &str,
+    announced: Option<u64>,
+    body: Body,
+) -> Result<Accepted, AppError> {
+    let quota = &state.shared.quota;
+    let room = match quota.reserve(announced.unwrap_or(0)).await {
+        Ok(room) => room,
+        // A retry of a report already stored gets its receipt even when there is no room.
+        Err(full) => match state.shared.storage.find_submission(key).await? {
+            Some(_) => quota.unmetered(),
+            None => return Err(full),
+        },
+    };
+    // (No key, no size, no address: only that an upload holds its key now; tests wait for it.)
+    tracing::debug!("upload started");
+    upload::receive(state, key, body, room).await
 }
 
 /// The bearer token of `Authorization: Bearer <token>`.

@@ -136,6 +136,38 @@ pub enum StorageError {
     SecretPermissions { path: String, mode: u32 },
 }
 
+/// An idempotency key held for one submission in flight, in the storage so that every
+/// server process sharing it sees it. [`KeyClaim::release`] gives it back before the answer
+/// goes out (so that a retry the client sends on reading it finds the key free); dropping it
+/// unreleased gives it back in the background.
+pub struct KeyClaim {
+    held: Option<Box<dyn HeldKey>>,
+}
+
+/// What a storage must do to give a claimed key back.
+#[async_trait::async_trait]
+pub trait HeldKey: Send + Sync {
+    async fn release(self: Box<Self>);
+}
+
+impl KeyClaim {
+    /// A claim that needs nothing released: the store has one server process, whose own
+    /// in-memory guard already covers the key.
+    pub fn in_process() -> KeyClaim {
+        KeyClaim { held: None }
+    }
+
+    pub fn held(key: Box<dyn HeldKey>) -> KeyClaim {
+        KeyClaim { held: Some(key) }
+    }
+
+    pub async fn release(mut self) {
+        if let Some(held) = self.held.take() {
+            held.release().await;
+        }
+    }
+}
+
 /// Where reports live. Implemented by [`SqliteStore`] and [`PgStore`].
 #[async_trait::async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -145,6 +177,10 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The status-token secret, created on first use and the same ever after.
     async fn server_secret(&self) -> Result<ServerSecret, StorageError>;
+
+    /// Holds `key` for one submission until the claim is dropped; `None` when another
+    /// submission (here or on another server sharing the storage) holds it.
+    async fn claim(&self, key: &str) -> Result<Option<KeyClaim>, StorageError>;
 
     /// The committed report an idempotency key names, if any.
     async fn find_submission(&self, key: &str) -> Result<Option<Submission>, StorageError>;

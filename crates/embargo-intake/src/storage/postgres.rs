@@ -32,7 +32,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use super::{
-    BodyStream, Inserted, NewReport, Page, ReplyRecord, ReportRecord, Status, Storage,
+    BodyStream, Inserted, KeyClaim, NewReport, Page, ReplyRecord, ReportRecord, Status, Storage,
     StorageError, Submission, Upload,
 };
 use crate::receipt::{Receipt, ServerSecret};
@@ -40,6 +40,10 @@ use crate::receipt::{Receipt, ServerSecret};
 /// Advisory lock keys (`pg_advisory_lock(bigint)`), arbitrary but fixed: "EMBMIGR1", "EMBORDR1".
 const MIGRATION_LOCK: i64 = 0x454d_424d_4947_5231;
 const ORDER_LOCK: i64 = 0x454d_424f_5244_5231;
+
+/// A claim on an idempotency key lasts this long unless renewed (every third of it while its
+/// upload runs): a replica that dies mid-upload blocks the key for at most this long.
+const CLAIM_SECONDS: u64 = 60;
 
 /// Uploads that neither commit nor get cleaned up (the server crashed) are removed after this.
 const STALE_UPLOAD: &str = "24 hours";
@@ -86,10 +90,19 @@ CREATE TABLE server_secret (
 );
 ",
     ),
-    // Identical ciphertexts are stored once, found by their hash.
     (
         2,
-        "CREATE INDEX reports_by_sha256 ON reports (body_sha256);",
+        "
+-- Identical ciphertexts are stored once, found by their hash.
+CREATE INDEX reports_by_sha256 ON reports (body_sha256);
+-- Idempotency keys of submissions in flight, seen by every replica. Not logged: a claim lives
+-- for one upload, and a crash ends the upload anyway.
+CREATE UNLOGGED TABLE submission_claims (
+    key text PRIMARY KEY,
+    owner bytea NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+",
     ),
 ];
 
@@ -367,9 +380,17 @@ fn pool_for_staging(config: tokio_postgres::Config, size: usize) -> Result<Pool,
     pool(config, size)
 }
 
-/// Deletes uploads that never committed and are too old to still be running.
+/// Deletes uploads that never committed and are too old to still be running, and claims that
+/// expired.
 async fn sweep(pool: &Pool) -> Result<u64, StorageError> {
     let client = get(pool).await?;
+    client
+        .execute(
+            "DELETE FROM submission_claims WHERE expires_at < now()",
+            &[],
+        )
+        .await
+        .map_err(pg("sweep expired claims"))?;
     let removed = client
         .execute(
             &format!(
@@ -588,6 +609,53 @@ async fn commit_batch(
     Ok(results)
 }
 
+/// A claim row of this replica; releasing or dropping it stops the renewal and deletes the row.
+struct PgClaim {
+    pool: Pool,
+    key: String,
+    owner: [u8; 16],
+    renew: JoinHandle<()>,
+    released: bool,
+}
+
+async fn delete_claim(pool: &Pool, key: &str, owner: &[u8; 16]) {
+    let deleted = async {
+        get(pool)
+            .await?
+            .execute(
+                "DELETE FROM submission_claims WHERE key = $1 AND owner = $2",
+                &[&key, &&owner[..]],
+            )
+            .await
+            .map_err(pg("release a key claim"))
+    };
+    if let Err(e) = deleted.await {
+        tracing::warn!(error = %e, "cannot release a key claim; it expires by itself");
+    }
+}
+
+#[async_trait::async_trait]
+impl super::HeldKey for PgClaim {
+    async fn release(mut self: Box<Self>) {
+        self.renew.abort();
+        self.released = true;
+        delete_claim(&self.pool, &self.key, &self.owner).await;
+    }
+}
+
+impl Drop for PgClaim {
+    fn drop(&mut self) {
+        self.renew.abort();
+        if self.released {
+            return;
+        }
+        let (pool, key, owner) = (self.pool.clone(), std::mem::take(&mut self.key), self.owner);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { delete_claim(&pool, &key, &owner).await });
+        }
+    }
+}
+
 /// Deletes an upload's chunks and its registration (abandoned, or a duplicate).
 async fn discard_upload(pool: &Pool, receipt: &str) -> Result<(), StorageError> {
     let client = get(pool).await?;
@@ -694,6 +762,62 @@ impl Storage for PgStore {
                 message: Bytes::from(row.get::<_, Vec<u8>>(2)),
             })
             .collect())
+    }
+
+    async fn claim(&self, key: &str) -> Result<Option<KeyClaim>, StorageError> {
+        let owner: [u8; 16] = rand::random();
+        let client = get(&self.inner.staging).await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "INSERT INTO submission_claims (key, owner, expires_at)
+                 VALUES ($1, $2, now() + interval '{CLAIM_SECONDS} seconds')
+                 ON CONFLICT (key) DO UPDATE
+                     SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+                     WHERE submission_claims.expires_at < now()
+                 RETURNING owner"
+            ))
+            .await
+            .map_err(pg("prepare key claim"))?;
+        let claimed = client
+            .query_opt(&stmt, &[&key, &&owner[..]])
+            .await
+            .map_err(pg("claim an idempotency key"))?;
+        if claimed.is_none() {
+            return Ok(None);
+        }
+        let renew = {
+            let pool = self.inner.staging.clone();
+            let key = key.to_owned();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(CLAIM_SECONDS / 3)).await;
+                    let renewed = async {
+                        get(&pool)
+                            .await?
+                            .execute(
+                                &format!(
+                                    "UPDATE submission_claims
+                                     SET expires_at = now() + interval '{CLAIM_SECONDS} seconds'
+                                     WHERE key = $1 AND owner = $2"
+                                ),
+                                &[&key, &&owner[..]],
+                            )
+                            .await
+                            .map_err(pg("renew a key claim"))
+                    };
+                    if let Err(e) = renewed.await {
+                        tracing::warn!(error = %e, "cannot renew a key claim");
+                    }
+                }
+            })
+        };
+        Ok(Some(KeyClaim::held(Box::new(PgClaim {
+            pool: self.inner.staging.clone(),
+            key: key.to_owned(),
+            owner,
+            renew,
+            released: false,
+        }))))
     }
 
     async fn stored_bytes(&self) -> Result<u64, StorageError> {

@@ -32,7 +32,7 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 use tokio::sync::oneshot;
 
 use super::{
-    BodyStream, Inserted, NewReport, Page, ReplyRecord, ReportRecord, Status, Storage,
+    BodyStream, Inserted, KeyClaim, NewReport, Page, ReplyRecord, ReportRecord, Status, Storage,
     StorageError, Submission, Upload,
 };
 use crate::receipt::{Receipt, ServerSecret};
@@ -880,6 +880,11 @@ impl Storage for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn claim(&self, _key: &str) -> Result<Option<KeyClaim>, StorageError> {
+        // The data directory is locked to one process, whose in-memory guard holds the key.
+        Ok(Some(KeyClaim::in_process()))
     }
 
     async fn stored_bytes(&self) -> Result<u64, StorageError> {
