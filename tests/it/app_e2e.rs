@@ -28,10 +28,6 @@ fn app_bin() -> PathBuf {
     bin
 }
 
-/// One app at a time: every app session starts WebKit's processes, and two at once on the
-/// 2-core CI machine slow each other past the waits (the CLI tests keep running beside it).
-static ONE_APP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// tauri-driver, stopped with SIGTERM so that WebKitWebDriver lets go of its port; holds the
 /// app turn until then.
 struct Driver {
@@ -80,7 +76,8 @@ async fn session(env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let turn = ONE_APP.lock().unwrap_or_else(|e| e.into_inner());
+    // One app at a time (and never beside the slow-client flood).
+    let turn = crate::alone();
     let driver = Driver {
         child: cmd.spawn().unwrap(),
         _turn: turn,

@@ -765,3 +765,265 @@ async fn one_key_racing_on_two_replicas_is_stored_once() {
     assert_eq!(receipts.len(), 1, "every answer names the one report");
     assert_eq!(list_all(&http, &a.url, &team.token).await.len(), 2);
 }
+
+/// The review's attack, measured by the benchmark's own client (`intake-load slow`): a server
+/// held to 256 open files, a thousand slow clients — uploads dripping a byte every 2 s with a
+/// valid Content-Length, request heads dripping likewise, cleartext HTTP/2 connections silent
+/// after their preface — reconnecting whenever they are closed. Real submissions, status lookups
+/// and security.txt, each on a new connection, all succeed within seconds. (Before: the server
+/// ran out of files and a new request timed out for as long as the attack lasted.)
+#[test]
+fn a_thousand_slow_clients_do_not_lock_the_intake_out() {
+    let _alone = crate::alone();
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server =
+        Server::start_wrapped(&backend, &team, &[], &["prlimit", "--nofile=256:256", "--"]);
+    let load = crate::intake::intake_bin().with_file_name("intake-load");
+    let out = std::process::Command::new(&load)
+        .args(["slow", "--url", &server.url, "--cert"])
+        .arg(&team.cert_path)
+        .args([
+            "--attackers",
+            "1000",
+            "--warmup",
+            "12",
+            "--duration",
+            "8",
+            "--json",
+        ])
+        .output()
+        .expect("run intake-load");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("{j}");
+    for name in ["submit", "status", "security_txt"] {
+        let t = &j["attacked"][name];
+        assert_eq!(t["failed"], 0, "{name} under attack: {t}");
+        assert!(t["ok"].as_u64().unwrap() >= 5, "{name}: {t}");
+        assert!(t["max_ms"].as_f64().unwrap() < 5000.0, "{name}: {t}");
+    }
+    let log = server.log();
+    assert!(log.contains("connection cap reached"), "{log}");
+    assert!(
+        !log.contains("accept failed"),
+        "the server ran out of files:\n{log}"
+    );
+}
+
+/// Reads from `s` until the peer closes it; how long that took, and what came.
+fn until_closed(s: &mut std::net::TcpStream) -> (std::time::Duration, Vec<u8>) {
+    use std::io::Read as _;
+    let started = std::time::Instant::now();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("still open after {:?}: {e}", started.elapsed()),
+        }
+    }
+    (started.elapsed(), got)
+}
+
+/// Every way of holding a connection without using it ends at a deadline (here set to 2 s):
+/// a silent connection, a request head sent a byte at a time, a keep-alive connection after its
+/// request, a cleartext HTTP/2 connection after its preface and SETTINGS (before: open after 75 s),
+/// and an upload below the minimum rate once its grace is over (408 `body_too_slow`; before:
+/// only a 60 s gap between two bytes ended it). A connection cap the open-file limit cannot hold
+/// stops the server at start, saying why.
+#[test]
+fn idle_and_slow_connections_end_at_their_deadlines() {
+    use std::io::Write as _;
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let config = backend.dir.path().join("limits.toml");
+    std::fs::write(
+        &config,
+        "[limits]\nidle_timeout_seconds = 2\nbody_grace_seconds = 2\n",
+    )
+    .unwrap();
+    let server = Server::start(&backend, &team, &["--config", config.to_str().unwrap()]);
+    let addr = server.addr;
+    let head = |extra: &str| format!("POST /v1/reports HTTP/1.1\r\nHost: {addr}\r\n{extra}");
+    let drip = |mut s: TcpStream, byte: &'static [u8]| {
+        std::thread::spawn(move || {
+            while s.write_all(byte).is_ok() {
+                std::thread::sleep(Duration::from_millis(400));
+            }
+        });
+    };
+    type Probe = std::thread::JoinHandle<(Duration, Vec<u8>)>;
+    let probes: Vec<(&str, Probe)> = vec![
+        ("silent", {
+            let mut s = TcpStream::connect(addr).unwrap();
+            std::thread::spawn(move || until_closed(&mut s))
+        }),
+        ("head a byte at a time", {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(head("").as_bytes()).unwrap();
+            drip(s.try_clone().unwrap(), b"X");
+            std::thread::spawn(move || until_closed(&mut s))
+        }),
+        ("keep-alive after a request", {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(
+                format!("GET /.well-known/security.txt HTTP/1.1\r\nHost: {addr}\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+            std::thread::spawn(move || until_closed(&mut s))
+        }),
+        ("HTTP/2 after its preface", {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+                .unwrap();
+            std::thread::spawn(move || until_closed(&mut s))
+        }),
+        ("upload below the minimum rate", {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(head("Idempotency-Key: drip\r\nContent-Length: 100000\r\n\r\n").as_bytes())
+                .unwrap();
+            drip(s.try_clone().unwrap(), b"\xc1");
+            std::thread::spawn(move || until_closed(&mut s))
+        }),
+    ];
+    for (what, probe) in probes {
+        let (took, got) = probe.join().unwrap();
+        assert!(
+            took >= Duration::from_millis(1500) && took < Duration::from_secs(10),
+            "{what}: closed after {took:?}"
+        );
+        let text = String::from_utf8_lossy(&got);
+        match what {
+            "keep-alive after a request" => assert!(text.starts_with("HTTP/1.1 200"), "{text}"),
+            "upload below the minimum rate" => {
+                assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+                assert!(text.contains("body_too_slow"), "{text}");
+            }
+            _ => {}
+        }
+    }
+    drop(server);
+
+    let out = std::process::Command::new("prlimit")
+        .args(["--nofile=256:256", "--"])
+        .arg(crate::intake::intake_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(backend.dir.path().join("data"))
+        .arg("--team-cert")
+        .arg(&team.cert_path)
+        .args(["--max-connections", "1000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("max_connections = 1000 needs") && err.contains("may open 256"),
+        "{err}"
+    );
+}
+
+/// Uploads at once are bounded (here 4). With every slot held by uploads dripping a byte at a
+/// time, a real submission takes the slot of the oldest (which gets 408 `body_too_slow`, naming
+/// the slot); with every slot held by uploads keeping pace, a new one gets 503 `server_busy` with
+/// Retry-After, and goes through once one ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_set_of_uploads_gives_way_to_a_real_one_only_when_it_is_slow() {
+    use std::io::Write as _;
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server = Server::start_logging(&backend, &team, &["--max-uploads", "4"], "debug");
+    let http = client();
+    let addr = server.addr;
+    let open_upload = |key: String, first: usize| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(
+            format!(
+                "POST /v1/reports HTTP/1.1\r\nHost: {addr}\r\nIdempotency-Key: {key}\r\n\
+                 Content-Length: 1000000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        s.write_all(&vec![0xc1; first]).unwrap();
+        s
+    };
+    let started = |n: usize| {
+        let log = &server;
+        async move {
+            let waiting = std::time::Instant::now();
+            while log.log().matches("upload started").count() < n {
+                assert!(waiting.elapsed() < Duration::from_secs(30), "{}", log.log());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let mut drips = Vec::new();
+    for i in 0..4 {
+        drips.push(open_upload(format!("drip-{i}"), 1));
+        started(i + 1).await;
+    }
+    let body = encrypt(&[&team.key], b"a real report", false);
+    let (status, j) = submit(&http, &server.url, "real-1", body).await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{j}");
+    let mut oldest = drips.remove(0);
+    let (_, answer) = tokio::task::spawn_blocking(move || until_closed(&mut oldest))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "the oldest drip is evicted: {answer}"
+    );
+    assert!(
+        answer.contains("body_too_slow") && answer.contains("upload slot"),
+        "{answer}"
+    );
+
+    // 64 KiB at once: well above the minimum rate; each takes a drip's slot.
+    let mut paced = Vec::new();
+    for i in 0..4 {
+        paced.push(open_upload(format!("paced-{i}"), 64 * 1024));
+    }
+    started(5 + 4).await;
+    let body = encrypt(&[&team.key], b"another real report", false);
+    let r = http
+        .post(format!("{}/v1/reports", server.url))
+        .header("idempotency-key", "real-2")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let j: Value = r.json().await.unwrap();
+    assert_eq!(code(&j), "server_busy");
+    drop(paced.pop());
+    let mut created = false;
+    for _ in 0..50 {
+        let (status, _) = submit(&http, &server.url, "real-2", body.clone())
+            .await
+            .unwrap();
+        if status == StatusCode::CREATED {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(created, "once a slot is free, the real report goes in");
+    drop(drips);
+}

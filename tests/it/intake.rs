@@ -263,7 +263,25 @@ impl Server {
     }
 
     fn start_full(store: &Store, logs: &Path, team: &Team, extra: &[&str], level: &str) -> Server {
-        Server::start_at(store, logs, team, extra, level, "127.0.0.1:0")
+        Server::start_at(store, logs, team, extra, level, "127.0.0.1:0", &[])
+    }
+
+    /// Starts under a wrapper command (`prlimit --nofile=256:256 --`).
+    pub fn start_wrapped(
+        backend: &Backend,
+        team: &Team,
+        extra: &[&str],
+        wrapper: &[&str],
+    ) -> Server {
+        Server::start_at(
+            &backend.store,
+            backend.dir.path(),
+            team,
+            extra,
+            "info",
+            "127.0.0.1:0",
+            wrapper,
+        )
     }
 
     /// Starts on a given address (a test that needs the intake down first, then up).
@@ -279,6 +297,7 @@ impl Server {
             extra,
             "info",
             listen,
+            &[],
         )
     }
 
@@ -289,6 +308,7 @@ impl Server {
         extra: &[&str],
         level: &str,
         listen: &str,
+        wrapper: &[&str],
     ) -> Server {
         let log = tempfile::Builder::new()
             .prefix("intake-log")
@@ -297,7 +317,15 @@ impl Server {
             .into_temp_path()
             .keep()
             .unwrap();
-        let mut child = Command::new(intake_bin())
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(intake_bin());
+                c
+            }
+            None => Command::new(intake_bin()),
+        };
+        let mut child = command
             .arg("serve")
             .args(["--listen", listen])
             .args(store.args())

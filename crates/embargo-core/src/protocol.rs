@@ -262,6 +262,10 @@ error_codes! {
     BodyTooLarge = "body_too_large",
     /// The body stopped arriving.
     BodyTimeout = "body_timeout",
+    /// The body arrived below the intake's minimum rate (408).
+    BodyTooSlow = "body_too_slow",
+    /// Every upload slot is taken by uploads keeping pace (503, Retry-After).
+    ServerBusy = "server_busy",
     /// The body could not be read.
     BodyUnreadable = "body_unreadable",
     /// An empty body.

@@ -12,6 +12,7 @@ use sequoia_openpgp as openpgp;
 use std::io::Write as _;
 
 use crate::error::AppError;
+use crate::limits::Slot;
 use crate::receipt::Receipt;
 use crate::storage::rfc3339;
 use crate::upload::{self, Accepted};
@@ -81,13 +82,14 @@ pub async fn submit(
     let _claim = state
         .claim(&key)
         .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+    let slot = state.shared.uploads.admit()?;
     let shared_claim = state
         .shared
         .storage
         .claim(&key)
         .await?
         .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
-    let accepted = receive(&state, &key, announced, body).await;
+    let accepted = receive(&state, &key, announced, body, slot).await;
     shared_claim.release().await;
     let accepted = accepted?;
     charge.keep();
@@ -119,6 +121,7 @@ async fn receive(
     key: &str,
     announced: Option<u64>,
     body: Body,
+    slot: Slot,
 ) -> Result<Accepted, AppError> {
     let quota = &state.shared.quota;
     let room = match quota.reserve(announced.unwrap_or(0)).await {
@@ -131,7 +134,7 @@ async fn receive(
     };
     // (No key, no size, no address: only that an upload holds its key now; tests wait for it.)
     tracing::debug!("upload started");
-    upload::receive(state, key, body, room).await
+    upload::receive(state, key, body, slot, room).await
 }
 
 /// The bearer token of `Authorization: Bearer <token>`.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
+use crate::limits::{LimitError, Limits, LimitsFile};
 use crate::quota::{QuotaConfig, DEFAULT_MIN_FREE_BYTES};
 use crate::ratelimit::RateLimitConfig;
 use crate::storage::{sqlite, PgOptions, SqliteOptions};
@@ -55,6 +56,8 @@ pub struct ConfigFile {
     pub rate_limits: RateLimitConfig,
     #[serde(default)]
     pub storage: StorageTuning,
+    #[serde(default)]
+    pub limits: LimitsFile,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +110,8 @@ pub struct Overrides {
     pub body_limit: Option<u64>,
     pub max_stored_bytes: Option<u64>,
     pub min_free_bytes: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub max_uploads: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub public_url: Option<String>,
@@ -138,6 +143,9 @@ pub struct Settings {
     pub site: Site,
     pub rate_limits: RateLimitConfig,
     pub quota: QuotaConfig,
+    /// Connection, upload and body-pace limits; `max_connections` is fitted to the open-file
+    /// limit when the server starts ([`Limits::fit_to_files`]).
+    pub limits: Limits,
     /// Things that work but deserve a look (printed by `check-config` and logged at start).
     pub warnings: Vec<String>,
 }
@@ -188,6 +196,8 @@ pub enum ConfigError {
     Zero { field: &'static str },
     #[error(transparent)]
     Team(#[from] TeamError),
+    #[error(transparent)]
+    Limits(#[from] LimitError),
 }
 
 impl ConfigFile {
@@ -370,6 +380,15 @@ impl Settings {
             );
         }
 
+        let mut limits_file = file.limits;
+        if let Some(n) = flags.max_connections {
+            limits_file.max_connections = Some(n);
+        }
+        if let Some(n) = flags.max_uploads {
+            limits_file.max_uploads = n;
+        }
+        let limits = limits_file.check()?;
+
         let public_url = flags
             .public_url
             .or(file.public_url)
@@ -453,6 +472,7 @@ impl Settings {
             },
             rate_limits: file.rate_limits,
             quota,
+            limits,
             warnings,
         })
     }

@@ -21,6 +21,10 @@ pub enum AppError {
     BodyTooLarge { limit: u64 },
     #[error("no data arrived for {seconds} seconds while reading the body")]
     BodyTimeout { seconds: u64 },
+    #[error("the body arrived at less than {min_rate} bytes per second on average{}", evicted_note(.evicted))]
+    BodyTooSlow { min_rate: u64, evicted: bool },
+    #[error("every upload slot of this intake is taken: retry after {retry_after} seconds")]
+    Busy { retry_after: u64 },
     #[error("the body could not be read: {reason}")]
     BodyRead { reason: String },
     #[error("{0}")]
@@ -72,7 +76,10 @@ impl AppError {
             | AppError::InvalidJson { .. }
             | AppError::UnknownCursor { .. } => StatusCode::BAD_REQUEST,
             AppError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            AppError::BodyTimeout { .. } | AppError::BodyTooSlow { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Refused(_)
             | AppError::IdempotencyKeyReused { .. }
             | AppError::InvalidStatus { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -95,6 +102,8 @@ impl AppError {
             AppError::InvalidIdempotencyKey { .. } => ErrorCode::InvalidIdempotencyKey,
             AppError::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
             AppError::BodyTimeout { .. } => ErrorCode::BodyTimeout,
+            AppError::BodyTooSlow { .. } => ErrorCode::BodyTooSlow,
+            AppError::Busy { .. } => ErrorCode::ServerBusy,
             AppError::BodyRead { .. } => ErrorCode::BodyUnreadable,
             AppError::Refused(r) => r.code(),
             AppError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
@@ -113,6 +122,14 @@ impl AppError {
             AppError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             AppError::Storage(_) => ErrorCode::InternalError,
         }
+    }
+}
+
+fn evicted_note(evicted: &bool) -> &'static str {
+    if *evicted {
+        ", and the server needed its upload slot for another upload"
+    } else {
+        ""
     }
 }
 
@@ -152,6 +169,7 @@ impl IntoResponse for AppError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             AppError::RateLimited { retry_after }
+            | AppError::Busy { retry_after }
             | AppError::InsufficientStorage { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
@@ -171,6 +189,8 @@ impl IntoResponse for AppError {
             self,
             AppError::BodyTooLarge { .. }
                 | AppError::BodyTimeout { .. }
+                | AppError::BodyTooSlow { .. }
+                | AppError::Busy { .. }
                 | AppError::Refused(_)
                 | AppError::InsufficientStorage { .. }
         ) {

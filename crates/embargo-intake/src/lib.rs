@@ -9,6 +9,7 @@
 pub mod config;
 pub mod error;
 pub mod framing;
+pub mod limits;
 pub mod quota;
 pub mod ratelimit;
 pub mod receipt;
@@ -28,7 +29,7 @@ mod testutil;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderValue, Method, Uri};
@@ -69,8 +70,20 @@ struct Shared {
     site: Site,
     rate: RateLimiter,
     in_flight: Mutex<HashSet<String>>,
-    body_idle_timeout: Duration,
+    limits: limits::Limits,
+    uploads: Arc<limits::UploadSlots>,
     quota: quota::Quota,
+}
+
+impl Shared {
+    /// The pace every request body must keep.
+    pub(crate) fn pace(&self) -> limits::Pace {
+        limits::Pace {
+            min_rate: self.limits.min_body_rate,
+            grace: self.limits.body_grace,
+            idle: self.limits.body_idle_timeout,
+        }
+    }
 }
 
 impl AppState {
@@ -97,7 +110,11 @@ impl AppState {
                 site: settings.site.clone(),
                 rate: RateLimiter::new(&settings.rate_limits),
                 in_flight: Mutex::new(HashSet::new()),
-                body_idle_timeout: Duration::from_secs(60),
+                limits: settings.limits,
+                uploads: limits::UploadSlots::new(
+                    settings.limits.max_uploads,
+                    settings.limits.min_body_rate,
+                ),
                 quota,
             }),
         })

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use embargo_intake::config::{ConfigFile, Overrides, Settings, StorageSettings};
+use embargo_intake::config::{ConfigError, ConfigFile, Overrides, Settings, StorageSettings};
+use embargo_intake::limits;
 use embargo_intake::team::NewToken;
 use embargo_intake::{app, serve, AppState, PgStore, SqliteStore, Storage};
 
@@ -75,6 +76,13 @@ struct ServerArgs {
     /// 0 turns it off [default: 1073741824].
     #[arg(long, value_name = "BYTES")]
     min_free_bytes: Option<u64>,
+    /// Open connections at most; at the cap the longest-idle one is closed for a new one
+    /// [default: what the open-file limit allows, up to 4096].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<u64>,
+    /// Report uploads at once [default: 128, at most half the connections].
+    #[arg(long, value_name = "N")]
+    max_uploads: Option<u64>,
     /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -101,6 +109,8 @@ impl ServerArgs {
             body_limit: self.body_limit,
             max_stored_bytes: self.max_stored_bytes,
             min_free_bytes: self.min_free_bytes,
+            max_connections: self.max_connections,
+            max_uploads: self.max_uploads,
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
             public_url: self.public_url,
@@ -200,6 +210,19 @@ fn check_config(args: ServerArgs) -> anyhow::Result<()> {
     }
     println!("team tokens: {}", s.tokens.len());
     println!("body limit: {} bytes", s.body_limit);
+    let l = &s.limits;
+    println!(
+        "limits: {} connections, {} uploads at once, {} s idle, bodies at {} B/s after {} s, {} s without a byte",
+        match l.max_connections {
+            Some(n) => n.to_string(),
+            None => "(fitted to the open-file limit at start)".to_owned(),
+        },
+        l.max_uploads,
+        l.idle_timeout.as_secs(),
+        l.min_body_rate,
+        l.body_grace.as_secs(),
+        l.body_idle_timeout.as_secs()
+    );
     println!(
         "TLS: {}",
         match &s.tls {
@@ -219,7 +242,7 @@ fn check_config(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    let settings = args.settings()?;
+    let mut settings = args.settings()?;
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
@@ -240,6 +263,19 @@ async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 .context("open PostgreSQL storage")?,
         ),
     };
+    // The connection cap must fit the open-file limit (raised to its maximum first).
+    let file_limit = limits::raise_file_limit().map_err(ConfigError::from)?;
+    settings.limits = settings
+        .limits
+        .fit_to_files(file_limit, storage.file_descriptors())
+        .map_err(ConfigError::from)?;
+    let max_connections = settings.limits.max_connections.unwrap_or(1);
+    tracing::info!(
+        file_limit,
+        max_connections,
+        max_uploads = settings.limits.max_uploads,
+        "connection limits"
+    );
     let state = AppState::new(&settings, storage.clone()).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -258,7 +294,11 @@ async fn run(args: ServerArgs) -> anyhow::Result<()> {
         app(state),
         tls,
         shutdown_signal(),
-        settings.shutdown_grace,
+        serve::ConnectionOptions {
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            idle_timeout: settings.limits.idle_timeout,
+            grace: settings.shutdown_grace,
+        },
     )
     .await;
     storage.close().await;

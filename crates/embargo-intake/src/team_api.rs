@@ -146,7 +146,7 @@ pub async fn reply(
 ) -> Result<Response, AppError> {
     let shared = &state.shared;
     let receipt = path_receipt(path)?;
-    let bytes = BodyReader::new(body, shared.reply_limit, shared.body_idle_timeout)
+    let bytes = BodyReader::new(body, shared.reply_limit, shared.pace(), None)
         .collect()
         .await?;
     let framing = framing::check_bytes(&bytes, Expect::AnyRecipient)?;
@@ -204,7 +204,7 @@ pub async fn set_status(
 ) -> Result<Response, AppError> {
     let shared = &state.shared;
     let receipt = path_receipt(path)?;
-    let bytes = BodyReader::new(body, JSON_LIMIT, shared.body_idle_timeout)
+    let bytes = BodyReader::new(body, JSON_LIMIT, shared.pace(), None)
         .collect()
         .await?;
     let status = match serde_json::from_slice::<StatusChange>(&bytes) {

@@ -8,7 +8,7 @@
 
 use std::io::{self, Read};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::Instant;
 
 use axum::body::{Body, BodyDataStream};
 use bytes::{Bytes, BytesMut};
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::error::AppError;
 use crate::framing::{self, Expect, Refusal};
+use crate::limits::{Pace, Slot};
 use crate::quota::Reservation;
 use crate::receipt::Receipt;
 use crate::storage::{Inserted, NewReport, ReportRecord, Submission};
@@ -36,28 +37,57 @@ pub(crate) enum Accepted {
 }
 
 /// Reads a request body piece by piece, refusing it once it passes `limit` (so nothing over
-/// the limit is ever buffered) or when no data arrives for `idle`.
+/// the limit is ever buffered), when it falls behind its [`Pace`], or when its upload slot is
+/// taken for another upload.
 pub(crate) struct BodyReader {
     stream: BodyDataStream,
     limit: u64,
     seen: u64,
-    idle: Duration,
+    pace: Pace,
+    start: Instant,
+    last: Instant,
+    slot: Option<Slot>,
 }
 
 impl BodyReader {
-    pub(crate) fn new(body: Body, limit: u64, idle: Duration) -> BodyReader {
+    pub(crate) fn new(body: Body, limit: u64, pace: Pace, slot: Option<Slot>) -> BodyReader {
+        let now = Instant::now();
         BodyReader {
             stream: body.into_data_stream(),
             limit,
             seen: 0,
-            idle,
+            pace,
+            start: now,
+            last: now,
+            slot,
         }
     }
 
     pub(crate) async fn next(&mut self) -> Result<Option<Bytes>, AppError> {
-        match tokio::time::timeout(self.idle, self.stream.next()).await {
+        let (deadline, by_rate) = self.pace.deadline(self.start, self.last, self.seen);
+        let evicted = async {
+            match &self.slot {
+                Some(slot) => slot.evicted().await,
+                None => std::future::pending().await,
+            }
+        };
+        let next = tokio::select! {
+            biased;
+            () = evicted => {
+                return Err(AppError::BodyTooSlow {
+                    min_rate: self.pace.min_rate,
+                    evicted: true,
+                })
+            }
+            next = tokio::time::timeout_at(deadline, self.stream.next()) => next,
+        };
+        match next {
+            Err(_) if by_rate => Err(AppError::BodyTooSlow {
+                min_rate: self.pace.min_rate,
+                evicted: false,
+            }),
             Err(_) => Err(AppError::BodyTimeout {
-                seconds: self.idle.as_secs(),
+                seconds: self.pace.idle.as_secs(),
             }),
             Ok(None) => Ok(None),
             Ok(Some(Err(e))) => Err(AppError::BodyRead {
@@ -65,6 +95,10 @@ impl BodyReader {
             }),
             Ok(Some(Ok(chunk))) => {
                 self.seen += chunk.len() as u64;
+                self.last = Instant::now();
+                if let Some(slot) = &self.slot {
+                    slot.add(chunk.len() as u64);
+                }
                 if self.seen > self.limit {
                     return Err(AppError::BodyTooLarge { limit: self.limit });
                 }
@@ -122,12 +156,13 @@ pub(crate) async fn receive(
     state: &AppState,
     key: &str,
     body: Body,
+    slot: Slot,
     mut room: Reservation<'_>,
 ) -> Result<Accepted, AppError> {
     let shared = &state.shared;
     let storage = shared.storage.clone();
     let small = storage.small_body_limit();
-    let mut reader = BodyReader::new(body, shared.body_limit, shared.body_idle_timeout);
+    let mut reader = BodyReader::new(body, shared.body_limit, shared.pace(), Some(slot));
     let mut hasher = Sha256::new();
     let mut head = BytesMut::new();
     let receipt = Receipt::random();

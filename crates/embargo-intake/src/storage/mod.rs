@@ -223,6 +223,10 @@ pub trait Storage: Send + Sync + 'static {
         status: Status,
     ) -> Result<Option<ReportRecord>, StorageError>;
 
+    /// Open files the store may hold at once (connections, sockets), bodies aside: the
+    /// connection cap leaves room for them.
+    fn file_descriptors(&self) -> u64;
+
     /// Bytes of report bodies stored (what the storage quota counts).
     async fn stored_bytes(&self) -> Result<u64, StorageError>;
 

@@ -41,10 +41,6 @@ use crate::receipt::{Receipt, ServerSecret};
 const MIGRATION_LOCK: i64 = 0x454d_424d_4947_5231;
 const ORDER_LOCK: i64 = 0x454d_424f_5244_5231;
 
-/// A claim on an idempotency key lasts this long unless renewed (every third of it while its
-/// upload runs): a replica that dies mid-upload blocks the key for at most this long.
-const CLAIM_SECONDS: u64 = 60;
-
 /// Uploads that neither commit nor get cleaned up (the server crashed) are removed after this.
 const STALE_UPLOAD: &str = "24 hours";
 
@@ -95,13 +91,6 @@ CREATE TABLE server_secret (
         "
 -- Identical ciphertexts are stored once, found by their hash.
 CREATE INDEX reports_by_sha256 ON reports (body_sha256);
--- Idempotency keys of submissions in flight, seen by every replica. Not logged: a claim lives
--- for one upload, and a crash ends the upload anyway.
-CREATE UNLOGGED TABLE submission_claims (
-    key text PRIMARY KEY,
-    owner bytea NOT NULL,
-    expires_at timestamptz NOT NULL
-);
 ",
     ),
 ];
@@ -157,6 +146,10 @@ struct PgInner {
     secret: ServerSecret,
     writer: Mutex<Option<mpsc::UnboundedSender<WriteOp>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The session holding this replica's claims on idempotency keys (advisory locks, which
+    /// PostgreSQL releases when the session ends: a replica that dies holds nothing).
+    claims: tokio::sync::Mutex<Option<Arc<Client>>>,
+    config: tokio_postgres::Config,
 }
 
 struct WriteOp {
@@ -343,6 +336,7 @@ impl PgStore {
         drop(admin);
 
         let pool = pool(sync_config.clone(), options.pool_size)?;
+        let claims_config = staging_config.clone();
         let staging = pool_for_staging(staging_config, options.pool_size)?;
         let writer_client = connect(&sync_config).await?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -371,6 +365,8 @@ impl PgStore {
                 secret,
                 writer: Mutex::new(Some(tx)),
                 tasks: Mutex::new(vec![writer, sweeper]),
+                claims: tokio::sync::Mutex::new(None),
+                config: claims_config,
             }),
         })
     }
@@ -609,49 +605,48 @@ async fn commit_batch(
     Ok(results)
 }
 
-/// A claim row of this replica; releasing or dropping it stops the renewal and deletes the row.
-struct PgClaim {
-    pool: Pool,
-    key: String,
-    owner: [u8; 16],
-    renew: JoinHandle<()>,
-    released: bool,
+/// The advisory lock standing for an idempotency key: 64 bits of its SHA-256 (two keys in
+/// flight at once sharing them would only make one wait).
+fn claim_lock(key: &str) -> i64 {
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest([b"embargo idempotency key\0".as_slice(), key.as_bytes()].concat());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-async fn delete_claim(pool: &Pool, key: &str, owner: &[u8; 16]) {
-    let deleted = async {
-        get(pool)
-            .await?
-            .execute(
-                "DELETE FROM submission_claims WHERE key = $1 AND owner = $2",
-                &[&key, &&owner[..]],
-            )
-            .await
-            .map_err(pg("release a key claim"))
-    };
-    if let Err(e) = deleted.await {
-        tracing::warn!(error = %e, "cannot release a key claim; it expires by itself");
+/// A key held by this replica's claims session; released by unlocking, or by the session's end
+/// (the replica stopped or died).
+struct PgClaim {
+    client: Option<Arc<Client>>,
+    lock: i64,
+}
+
+async fn unlock(client: &Client, lock: i64) {
+    // On a session that replaced a broken one the lock is already gone: nothing to do.
+    if let Err(e) = client
+        .query_one("SELECT pg_advisory_unlock($1)", &[&lock])
+        .await
+    {
+        tracing::debug!(error = %e, "cannot release a key claim (its session is gone)");
     }
 }
 
 #[async_trait::async_trait]
 impl super::HeldKey for PgClaim {
     async fn release(mut self: Box<Self>) {
-        self.renew.abort();
-        self.released = true;
-        delete_claim(&self.pool, &self.key, &self.owner).await;
+        if let Some(client) = self.client.take() {
+            unlock(&client, self.lock).await;
+        }
     }
 }
 
 impl Drop for PgClaim {
     fn drop(&mut self) {
-        self.renew.abort();
-        if self.released {
+        let Some(client) = self.client.take() else {
             return;
-        }
-        let (pool, key, owner) = (self.pool.clone(), std::mem::take(&mut self.key), self.owner);
+        };
+        let lock = self.lock;
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { delete_claim(&pool, &key, &owner).await });
+            handle.spawn(async move { unlock(&client, lock).await });
         }
     }
 }
@@ -765,59 +760,25 @@ impl Storage for PgStore {
     }
 
     async fn claim(&self, key: &str) -> Result<Option<KeyClaim>, StorageError> {
-        let owner: [u8; 16] = rand::random();
-        let client = get(&self.inner.staging).await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "INSERT INTO submission_claims (key, owner, expires_at)
-                 VALUES ($1, $2, now() + interval '{CLAIM_SECONDS} seconds')
-                 ON CONFLICT (key) DO UPDATE
-                     SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-                     WHERE submission_claims.expires_at < now()
-                 RETURNING owner"
-            ))
+        let client = self.claims_client().await?;
+        let lock = claim_lock(key);
+        let taken: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&lock])
             .await
-            .map_err(pg("prepare key claim"))?;
-        let claimed = client
-            .query_opt(&stmt, &[&key, &&owner[..]])
-            .await
-            .map_err(pg("claim an idempotency key"))?;
-        if claimed.is_none() {
+            .map_err(pg("claim an idempotency key"))?
+            .get(0);
+        if !taken {
             return Ok(None);
         }
-        let renew = {
-            let pool = self.inner.staging.clone();
-            let key = key.to_owned();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(CLAIM_SECONDS / 3)).await;
-                    let renewed = async {
-                        get(&pool)
-                            .await?
-                            .execute(
-                                &format!(
-                                    "UPDATE submission_claims
-                                     SET expires_at = now() + interval '{CLAIM_SECONDS} seconds'
-                                     WHERE key = $1 AND owner = $2"
-                                ),
-                                &[&key, &&owner[..]],
-                            )
-                            .await
-                            .map_err(pg("renew a key claim"))
-                    };
-                    if let Err(e) = renewed.await {
-                        tracing::warn!(error = %e, "cannot renew a key claim");
-                    }
-                }
-            })
-        };
         Ok(Some(KeyClaim::held(Box::new(PgClaim {
-            pool: self.inner.staging.clone(),
-            key: key.to_owned(),
-            owner,
-            renew,
-            released: false,
+            client: Some(client),
+            lock,
         }))))
+    }
+
+    fn file_descriptors(&self) -> u64 {
+        // A socket per connection: two pools, the writer and the claims session.
+        2 * self.inner.options.pool_size as u64 + 2
     }
 
     async fn stored_bytes(&self) -> Result<u64, StorageError> {
@@ -988,10 +949,22 @@ impl Storage for PgStore {
         }
         self.inner.pool.close();
         self.inner.staging.close();
+        self.inner.claims.lock().await.take();
     }
 }
 
 impl PgStore {
+    /// The claims session, connected again if it broke.
+    async fn claims_client(&self) -> Result<Arc<Client>, StorageError> {
+        let mut slot = self.inner.claims.lock().await;
+        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(connect(&self.inner.config).await?);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
     fn send(&self, op: WriteOp) -> Result<(), StorageError> {
         let guard = self.inner.writer.lock().expect("writer lock");
         match guard.as_ref() {

@@ -68,6 +68,9 @@ CREATE INDEX replies_by_report ON replies(report_seq, id);
 /// v2: identical ciphertexts are stored once, found by their hash.
 const SCHEMA_V2: &str = "CREATE INDEX reports_by_sha256 ON reports(body_sha256);";
 
+/// Read connections at most (reads beyond wait for one).
+const MAX_READERS: usize = 16;
+
 /// Tuning for [`SqliteStore`].
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
@@ -110,6 +113,8 @@ struct Inner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     stop_checkpoints: Arc<AtomicBool>,
     readers: Mutex<Vec<Connection>>,
+    /// Reads at once (each needs a connection: three open files).
+    read_permits: Arc<tokio::sync::Semaphore>,
     // Held for the store's life: the data directory's `flock`.
     _lock: File,
 }
@@ -386,6 +391,7 @@ impl SqliteStore {
                 threads: Mutex::new(vec![writer, checkpointer]),
                 stop_checkpoints: stop,
                 readers: Mutex::new(Vec::new()),
+                read_permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
                 _lock: lock,
             }),
         })
@@ -406,17 +412,21 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let permit = inner
+            .read_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::Closed)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = inner.readers.lock().expect("reader pool").pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => connect(&inner.db_path)?,
             };
             let result = f(&conn);
-            let mut pool = inner.readers.lock().expect("reader pool");
-            if pool.len() < 16 {
-                pool.push(conn);
-            }
+            inner.readers.lock().expect("reader pool").push(conn);
             result
         })
         .await
@@ -885,6 +895,12 @@ impl Storage for SqliteStore {
     async fn claim(&self, _key: &str) -> Result<Option<KeyClaim>, StorageError> {
         // The data directory is locked to one process, whose in-memory guard holds the key.
         Ok(Some(KeyClaim::in_process()))
+    }
+
+    fn file_descriptors(&self) -> u64 {
+        // Three files (database, WAL, shared memory) per connection: the readers, the writer
+        // and the checkpointer; the lock file and the bodies directory.
+        (MAX_READERS as u64 + 2) * 3 + 2
     }
 
     async fn stored_bytes(&self) -> Result<u64, StorageError> {

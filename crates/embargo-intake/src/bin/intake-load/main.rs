@@ -1,6 +1,8 @@
 //! `intake-load`: the intake benchmark's load client (not a test). Bounded concurrency, real
-//! encrypted bodies, latency percentiles; and one huge streamed upload while sampling the
-//! server's RSS.
+//! encrypted bodies, latency percentiles; one huge streamed upload while sampling the
+//! server's RSS; and real requests timed while many slow clients hold connections (`slow`).
+
+mod slow;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,6 +63,25 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         warmup: u64,
         /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time real requests (each on a new connection) without, then with, many slow and idle
+    /// clients connected.
+    Slow {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        cert: PathBuf,
+        /// Slow clients.
+        #[arg(long, default_value_t = 1000)]
+        attackers: usize,
+        /// Seconds of attack before measuring (every deadline passes once).
+        #[arg(long, default_value_t = 15)]
+        warmup: u64,
+        /// Seconds measured under attack.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
         #[arg(long)]
         json: bool,
     },
@@ -172,6 +193,14 @@ async fn main() -> anyhow::Result<()> {
             pid,
             json,
         } => big(url, cert, size, pid, json).await,
+        Command::Slow {
+            url,
+            cert,
+            attackers,
+            warmup,
+            duration,
+            json,
+        } => slow::run(url, cert, attackers, warmup, duration, json).await,
     }
 }
 
