@@ -37,10 +37,11 @@ body_limit = 600000000
 submissions = { per_second = 0.0, burst = 0.0 }
 EOF
 
+wrap=()  # a command the server runs under (prlimit for the slow-client runs)
 start_server() { # storage flag and value
   : > "$work/server.out"
   rm -rf "$work/sqlite"
-  RUST_LOG=warn "$bin/embargo-intake" serve --config "$work/bench.toml" --listen 127.0.0.1:0 \
+  RUST_LOG=warn "${wrap[@]}" "$bin/embargo-intake" serve --config "$work/bench.toml" --listen 127.0.0.1:0 \
     --team-cert "$work/team.asc" "$@" > "$work/server.out" 2> "$work/server.err" &
   server_pid=$!
   for _ in $(seq 600); do
@@ -82,6 +83,18 @@ start_server --data "$work/sqlite"
 printf '%-28s ' "sqlite 500 MB streamed"
 "$bin/intake-load" big --url "$url" --cert "$work/team.asc" --size 500000000 --pid "$server_pid"
 stop_server
+
+echo "== Slow clients: 1,000 of them (uploads and request heads dripping a byte every 2 s, silent"
+echo "   HTTP/2 connections) against real requests, each on a new connection (intake-load slow)"
+for files in 256 65536; do
+  wrap=(prlimit "--nofile=$files:$files" --)
+  start_server --data "$work/sqlite"
+  echo "-- server open-file limit $files"
+  "$bin/intake-load" slow --url "$url" --cert "$work/team.asc" --attackers 1000 --warmup 15 \
+    --duration "$duration"
+  stop_server
+done
+wrap=()
 
 echo "== SQLite, every body a file (small_body_limit = 0), for comparison"
 printf '[storage]\nsmall_body_limit = 0\n' >> "$work/bench.toml"

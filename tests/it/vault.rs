@@ -433,3 +433,66 @@ fn the_cli_process_writes_no_core_file() {
     child.wait().unwrap();
     assert!(zero, "the CLI's core limit is not 0:\n{last}");
 }
+
+/// The recovery the README promises, with gpg alone: the identity file and its passphrase open
+/// a draft (its text, then the padding comment the README describes). And the passphrase floor: `identity new` refuses a two-character passphrase, saying
+/// why and what to do, and creates nothing.
+#[test]
+fn the_vault_opens_with_gpg_alone_and_refuses_a_weak_passphrase() {
+    let r = root();
+    let root = r.path();
+    fs::write(root.join("weak"), "ab\n").unwrap();
+    let out = run_in(
+        root,
+        &[
+            "identity",
+            "new",
+            "--userid",
+            "Ada <ada@example.org>",
+            "--passphrase-file",
+            "../weak",
+        ],
+        None,
+    );
+    assert_ne!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("too weak") && err.contains("random words"),
+        "{err}"
+    );
+    assert!(!root.join("xdg-data/embargo/vault/identity.asc").exists());
+
+    identity(root);
+    let text = "+++\ntitle = \"Recovered with gpg\"\n+++\nThe body.\n";
+    let out = run_in(root, &["draft", "save", "-"], Some(text.as_bytes()));
+    expect_code(&out, 0);
+    let id = stdout(&out).trim().to_owned();
+    let data = root.join("xdg-data/embargo");
+    let gpg = Gpg::new();
+    let pw = root.join("pw");
+    let pw = pw.to_str().unwrap();
+    gpg.run([
+        "--passphrase-file",
+        pw,
+        "--import",
+        data.join("vault/identity.asc").to_str().unwrap(),
+    ]);
+    let draft = data.join("vault/drafts").join(&id).join("000001.pgp");
+    let out = gpg.run([
+        "--passphrase-file",
+        pw,
+        "--decrypt",
+        draft.to_str().unwrap(),
+    ]);
+    let opened = String::from_utf8(out.stdout).unwrap();
+    let (body, padding) = opened.split_at(text.len());
+    assert_eq!(body, text);
+    assert!(
+        padding.starts_with("\n<!-- embargo-padding: ...") && padding.ends_with(" -->\n"),
+        "{padding:?}"
+    );
+    assert_eq!(
+        opened.len(),
+        embargo_core::padding::padded_len(opened.len())
+    );
+}

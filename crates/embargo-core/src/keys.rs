@@ -19,6 +19,7 @@ use sequoia_openpgp as openpgp;
 use serde::Serialize;
 
 mod generate;
+pub mod strength;
 pub use generate::{
     generate, protect, supported_aead_ciphersuites, KeyProfile, KeySpec, UnknownProfile,
 };

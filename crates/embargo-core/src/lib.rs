@@ -14,6 +14,7 @@ pub mod message;
 pub mod mime;
 pub mod net;
 pub mod open;
+pub mod padding;
 pub mod policy_md;
 pub mod process;
 pub mod program;

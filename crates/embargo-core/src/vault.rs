@@ -23,7 +23,7 @@ use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 
 use crate::fsutil;
-use crate::keys::{self, KeyError, KeyProfile, KeySpec, PassphraseFn};
+use crate::keys::{self, strength, KeyError, KeyProfile, KeySpec, PassphraseFn};
 use crate::message::{self, MessageError};
 use crate::open::OpenError;
 use crate::store::Store;
@@ -49,6 +49,9 @@ pub enum VaultError {
     /// The identity must be protected.
     #[error("the identity needs a passphrase (it protects every draft)")]
     NoPassphrase,
+    /// A passphrase too weak to protect the drafts.
+    #[error(transparent)]
+    WeakPassphrase(#[from] strength::WeakPassphrase),
     /// A key problem (wrong passphrase, unusable key…).
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -158,6 +161,9 @@ impl Vault {
         if passphrase.map(|p| p.is_empty()) {
             return Err(VaultError::NoPassphrase);
         }
+        let words = strength::user_id_words(userid);
+        let context: Vec<&str> = words.iter().map(String::as_str).collect();
+        strength::check_passphrase(&passphrase, &context)?;
         let spec = KeySpec {
             password: Some(passphrase),
             ..KeySpec::new(userid, KeyProfile::Rfc4880)
@@ -179,6 +185,15 @@ impl Vault {
             .keys()
             .secret()
             .any(|k| k.key().has_unencrypted_secret());
+        // The passphrase protects every draft, whoever chose it first.
+        let words: Vec<String> = tsk
+            .userids()
+            .flat_map(|u| strength::user_id_words(&String::from_utf8_lossy(u.userid().value())))
+            .collect();
+        let context: Vec<&str> = words.iter().map(String::as_str).collect();
+        if !passphrase.map(|p| p.is_empty()) {
+            strength::check_passphrase(&passphrase, &context)?;
+        }
         let cert = if unprotected {
             if passphrase.map(|p| p.is_empty()) {
                 return Err(VaultError::NoPassphrase);
@@ -245,7 +260,9 @@ impl Vault {
         fsutil::create_private_dir(&dir).map_err(io_at(&dir))?;
         let versions = versions(&dir)?;
         let seq = versions.last().map_or(1, |v| v + 1);
-        let sealed = encrypt_to(&identity, text)?;
+        // Padded, so the file's size does not give the text's away.
+        let padded = Zeroizing::new(crate::padding::pad_markdown(text));
+        let sealed = encrypt_to(&identity, &padded)?;
         let path = dir.join(version_name(seq));
         let tmp = fsutil::TempFile::beside(&path).map_err(io_at(&path))?;
         tmp.file().write_all(&sealed).map_err(io_at(&path))?;
@@ -323,13 +340,17 @@ impl Vault {
         };
         let path = dir.join(version_name(seq));
         let bytes = fs::read(&path).map_err(io_at(&path))?;
-        decrypt_with(&identity, &bytes, passphrase).map_err(|e| match e {
+        let mut text = decrypt_with(&identity, &bytes, passphrase).map_err(|e| match e {
             OpenError::Key(k) => VaultError::Key(k),
             other => VaultError::Corrupted {
                 path: path.display().to_string(),
                 reason: other.to_string(),
             },
-        })
+        })?;
+        let unpadded = crate::padding::unpad_markdown(&text).len();
+        // (Zeroizing wipes the whole allocation when dropped, the cut tail included.)
+        text.truncate(unpadded);
+        Ok(text)
     }
 
     /// A draft's text (newest version, or `version`): a report file, so UTF-8.
@@ -386,7 +407,9 @@ impl Vault {
             return Err(VaultError::UnknownDraft(id.to_owned()));
         }
         let path = dir.join(FILES);
-        let json = Zeroizing::new(serde_json::to_vec(files).expect("serialize paths"));
+        let json = Zeroizing::new(crate::padding::pad_json(
+            serde_json::to_vec(files).expect("serialize paths"),
+        ));
         let sealed = encrypt_to(&identity, &json)?;
         fsutil::atomic_write(&path, &sealed).map_err(io_at(&path))
     }
@@ -534,6 +557,58 @@ mod tests {
     }
 
     #[test]
+    fn a_weak_passphrase_is_refused_and_sizes_do_not_give_texts_away() {
+        let (dir, v) = vault();
+        for weak in ["ab", "correct horse", "Ada Lovelace"] {
+            let e = v
+                .create_identity("Ada Lovelace <ada@example.org>", Password::from(weak))
+                .unwrap_err();
+            assert!(
+                matches!(e, VaultError::WeakPassphrase(_)) && e.to_string().contains("too weak"),
+                "{weak}: {e}"
+            );
+        }
+        assert!(v.identity().unwrap().is_none(), "nothing was created");
+        // An unprotected key imported with a weak passphrase: refused too.
+        let (tsk, _) = openpgp::cert::CertBuilder::new()
+            .add_userid("Ada <ada@example.org>")
+            .add_storage_encryption_subkey()
+            .generate()
+            .unwrap();
+        let e = v
+            .import_identity(tsk, Password::from("ada2026"))
+            .unwrap_err();
+        assert!(matches!(e, VaultError::WeakPassphrase(_)), "{e}");
+
+        v.create_identity(
+            "Ada Lovelace <ada@example.org>",
+            Password::from("plinth marmot quarry fable"),
+        )
+        .unwrap();
+        let size = |id: &str| {
+            let d = dir.path().join("vault/drafts").join(id);
+            let f = fs::read_dir(&d)
+                .unwrap()
+                .flatten()
+                .find(|e| e.file_name().to_string_lossy().ends_with(".pgp"))
+                .unwrap();
+            f.metadata().unwrap().len()
+        };
+        let (a, _) = v.save_draft(None, &[b'a'; 5000]).unwrap();
+        let (b, _) = v.save_draft(None, &[b'b'; 5080]).unwrap();
+        let (c, _) = v.save_draft(None, b"short").unwrap();
+        let (d, _) = v.save_draft(None, &[b'd'; 900]).unwrap();
+        assert_eq!(size(&a), size(&b), "5,000 and 5,080 bytes: one size");
+        assert_eq!(size(&c), size(&d), "5 and 900 bytes: one size");
+        let mut ask = |_: &str| Some(Password::from("plinth marmot quarry fable"));
+        assert_eq!(
+            &v.load_draft(&b, None, &mut ask).unwrap()[..],
+            &[b'b'; 5080][..]
+        );
+        assert_eq!(&v.load_draft(&c, None, &mut ask).unwrap()[..], b"short");
+    }
+
+    #[test]
     fn drafts_are_encrypted_versioned_and_read_back() {
         let (dir, v) = vault();
         assert!(matches!(
@@ -541,7 +616,10 @@ mod tests {
             Err(VaultError::NoIdentity)
         ));
         let id_cert = v
-            .create_identity("Ada <ada@example.org>", Password::from("correct horse"))
+            .create_identity(
+                "Ada <ada@example.org>",
+                Password::from("correct horse battery staple"),
+            )
             .unwrap();
         assert!(matches!(
             v.create_identity("again", Password::from("x")),
@@ -576,7 +654,7 @@ mod tests {
                 f.display()
             );
         }
-        let mut good = |_: &str| Some(Password::from("correct horse"));
+        let mut good = |_: &str| Some(Password::from("correct horse battery staple"));
         assert_eq!(
             &v.load_draft(&id, None, &mut good).unwrap()[..],
             b"CANARY-1 version 13"
@@ -597,8 +675,11 @@ mod tests {
     #[test]
     fn a_flipped_bit_names_that_file_only() {
         let (_dir, v) = vault();
-        v.create_identity("Ada <ada@example.org>", Password::from("pw"))
-            .unwrap();
+        v.create_identity(
+            "Ada <ada@example.org>",
+            Password::from("correct horse battery staple"),
+        )
+        .unwrap();
         let (a, _) = v.save_draft(None, b"draft a").unwrap();
         let (b, _) = v.save_draft(None, b"draft b").unwrap();
         let path = v.drafts_dir().join(&a).join(version_name(1));
@@ -606,7 +687,7 @@ mod tests {
         let mid = bytes.len() - 20;
         bytes[mid] ^= 0x10;
         fs::write(&path, &bytes).unwrap();
-        let mut pw = |_: &str| Some(Password::from("pw"));
+        let mut pw = |_: &str| Some(Password::from("correct horse battery staple"));
         match v.load_draft(&a, None, &mut pw) {
             Err(VaultError::Corrupted { path: p, .. }) => {
                 assert_eq!(p, path.display().to_string())
@@ -632,9 +713,12 @@ mod tests {
     #[test]
     fn files_lists_duplicates_and_sessions() {
         let (dir, v) = vault();
-        v.create_identity("Ada <ada@example.org>", Password::from("pw"))
-            .unwrap();
-        let mut ask = |_: &str| Some(Password::from("pw"));
+        v.create_identity(
+            "Ada <ada@example.org>",
+            Password::from("correct horse battery staple"),
+        )
+        .unwrap();
+        let mut ask = |_: &str| Some(Password::from("correct horse battery staple"));
         let (id, _) = v.save_draft(None, b"text one").unwrap();
         assert!(v.draft_files(&id, &mut ask).unwrap().is_empty());
         let files = vec![DraftFile {

@@ -214,7 +214,9 @@ impl Records {
         match &self.identity {
             Some(identity) => {
                 let path = dir.join(format!("{name}.json.pgp"));
-                let sealed = crate::vault::encrypt_to(identity, json).map_err(|source| {
+                // Padded, so the file's size does not give the record's away.
+                let padded = zeroize::Zeroizing::new(crate::padding::pad_json(json.to_vec()));
+                let sealed = crate::vault::encrypt_to(identity, &padded).map_err(|source| {
                     StoreError::Encrypt {
                         path: path.display().to_string(),
                         source,
@@ -488,7 +490,7 @@ mod tests {
             crate::usecase::NewIdentity::Generate {
                 userid: "Ada <ada@example.org>",
             },
-            Password::from("pw"),
+            Password::from("correct horse battery staple"),
         )
         .unwrap();
         assert_eq!(migrated, 1);
@@ -496,13 +498,29 @@ mod tests {
         assert!(records.encrypted());
         assert_eq!(records.migrate().unwrap(), 0, "nothing left to migrate");
         assert!(!plain.exists(), "the plain record is gone");
-        records.save_receipt(&receipt(2)).unwrap();
+        // A longer one (a program name of 200 characters more).
+        records
+            .save_receipt(&ReceiptRecord {
+                program: Some("p".repeat(200)),
+                ..receipt(2)
+            })
+            .unwrap();
         let files: Vec<String> = fs::read_dir(dir.path().join("receipts"))
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(files.len(), 2);
+        // Padded: the two receipts (200 bytes apart) are files of one size.
+        let sizes: std::collections::BTreeSet<u64> = files
+            .iter()
+            .map(|f| {
+                fs::metadata(dir.path().join("receipts").join(f))
+                    .unwrap()
+                    .len()
+            })
+            .collect();
+        assert_eq!(sizes.len(), 1, "{sizes:?}");
         for f in &files {
             assert!(f.ends_with(".json.pgp"), "{f}");
             let bytes = fs::read(dir.path().join("receipts").join(f)).unwrap();
@@ -520,13 +538,22 @@ mod tests {
         // A wrong passphrase is refused up front.
         let mut wrong = |_: &str| Some(Password::from("nope"));
         assert!(Records::of(&store).unlock(&mut wrong).is_err());
-        let mut right = |_: &str| Some(Password::from("pw"));
+        let mut right = |_: &str| Some(Password::from("correct horse battery staple"));
         let (ok, bad) = Records::of(&store)
             .unlock(&mut right)
             .unwrap()
             .receipts_all()
             .unwrap();
         assert!(bad.is_empty(), "{bad:?}");
-        assert_eq!(ok, vec![receipt(1), receipt(2)]);
+        assert_eq!(
+            ok,
+            vec![
+                receipt(1),
+                ReceiptRecord {
+                    program: Some("p".repeat(200)),
+                    ..receipt(2)
+                }
+            ]
+        );
     }
 }
