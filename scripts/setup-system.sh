@@ -12,8 +12,10 @@ want=(build-essential pkg-config curl
       gnupg)
 if [ "${1:-}" = test ]; then
   # xvfb…imagemagick: the app end to end; exiftool: the attachment-scrubbing tests read what is
-  # left with it; postgresql: the intake server's second storage backend.
-  want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time)
+  # left with it; postgresql: the intake server's second storage backend; strace: the durability
+  # test reads the intake's syscalls.
+  want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time
+         strace)
 fi
 
 missing=()

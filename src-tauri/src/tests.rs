@@ -904,9 +904,16 @@ fn vault_commands_save_lock_open_and_auto_lock() {
         json!({ "name": "", "email": "", "passphrase": "pw" }),
     );
     assert_eq!(e["code"], "invalid_input");
-    let v = h.ok(
+    // A guessable passphrase is refused with the reason, and nothing is created.
+    let e = h.err(
         "create_identity",
         json!({ "name": "Ada", "email": "ada@example.org", "passphrase": "correct horse" }),
+    );
+    assert_eq!(e["code"], "invalid_input");
+    assert!(e["message"].as_str().unwrap().contains("too weak"), "{e}");
+    let v = h.ok(
+        "create_identity",
+        json!({ "name": "Ada", "email": "ada@example.org", "passphrase": "correct horse battery staple" }),
     );
     assert_eq!(v["unlocked"], json!(true));
     assert_eq!(v["dirty"], json!(false));
@@ -923,7 +930,10 @@ fn vault_commands_save_lock_open_and_auto_lock() {
     assert_eq!(e["code"], "passphrase_required");
     let e = h.err("unlock_vault", json!({ "passphrase": "wrong" }));
     assert_eq!(e["code"], "wrong_passphrase", "{e}");
-    h.ok("unlock_vault", json!({ "passphrase": "correct horse" }));
+    h.ok(
+        "unlock_vault",
+        json!({ "passphrase": "correct horse battery staple" }),
+    );
 
     // A new draft, then back to the first: its text returns.
     let opened = h.ok("new_draft", json!({}));

@@ -371,6 +371,11 @@ impl Server {
         self.child.as_ref().unwrap().id()
     }
 
+    /// Waits for the server (or its wrapper) to exit by itself.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.take().expect("running").wait().unwrap()
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().unwrap();

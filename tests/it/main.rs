@@ -14,6 +14,7 @@ mod app_e2e;
 mod attacks;
 mod cli;
 mod discover;
+mod durability;
 mod fuzz_corpus;
 mod hardening;
 mod intake;
