@@ -24,12 +24,15 @@ fn parse(trace: &str) -> Vec<Call> {
     let mut calls = Vec::new();
     let mut pending: HashMap<(String, String), (f64, String)> = HashMap::new();
     for line in trace.lines() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(pid), Some(ts), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        // strace pads the pid to five columns (`%-5d`): a four-digit pid has two spaces after it.
+        let Some((pid, rest)) = line.trim_start().split_once(' ') else {
+            continue;
+        };
+        let Some((ts, rest)) = rest.trim_start().split_once(' ') else {
             continue;
         };
         let rest = rest.trim_start();
-        let Ok(ts) = ts.trim().parse::<f64>() else {
+        let Ok(ts) = ts.parse::<f64>() else {
             continue;
         };
         if let Some(resumed) = rest.strip_prefix("<... ") {
@@ -221,9 +224,21 @@ fn every_acknowledged_report_is_synced_before_its_201_file_store() {
 fn the_trace_check_catches_an_early_201() {
     let r = "0123456789ABCDEFGHJKMNPQRS";
     let trace = format!(
-        "1 100.000000 pwrite64(5</d/intake.sqlite3-wal>, \"..{r}..\", 4096, 0) = 4096 <0.000010>\n\
-         1 100.100000 writev(9<TCP:[1->2]>, [{{iov_base=\"HTTP/1.1 201 Created\\r\\nlocation: /v1/reports/{r}\\r\\n\"}}], 1) = 99 <0.000010>\n\
-         1 100.200000 fdatasync(5</d/intake.sqlite3-wal>) = 0 <0.000500>\n"
+        "1     100.000000 pwrite64(5</d/intake.sqlite3-wal>, \"..{r}..\", 4096, 0) = 4096 <0.000010>\n\
+         1     100.100000 writev(9<TCP:[1->2]>, [{{iov_base=\"HTTP/1.1 201 Created\\r\\nlocation: /v1/reports/{r}\\r\\n\"}}], 1) = 99 <0.000010>\n\
+         1     100.200000 fdatasync(5</d/intake.sqlite3-wal>) = 0 <0.000500>\n"
     );
     check_trace(&trace, false);
+}
+
+/// And the same calls in the right order pass, with padded five-column pids.
+#[test]
+fn the_trace_check_passes_a_synced_201() {
+    let r = "0123456789ABCDEFGHJKMNPQRS";
+    let trace = format!(
+        "1     100.000000 pwrite64(5</d/intake.sqlite3-wal>, \"..{r}..\", 4096, 0) = 4096 <0.000010>\n\
+         1     100.100000 fdatasync(5</d/intake.sqlite3-wal>) = 0 <0.000500>\n\
+         1     100.200000 writev(9<TCP:[1->2]>, [{{iov_base=\"HTTP/1.1 201 Created\\r\\nlocation: /v1/reports/{r}\\r\\n\"}}], 1) = 99 <0.000010>\n"
+    );
+    assert_eq!(check_trace(&trace, false), 1);
 }

@@ -106,6 +106,9 @@ pub struct ConnectionOptions {
 
 /// An idle connection asked to close gets this long to do so before it is cut.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How far ahead of "now" a just-accepted connection ranks in the eviction order (see
+/// `Registry::admit`): longer than the gap between two bytes of a slow client.
+const NEW_CONNECTION_HEAD_START: Duration = Duration::from_secs(3);
 /// The connection-cap warning is logged at most this often.
 const CAP_WARNING_EVERY: Duration = Duration::from_secs(60);
 
@@ -291,7 +294,14 @@ impl Registry {
             id: self.next.fetch_add(1, Ordering::Relaxed),
             active: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
-            touched: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
+            // A new connection ranks as if heard from a little in the future: until its task
+            // has read its first bytes it has had no chance to speak, and under a flood of
+            // accepts it would otherwise soon be the least recently heard from (a real client
+            // cut before its request was read, while slow clients that drip a byte now and
+            // then stayed). Connections that have been silent longer go first.
+            touched: AtomicU64::new(
+                (self.epoch.elapsed() + NEW_CONNECTION_HEAD_START).as_millis() as u64,
+            ),
             epoch: self.epoch,
             evicted: AtomicBool::new(false),
             notify: Notify::new(),
