@@ -679,7 +679,8 @@ fn a_report_refused_for_want_of_space_waits_in_the_outbox() {
 /// Two replicas on one PostgreSQL, one Idempotency-Key. While replica A streams the upload, the
 /// same key sent whole to replica B gets 409 `submission_in_progress` (before: the in-progress
 /// guard lived in each process's memory, so B took the upload); A's finished upload is stored and
-/// B answers the retry with A's receipt. Then 16 sends of one key and body at once, split over
+/// B answers the retry with A's receipt; a refused 900 KB body gets its 409 too (read before the
+/// answer, not cut mid-send), a larger one a 409 that closes the connection. Then 16 sends of one key and body at once, split over
 /// both: one report, every other caller told 409 or that same receipt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_key_racing_on_two_replicas_is_stored_once() {
@@ -721,6 +722,54 @@ async fn one_key_racing_on_two_replicas_is_stored_once() {
     let (status, j) = submit(&http, &b.url, "race", body.clone()).await.unwrap();
     assert_eq!(status, StatusCode::CONFLICT, "{j}\n{}", b.log());
     assert_eq!(code(&j), "submission_in_progress");
+    // A refused body up to 1 MiB is read before the answer, so its sender, still writing, gets
+    // the 409 (not a reset that throws the answer away) and the connection stays usable; past
+    // 1 MiB the answer says `Connection: close`, so no client pools a connection that is closing.
+    let refused_raw = |len: usize, send: usize| {
+        let mut s = std::net::TcpStream::connect(b.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(
+            format!(
+                "POST /v1/reports HTTP/1.1\r\nHost: {}\r\nIdempotency-Key: race\r\n\
+                 Content-Type: application/octet-stream\r\nContent-Length: {len}\r\n\r\n",
+                b.addr
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut writer = s.try_clone().unwrap();
+        let sender = std::thread::spawn(move || {
+            let _ = writer.write_all(&embargo_tests::noise(send, 12));
+        });
+        let head = read_head(&mut s);
+        (s, head, sender)
+    };
+    let (mut s, head, sender) = refused_raw(900_000, 900_000);
+    sender.join().unwrap();
+    assert!(head.starts_with("HTTP/1.1 409"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    s.write_all(
+        format!(
+            "GET /.well-known/security.txt HTTP/1.1\r\nHost: {}\r\n\r\n",
+            b.addr
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let next = read_head(&mut s);
+    assert!(
+        next.contains("HTTP/1.1 200"),
+        "the connection serves on: {next}"
+    );
+    let (_s, head, _sender) = refused_raw(3_000_000, 1_500_000);
+    assert!(head.starts_with("HTTP/1.1 409"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
     write_chunk(&mut first, &body[1000..]);
     first.write_all(b"0\r\n\r\n").unwrap();
     first.flush().unwrap();

@@ -77,21 +77,41 @@ pub async fn submit(
     }
     // Only a well-formed request is charged, and the charge is given back when the body is
     // refused: junk cannot spend the budget real reports need.
-    let charge = state.shared.rate.submission()?;
-    // Held here (in memory: cheap) and in the storage (seen by every replica).
-    let _claim = state
-        .claim(&key)
-        .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
-    let slot = state.shared.uploads.admit()?;
-    let shared_claim = state
-        .shared
-        .storage
-        .claim(&key)
-        .await?
-        .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+    let admitted = async {
+        let charge = state.shared.rate.submission()?;
+        // Held here (in memory: cheap) and in the storage (seen by every replica).
+        let claim = state
+            .claim(&key)
+            .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+        let slot = state.shared.uploads.admit()?;
+        let shared_claim = state
+            .shared
+            .storage
+            .claim(&key)
+            .await?
+            .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
+        Ok::<_, AppError>((charge, claim, slot, shared_claim))
+    }
+    .await;
+    let (charge, _claim, slot, shared_claim) = match admitted {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            if linger(body).await {
+                return Err(refused);
+            }
+            // Part of the body is still unread: the connection cannot carry another request,
+            // and the client must not put it back in its pool.
+            return Ok(closing(refused));
+        }
+    };
     let accepted = receive(&state, &key, announced, body, slot).await;
     shared_claim.release().await;
-    let accepted = accepted?;
+    let accepted = match accepted {
+        Ok(accepted) => accepted,
+        // Refused mid-body (framing, size, quota, pace): what is left of the body is unread,
+        // so this connection ends with the answer and no client may pool it.
+        Err(refused) => return Ok(closing(refused)),
+    };
     charge.keep();
     let (status, receipt, received_at) = match accepted {
         Accepted::Created(record) => {
@@ -113,6 +133,49 @@ pub async fn submit(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// An error answer that ends its connection (`Connection: close`).
+fn closing(refused: AppError) -> Response {
+    let mut response = refused.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// At most this much of a refused body is read and dropped before the answer (see [`linger`]).
+const LINGER_BYTES: usize = 1024 * 1024;
+/// And for at most this long.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and drops the first [`LINGER_BYTES`] of a body refused before it was read (for at most
+/// [`LINGER_TIME`]). A client still sending when the server answers and closes gets a TCP reset,
+/// which throws away the answer already in its receive buffer: it would see "connection closed"
+/// instead of 409 `submission_in_progress`, 429 or 503 with their Retry-After. Reading a
+/// little first (nginx's "lingering close") lets every ordinary report read its answer; a larger
+/// body is still cut (the answer says `Connection: close`), and its client retries with the
+/// same key. True when the whole body was read.
+async fn linger(body: Body) -> bool {
+    use futures_util::StreamExt as _;
+    let mut data = body.into_data_stream();
+    let mut read = 0usize;
+    tokio::time::timeout(LINGER_TIME, async {
+        loop {
+            match data.next().await {
+                None => return true,
+                Some(Err(_)) => return false,
+                Some(Ok(chunk)) => {
+                    read += chunk.len();
+                    if read > LINGER_BYTES {
+                        return false;
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Receives the body of a submission that holds its key, within the room the quota gives it.
