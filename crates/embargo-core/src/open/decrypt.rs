@@ -301,10 +301,24 @@ pub(super) fn start<'a, 'p, R: Read + Send + Sync + 'a>(
     helper: Helper<'a, 'p>,
     policy: &'a dyn Policy,
 ) -> openpgp::Result<Decryptor<'a, Helper<'a, 'p>>> {
-    DecryptorBuilder::from_reader(input)?
-        .buffer_size(IO_CHUNK)
-        .with_policy(policy, None, helper)
+    // sequoia-openpgp 2.4 panics (parse.rs, `data_consume_hard(bl + 2).unwrap()`) on a SEIPDv1
+    // packet whose encrypted body is shorter than its prefix and MDC once the session key
+    // decrypts it — found by cargo-fuzz (fuzz/corpus/open_message/crash-sequoia-short-seipd).
+    // A message must never bring the tool down: the panic becomes a malformed-message error, and
+    // the staging directory is removed by its guard as usual.
+    let builder = DecryptorBuilder::from_reader(input)?.buffer_size(IO_CHUNK);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        builder.with_policy(policy, None, helper)
+    })) {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!(MalformedEncryptedData)),
+    }
 }
+
+/// The OpenPGP library failed on the encrypted data itself (see [`start`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the encrypted data is malformed (too short for its own framing): not a message Embargo or any OpenPGP tool sealed")]
+pub(crate) struct MalformedEncryptedData;
 
 /// What a failure to start decrypting means: no matching key (or one that would not unlock),
 /// a manipulated message, or input that is not an OpenPGP message (the caller tells its own
