@@ -899,7 +899,28 @@ impl Report {
 
     /// Writes the report file: front matter in schema order, then the body verbatim.
     pub fn to_markdown(&self) -> String {
-        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        // Always a one-line basic string: a multi-line one could hold a `+++` line, which would
+        // end the front matter when the file is read again (found by cargo-fuzz, kept in
+        // fuzz/corpus/report_parse/crash-plus-line-in-title).
+        let q = |s: &str| {
+            let mut o = String::with_capacity(s.len() + 2);
+            o.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => o.push_str("\\\""),
+                    '\\' => o.push_str("\\\\"),
+                    '\n' => o.push_str("\\n"),
+                    '\t' => o.push_str("\\t"),
+                    '\r' => o.push_str("\\r"),
+                    c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                        o.push_str(&format!("\\u{:04X}", c as u32))
+                    }
+                    c => o.push(c),
+                }
+            }
+            o.push('"');
+            o
+        };
         let list = |l: &[String]| {
             format!(
                 "[{}]",
