@@ -31,7 +31,7 @@ run_one() {
   local runs secs crashes corpus
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
-  corpus=$(ls "$work/corpus/$t" "fuzz/corpus/$t" | grep -vc ':$' || true)
+  corpus=$(find "$work/corpus/$t" "fuzz/corpus/$t" -type f | wc -l)
   crashes=$(grep -c '^==[0-9]*==ERROR\|^thread .* panicked' "$log" || true)
   printf '%-20s %6ss %12s execs %9s/s  corpus %6s  crashes %s\n' "$t" "${secs:-?}" "${runs:-?}" \
     "$( [ -n "${runs:-}" ] && [ -n "${secs:-}" ] && [ "$secs" -gt 0 ] && echo $((runs / secs)) || echo ?)" \
