@@ -828,11 +828,11 @@ fn a_thousand_slow_clients_do_not_lock_the_intake_out() {
     let team = Team::new(backend.dir.path(), "security@acme.test");
     let server =
         Server::start_wrapped(&backend, &team, &[], &["prlimit", "--nofile=256:256", "--"]);
-    let load = crate::intake::intake_bin().with_file_name("intake-load");
-    let out = std::process::Command::new(&load)
-        .args(["slow", "--url", &server.url, "--cert"])
-        .arg(&team.cert_path)
-        .args([
+    let out = crate::intake::intake_load(
+        &server,
+        &team,
+        "slow",
+        &[
             "--attackers",
             "1000",
             "--warmup",
@@ -840,14 +840,7 @@ fn a_thousand_slow_clients_do_not_lock_the_intake_out() {
             "--duration",
             "8",
             "--json",
-        ])
-        .output()
-        .expect("run intake-load");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
+        ],
     );
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     eprintln!("{j}");

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::intake::{intake_bin, sqlite, Server, Team};
+use crate::intake::{sqlite, Server, Team};
 
 /// One system call: who, when it started and ended, what, with which arguments.
 #[derive(Debug, Clone)]
@@ -96,6 +96,14 @@ fn check_trace(trace: &str, files: bool) -> usize {
         .collect();
     for (ack, receipt) in &acks {
         let before = |c: &&Call| c.end <= ack.start;
+        // A sync of the file whose path ends with `suffix`, begun after `after` and finished
+        // before the 201.
+        let synced_before_ack = |suffix: &str, after: f64| {
+            calls
+                .iter()
+                .filter(before)
+                .any(|c| is_sync(c) && fd_path(c).ends_with(suffix) && c.start >= after)
+        };
         // The row: the first WAL write that carries the receipt, then a WAL sync after it.
         let row = calls
             .iter()
@@ -106,12 +114,8 @@ fn check_trace(trace: &str, files: bool) -> usize {
             })
             .unwrap_or_else(|| panic!("{receipt}: no WAL write carries it"));
         assert!(before(&row), "{receipt}: its row was written after the 201");
-        let wal_sync = calls
-            .iter()
-            .filter(before)
-            .find(|c| is_sync(c) && fd_path(c).ends_with("-wal") && c.start >= row.end);
         assert!(
-            wal_sync.is_some(),
+            synced_before_ack("-wal", row.end),
             "{receipt}: 201 written before the WAL was synced after its row"
         );
         if !files {
@@ -131,12 +135,8 @@ fn check_trace(trace: &str, files: bool) -> usize {
             body_sync.end <= rename.start,
             "{receipt}: renamed before synced"
         );
-        let dir_sync = calls
-            .iter()
-            .filter(before)
-            .find(|c| is_sync(c) && fd_path(c).ends_with("/bodies") && c.start >= rename.end);
         assert!(
-            dir_sync.is_some(),
+            synced_before_ack("/bodies", rename.end),
             "{receipt}: 201 written before the body directory was synced after the rename"
         );
     }
@@ -169,11 +169,11 @@ fn traced_burst(config: &str, files: bool) {
             "--",
         ],
     );
-    let load = intake_bin().with_file_name("intake-load");
-    let out = Command::new(&load)
-        .args(["run", "--url", &server.url, "--cert"])
-        .arg(&team.cert_path)
-        .args([
+    crate::intake::intake_load(
+        &server,
+        &team,
+        "run",
+        &[
             "--size",
             "10240",
             "--concurrency",
@@ -182,13 +182,7 @@ fn traced_burst(config: &str, files: bool) {
             "0",
             "--duration",
             "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     // A clean stop, so that strace writes out the whole trace.
     let tracee = Command::new("pgrep")

@@ -6,7 +6,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -470,6 +470,24 @@ pub fn write_chunk(s: &mut TcpStream, data: &[u8]) {
         .unwrap();
     s.write_all(data).unwrap();
     s.write_all(b"\r\n").unwrap();
+}
+
+/// Runs `intake-load SUBCOMMAND --url <server> --cert <team cert> ARGS…` against a running
+/// server; panics with its stderr and the server's log when it fails.
+pub fn intake_load(server: &Server, team: &Team, subcommand: &str, args: &[&str]) -> Output {
+    let out = Command::new(intake_bin().with_file_name("intake-load"))
+        .args([subcommand, "--url", &server.url, "--cert"])
+        .arg(&team.cert_path)
+        .args(args)
+        .output()
+        .expect("run intake-load");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    out
 }
 
 /// The status line and headers of a response read off a raw socket.

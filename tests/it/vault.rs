@@ -99,9 +99,10 @@ pub(crate) fn assert_nowhere(dir: &Path, canary: &str) {
     }
 }
 
-fn identity(root: &Path) {
-    fs::write(root.join("pw"), "correct horse battery\n").unwrap();
-    let out = run_in(
+/// `embargo identity new` for Ada with `passphrase`, written to `root/<file>`.
+fn identity_new(root: &Path, file: &str, passphrase: &str) -> std::process::Output {
+    fs::write(root.join(file), format!("{passphrase}\n")).unwrap();
+    run_in(
         root,
         &[
             "identity",
@@ -109,11 +110,14 @@ fn identity(root: &Path) {
             "--userid",
             "Ada <ada@example.org>",
             "--passphrase-file",
-            "../pw",
+            &format!("../{file}"),
         ],
         None,
-    );
-    expect_code(&out, 0);
+    )
+}
+
+fn identity(root: &Path) {
+    expect_code(&identity_new(root, "pw", "correct horse battery"), 0);
 }
 
 /// A draft being saved again and again is killed with SIGKILL 200 times at random moments:
@@ -435,25 +439,14 @@ fn the_cli_process_writes_no_core_file() {
 }
 
 /// The recovery the README promises, with gpg alone: the identity file and its passphrase open
-/// a draft (its text, then the padding comment the README describes). And the passphrase floor: `identity new` refuses a two-character passphrase, saying
-/// why and what to do, and creates nothing.
+/// a draft (its text, then the padding comment the README describes). And the passphrase
+/// floor: `identity new` refuses a two-character passphrase, saying why and what to do, and
+/// creates nothing.
 #[test]
 fn the_vault_opens_with_gpg_alone_and_refuses_a_weak_passphrase() {
     let r = root();
     let root = r.path();
-    fs::write(root.join("weak"), "ab\n").unwrap();
-    let out = run_in(
-        root,
-        &[
-            "identity",
-            "new",
-            "--userid",
-            "Ada <ada@example.org>",
-            "--passphrase-file",
-            "../weak",
-        ],
-        None,
-    );
+    let out = identity_new(root, "weak", "ab");
     assert_ne!(code(&out), 0);
     let err = stderr(&out);
     assert!(
