@@ -161,9 +161,7 @@ impl Vault {
         if passphrase.map(|p| p.is_empty()) {
             return Err(VaultError::NoPassphrase);
         }
-        let words = strength::user_id_words(userid);
-        let context: Vec<&str> = words.iter().map(String::as_str).collect();
-        strength::check_passphrase(&passphrase, &context)?;
+        strength::check_for_user_ids(&passphrase, [userid])?;
         let spec = KeySpec {
             password: Some(passphrase),
             ..KeySpec::new(userid, KeyProfile::Rfc4880)
@@ -186,13 +184,12 @@ impl Vault {
             .secret()
             .any(|k| k.key().has_unencrypted_secret());
         // The passphrase protects every draft, whoever chose it first.
-        let words: Vec<String> = tsk
-            .userids()
-            .flat_map(|u| strength::user_id_words(&String::from_utf8_lossy(u.userid().value())))
-            .collect();
-        let context: Vec<&str> = words.iter().map(String::as_str).collect();
         if !passphrase.map(|p| p.is_empty()) {
-            strength::check_passphrase(&passphrase, &context)?;
+            let user_ids: Vec<String> = tsk
+                .userids()
+                .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+                .collect();
+            strength::check_for_user_ids(&passphrase, user_ids.iter().map(String::as_str))?;
         }
         let cert = if unprotected {
             if passphrase.map(|p| p.is_empty()) {

@@ -81,6 +81,16 @@ pub fn check_passphrase(passphrase: &Password, context: &[&str]) -> Result<(), W
     })
 }
 
+/// [`check_passphrase`] with the words of these user IDs as what an attacker tries first.
+pub fn check_for_user_ids<'a>(
+    passphrase: &Password,
+    user_ids: impl IntoIterator<Item = &'a str>,
+) -> Result<(), WeakPassphrase> {
+    let words: Vec<String> = user_ids.into_iter().flat_map(user_id_words).collect();
+    let context: Vec<&str> = words.iter().map(String::as_str).collect();
+    check_passphrase(passphrase, &context)
+}
+
 /// The words of a user ID ("Ada Lovelace <ada@example.org>" → Ada, Lovelace, ada, example.org…).
 pub fn user_id_words(userid: &str) -> Vec<String> {
     userid
