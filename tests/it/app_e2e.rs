@@ -1108,6 +1108,139 @@ async fn the_app_signs_with_the_identity_and_reads_verified_replies() {
     drop(driver);
 }
 
+/// An anonymous report from the app (an identity in the vault, credit "anonymous"): the
+/// bundle the team decrypts carries a reply key and nothing of the identity (its key, its user
+/// IDs); the team replies to that key with the CLI; the app's Sent screen, once the vault is
+/// unlocked, shows the reply decrypted and verified against the pinned team key.
+#[tokio::test(flavor = "current_thread")]
+async fn the_app_reads_replies_to_an_anonymous_report() {
+    use crate::intake::{message, sqlite, Server, Team};
+    use embargo_core::openpgp::crypto::Password;
+    use embargo_core::usecase::{adopt_identity, NewIdentity};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let server = Server::start(&backend, &team, &[]);
+    let dir = scratch();
+    let d = dir.path();
+    let home = d.join("home");
+    let store = intake_program(&home, &team, &server.url);
+    let passphrase = "correct horse battery staple";
+    let (identity, _) = adopt_identity(
+        &store,
+        NewIdentity::Generate {
+            userid: "Ada Lovelace <ada@example.org>",
+        },
+        Password::from(passphrase),
+    )
+    .unwrap();
+    let (driver, c) = session(&[("EMBARGO_HOME", home.as_os_str())]).await;
+
+    write_acme_report(&c, "Anonymous from the app", "anonymous").await;
+    by(&c, "nav-review").await.click().await.unwrap();
+    click_when_enabled(&c, "submit-intake").await;
+    let receipt = text_of(&c, "submit-receipt").await.trim().to_owned();
+    assert_eq!(receipt.len(), 26, "{receipt}");
+
+    // What the team decrypts: the reply key, nothing of the identity.
+    let client = crate::intake::client();
+    let stored = message(&client, &server.url, &team.token, &receipt).await;
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("stored.pgp"), &stored).unwrap();
+    let mut none = |_: &str| None;
+    let opened = embargo_core::message::open(
+        &stored,
+        std::slice::from_ref(&team.key),
+        &[],
+        &mut none,
+        1 << 24,
+    )
+    .unwrap();
+    let mime = String::from_utf8_lossy(&opened.text).into_owned();
+    assert!(mime.contains("Anonymous from the app"), "{mime}");
+    assert!(mime.contains("name=\"reply-key.asc\""), "{mime}");
+    assert!(!mime.contains("researcher.asc"), "{mime}");
+    for leak in ["Ada", "Lovelace", "ada@example.org"] {
+        assert!(!mime.contains(leak), "{leak} in the bundle: {mime}");
+    }
+    let start = mime.find("-----BEGIN PGP PUBLIC KEY BLOCK-----").unwrap();
+    let carried =
+        embargo_core::keys::parse_certs(&mime.as_bytes()[start..], "reply-key.asc").unwrap();
+    assert_eq!(carried.len(), 1);
+    for k in carried[0].keys() {
+        assert!(
+            identity
+                .keys()
+                .all(|i| i.key().fingerprint() != k.key().fingerprint()),
+            "the identity's key in the bundle"
+        );
+    }
+
+    // The team pulls it and replies to the reply key.
+    let out = team_side(
+        t.path(),
+        &team,
+        &server.url,
+        &["team", "pull", "--key", "team.key", "-o", "inbox"],
+    );
+    expect_code(&out, 0);
+    fs::write(
+        t.path().join("reply.txt"),
+        "Thank you, anonymous. Fixed in 2.4.1.\n",
+    )
+    .unwrap();
+    let reply = [
+        "team",
+        "reply",
+        receipt.as_str(),
+        "--message",
+        "reply.txt",
+        "--key",
+        "team.key",
+        "--from",
+        "inbox",
+    ];
+    expect_code(&team_side(t.path(), &team, &server.url, &reply), 0);
+
+    // The researcher unlocks the vault; Sent reads the reply with the report's reply key.
+    by(&c, "nav-drafts").await.click().await.unwrap();
+    type_into(&c, "unlock-passphrase", passphrase).await;
+    by(&c, "unlock").await.click().await.unwrap();
+    until(
+        &c,
+        "the unlock",
+        "return !document.querySelector(\"[data-testid='unlock']\")",
+    )
+    .await;
+    by(&c, "nav-sent").await.click().await.unwrap();
+    until(
+        &c,
+        "the reply",
+        &format!("return document.querySelectorAll(\"[data-testid^='reply-{receipt}-'] [data-testid='reply-text']\").length === 1"),
+    )
+    .await;
+    let reply = c
+        .execute(
+            &format!("const r = document.querySelector(\"[data-testid^='reply-{receipt}-']\"); return [r.querySelector(\"[data-testid='reply-signer']\").dataset.verified, r.querySelector(\"[data-testid='reply-text']\").textContent]"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply[0], "true", "{reply}");
+    assert!(
+        reply[1]
+            .as_str()
+            .unwrap()
+            .contains("Thank you, anonymous. Fixed in 2.4.1."),
+        "{reply}"
+    );
+    c.close().await.unwrap();
+    drop(driver);
+}
+
 /// Novu publishes no key in its policy. From Novu's own key panel: the key request goes to the
 /// mail client through the backend (the URL it opened is recorded and checked), and discovery
 /// on novu.co adds its candidates to `novu` itself — no second program — which is then pinned

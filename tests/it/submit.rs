@@ -351,3 +351,232 @@ fn an_intake_server_is_discovered_pinned_and_submitted_to() {
     let report = fs::read_to_string(d.join("inbox").join(&receipt).join("report.md")).unwrap();
     assert!(report.contains("IDOR through the intake"));
 }
+
+/// An anonymous report gets a key made for it alone: the bundle carries its public half and
+/// nothing of the identity, the team replies to it, the researcher reads the reply with
+/// `embargo status`, and on a second machine after `reply-access export` / `import`.
+#[test]
+fn an_anonymous_report_gets_replies_through_its_own_reply_key() {
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@novu.co");
+    let server = Server::start(&backend, &team, &[]);
+    let dir = scratch();
+    let d = dir.path();
+    setup(d, &team);
+    fs::write(d.join("pw"), "correct horse battery staple\n").unwrap();
+    let identity = [
+        "identity",
+        "new",
+        "--userid",
+        "Ada Lovelace <ada@example.org>",
+        "--passphrase-file",
+        "pw",
+    ];
+    expect_code(&embargo(d, identity), 0);
+    let shown = stdout(&embargo(d, ["identity", "show"]));
+    let identity_fpr: String = shown
+        .split_whitespace()
+        .filter(|w| w.len() >= 4 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect::<Vec<_>>()
+        .concat();
+    assert_eq!(identity_fpr.len(), 40, "{shown}");
+    fs::write(
+        d.join("anon.md"),
+        report_text("IDOR through the intake", "\"anonymous\""),
+    )
+    .unwrap();
+
+    let out = embargo(
+        d,
+        [
+            "submit",
+            "anon.md",
+            "--intake",
+            &server.url,
+            "--json",
+            "--passphrase-file",
+            "pw",
+        ],
+    );
+    expect_code(&out, 0);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let receipt = j["receipt"].as_str().unwrap().to_owned();
+    let reply_fpr = j["reply_key"].as_str().expect("a reply key").to_owned();
+    assert_ne!(reply_fpr, identity_fpr);
+
+    // What the team decrypts holds the reply key and nothing of the identity: not its key,
+    // not its user ID, not its name.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stored = rt.block_on(message(&client(), &server.url, &team.token, &receipt));
+    fs::write(d.join("stored.pgp"), &stored).unwrap();
+    let gpg = Gpg::new();
+    gpg.run(["--import", d.join("team.key").to_str().unwrap()]);
+    let mime = gpg
+        .run(["--decrypt", d.join("stored.pgp").to_str().unwrap()])
+        .stdout;
+    let mime = String::from_utf8_lossy(&mime).into_owned();
+    assert!(mime.contains("name=\"reply-key.asc\""), "{mime}");
+    assert!(!mime.contains("researcher.asc"), "{mime}");
+    for secret in ["Ada Lovelace", "ada@example.org", "Lovelace"] {
+        assert!(!mime.contains(secret), "{secret} in the bundle");
+    }
+    let keys_in_bundle = embargo_core::keys::parse_certs(
+        &mime.as_bytes()[mime.find("-----BEGIN PGP PUBLIC KEY BLOCK-----").unwrap()..],
+        "reply-key.asc",
+    )
+    .unwrap();
+    assert_eq!(keys_in_bundle.len(), 1);
+    let reply_cert = &keys_in_bundle[0];
+    assert_eq!(reply_cert.fingerprint().to_hex(), reply_fpr);
+    let ids: Vec<String> = reply_cert
+        .keys()
+        .map(|k| k.key().fingerprint().to_hex())
+        .collect();
+    assert!(!ids.contains(&identity_fpr), "{ids:?}");
+    let uids: Vec<String> = reply_cert
+        .userids()
+        .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+        .collect();
+    assert_eq!(uids, [embargo_core::replykey::USER_ID]);
+    assert!(!reply_cert.is_tsk(), "only the public half travels");
+
+    // The team pulls it and replies to the reply key.
+    let conn = ["--intake", server.url.as_str(), "--token-file", "token"];
+    let mut pull = vec!["team", "pull", "--key", "team.key", "-o", "inbox"];
+    pull.extend(conn);
+    expect_code(&embargo(d, &pull), 0);
+    assert!(d
+        .join("inbox")
+        .join(&receipt)
+        .join("reply-key.asc")
+        .exists());
+    fs::write(
+        d.join("reply.txt"),
+        "Thanks. Reproduced; fixed on Friday.\n",
+    )
+    .unwrap();
+    let mut reply = vec![
+        "team",
+        "reply",
+        receipt.as_str(),
+        "--message",
+        "reply.txt",
+        "--key",
+        "team.key",
+        "--from",
+        "inbox",
+    ];
+    reply.extend(conn);
+    expect_code(&embargo(d, &reply), 0);
+
+    // The researcher reads it: the reply key comes out of the vault with the identity's
+    // passphrase.
+    let out = embargo(d, ["status", &receipt, "--passphrase-file", "pw"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Thanks. Reproduced; fixed on Friday."),
+        "{text}"
+    );
+    assert!(text.contains("signed by the team's pinned key"), "{text}");
+
+    // On another machine: export with a passphrase of its own, import, read.
+    fs::write(d.join("xpw"), "tangerine walrus orbit lantern\n").unwrap();
+    let export = [
+        "reply-access",
+        "export",
+        &receipt,
+        "-o",
+        "access.pgp",
+        "--passphrase-file",
+        "pw",
+        "--export-passphrase-file",
+        "xpw",
+    ];
+    expect_code(&embargo(d, export), 0);
+    let access = fs::read(d.join("access.pgp")).unwrap();
+    // The file holds the reply key's secret and the receipt, nothing of the identity: open it
+    // with gpg and the export passphrase and look.
+    let plain = gpg
+        .run([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase-file",
+            d.join("xpw").to_str().unwrap(),
+            "--decrypt",
+            d.join("access.pgp").to_str().unwrap(),
+        ])
+        .stdout;
+    let plain = String::from_utf8_lossy(&plain).into_owned();
+    assert!(plain.contains(&receipt), "{plain}");
+    assert!(plain.contains("PRIVATE KEY BLOCK"), "{plain}");
+    assert!(!plain.contains("Ada") && !plain.contains("ada@"), "{plain}");
+    let in_file = embargo_core::keys::parse_certs(
+        serde_json::from_str::<Value>(&plain).unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+        "access",
+    )
+    .unwrap();
+    assert_eq!(in_file.len(), 1);
+    assert_eq!(in_file[0].fingerprint().to_hex(), reply_fpr);
+    assert!(!access.windows(6).any(|w| w == b"Lovela"));
+
+    let other = scratch();
+    let o = other.path();
+    fs::copy(d.join("access.pgp"), o.join("access.pgp")).unwrap();
+    fs::copy(d.join("xpw"), o.join("xpw")).unwrap();
+    fs::write(o.join("pw"), "another machine, another passphrase\n").unwrap();
+    let other_identity = [
+        "identity",
+        "new",
+        "--userid",
+        "Laptop <l@example.org>",
+        "--passphrase-file",
+        "pw",
+    ];
+    expect_code(&embargo(o, other_identity), 0);
+    // A wrong passphrase is one clear error and changes nothing.
+    fs::write(o.join("bad"), "not the passphrase at all\n").unwrap();
+    let out = embargo(
+        o,
+        [
+            "reply-access",
+            "import",
+            "access.pgp",
+            "--export-passphrase-file",
+            "bad",
+        ],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("passphrase is wrong"),
+        "{}",
+        stderr(&out)
+    );
+    let out = embargo(
+        o,
+        [
+            "reply-access",
+            "import",
+            "access.pgp",
+            "--export-passphrase-file",
+            "xpw",
+        ],
+    );
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), receipt);
+    let out = embargo(o, ["status", &receipt, "--passphrase-file", "pw"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Thanks. Reproduced; fixed on Friday."),
+        "{text}"
+    );
+    drop(server);
+}

@@ -47,7 +47,8 @@ pub struct SubmitArgs {
     /// the settings' retry window, 2 minutes unless changed).
     #[arg(long, value_parser = parse_duration)]
     retry_for: Option<Duration>,
-    /// Print `{"receipt", "status_token", "received_at"}`.
+    /// Print `{"receipt", "status_token", "received_at", "reply_key"}` (`reply_key`: the
+    /// fingerprint of an anonymous report's reply key, else null).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -228,6 +229,7 @@ pub fn cmd_submit(a: SubmitArgs, quiet: bool) -> Result<u8, Failure> {
         encrypt_to_self: a.seal.encrypt_to_self,
         aead: a.seal.aead,
         delivery: Delivery::Binary,
+        reply_key: None,
     };
     let store = store()?;
     let bar = term::progress(quiet, 0, "sending");
@@ -274,6 +276,7 @@ pub fn cmd_submit(a: SubmitArgs, quiet: bool) -> Result<u8, Failure> {
             "receipt": s.receipt.receipt,
             "status_token": s.receipt.status_token,
             "received_at": s.receipt.received_at,
+            "reply_key": s.receipt.reply_key,
         });
         println!("{json}");
     } else {
@@ -283,6 +286,12 @@ pub fn cmd_submit(a: SubmitArgs, quiet: bool) -> Result<u8, Failure> {
         eprintln!(
             "submitted {} to {} ({}); `embargo status {}` shows its status",
             s.sealed.reference, s.receipt.intake_url, s.sealed.format, s.receipt.receipt
+        );
+    }
+    if s.receipt.reply_key.is_some() {
+        eprintln!(
+            "anonymous: the team's replies are encrypted to a key made for this report alone, kept in your vault (`embargo reply-access export {}` to read them elsewhere)",
+            s.receipt.receipt
         );
     }
     Ok(exit::OK)

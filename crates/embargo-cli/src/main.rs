@@ -85,6 +85,9 @@ enum Command {
     /// Drafts stored encrypted in the data directory.
     #[command(subcommand)]
     Draft(vault::DraftCommand),
+    /// Move what reading the replies to an anonymous report needs to another machine.
+    #[command(subcommand)]
+    ReplyAccess(vault::ReplyAccessCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = exit::PLAIN)]
     Completions {
@@ -376,6 +379,7 @@ fn run(command: Command, quiet: bool) -> Result<u8, Failure> {
         Command::Program(c) => program::run(c),
         Command::Identity(c) => vault::identity(c),
         Command::Draft(c) => vault::draft(c),
+        Command::ReplyAccess(c) => vault::reply_access(c),
         Command::Key(KeyCommand::Show { file }) => cmd_key_show(&file),
         Command::Key(KeyCommand::Generate {
             userid,
@@ -492,6 +496,7 @@ fn cmd_seal(a: SealArgs, quiet: bool) -> Result<u8, Failure> {
         encrypt_to_self: a.inputs.encrypt_to_self,
         aead: a.inputs.aead,
         delivery,
+        reply_key: None,
     };
     let total = attachments.iter().map(|a| a.meta.size).sum();
     let bar = term::progress(quiet || total < (8 << 20), total, "sealing");

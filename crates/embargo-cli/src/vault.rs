@@ -101,6 +101,79 @@ pub enum DraftCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum ReplyAccessCommand {
+    /// Write what another machine needs to read the team's replies to an anonymous report
+    /// (its receipt and its reply key), encrypted with a new passphrase; nothing of your
+    /// identity goes into the file.
+    #[command(after_help = exit::PLAIN)]
+    Export {
+        /// The receipt.
+        receipt: String,
+        /// The file to create.
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// File whose first line is your identity's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// File whose first line is the file's new passphrase (else asked twice).
+        #[arg(long, value_name = "FILE")]
+        export_passphrase_file: Option<PathBuf>,
+    },
+    /// Take in a file made by `reply-access export`: `embargo status` then reads the replies.
+    #[command(after_help = exit::PLAIN)]
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// File whose first line is the file's passphrase.
+        #[arg(long, value_name = "FILE")]
+        export_passphrase_file: Option<PathBuf>,
+    },
+}
+
+/// Runs a reply-access command.
+pub fn reply_access(command: ReplyAccessCommand) -> Result<u8, Failure> {
+    let store = store()?;
+    let records = embargo_core::deliver::records::Records::of(&store);
+    match command {
+        ReplyAccessCommand::Export {
+            receipt,
+            output,
+            passphrase_file,
+            export_passphrase_file,
+        } => {
+            let mut ask = passphrase_source(passphrase_file.as_deref())?;
+            let records = records.unlock(&mut ask)?;
+            let export_pw = new_passphrase(export_passphrase_file.as_deref())?;
+            let bytes = embargo_core::replykey::export_access(
+                &store, &records, &receipt, &mut ask, &export_pw,
+            )
+            .map_err(|e| Failure::new(exit::ERROR, e))?;
+            crate::write_new(&output, &bytes)?;
+            eprintln!(
+                "wrote {}: `embargo reply-access import` on the other machine, then `embargo status`",
+                output.display()
+            );
+            Ok(exit::OK)
+        }
+        ReplyAccessCommand::Import {
+            file,
+            export_passphrase_file,
+        } => {
+            let bytes = embargo_core::fsutil::read_capped(&file, 1 << 20).map_err(|e| {
+                Failure::new(exit::ERROR, format!("cannot read {}: {e}", file.display()))
+            })?;
+            let mut ask = passphrase_source(export_passphrase_file.as_deref())?;
+            let pw = ask(&file.display().to_string())
+                .ok_or_else(|| Failure::new(exit::ERROR, "the file's passphrase is needed"))?;
+            let record = embargo_core::replykey::import_access(&store, &records, &bytes, &pw)
+                .map_err(|e| Failure::new(exit::ERROR, e))?;
+            println!("{}", record.receipt);
+            Ok(exit::OK)
+        }
+    }
+}
+
 fn vault() -> Result<Vault, Failure> {
     Ok(Vault::of(&store()?))
 }

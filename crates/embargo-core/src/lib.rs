@@ -21,6 +21,7 @@ pub mod program;
 pub mod protocol;
 pub mod reference;
 pub mod render;
+pub mod replykey;
 pub mod report;
 pub mod scrub;
 pub mod seal;

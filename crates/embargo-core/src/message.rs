@@ -7,11 +7,16 @@
 
 use std::io::{Read, Write};
 
-use openpgp::parse::stream::DecryptorBuilder;
+use openpgp::crypto::{Password, SessionKey};
+use openpgp::packet::{PKESK, SKESK};
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, MessageStructure, VerificationHelper,
+};
 use openpgp::parse::Parse;
 use openpgp::serialize::stream::{
     Armorer, Encryptor, LiteralWriter, Message, Signer as StreamSigner,
 };
+use openpgp::types::SymmetricAlgorithm;
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
@@ -110,6 +115,74 @@ pub fn open(
     let helper = decryptor.into_helper();
     let signature = decrypt::signature_status(&helper, None, !verify_with.is_empty(), &p);
     Ok(Opened { text, signature })
+}
+
+/// Encrypts `text` with a passphrase alone (SKESK, SEIPDv1: gpg reads it with
+/// `gpg --decrypt`), binary.
+pub fn seal_with_password(text: &[u8], password: &Password) -> Result<Vec<u8>, MessageError> {
+    let pgp = |e: anyhow::Error| MessageError::OpenPgp(e.into());
+    let mut out = Vec::new();
+    {
+        let m = Message::new(&mut out);
+        let m = Encryptor::with_passwords(m, Some(password.clone()))
+            .build()
+            .map_err(pgp)?;
+        let mut lit = LiteralWriter::new(m).build().map_err(pgp)?;
+        lit.write_all(text).map_err(|e| pgp(e.into()))?;
+        lit.finalize().map_err(pgp)?;
+    }
+    Ok(out)
+}
+
+/// Decrypts a message made by [`seal_with_password`]; more than `limit` bytes is an error.
+pub fn open_with_password(
+    bytes: &[u8],
+    password: &Password,
+    limit: usize,
+) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    struct WithPassword<'a>(&'a Password);
+    impl VerificationHelper for WithPassword<'_> {
+        fn get_certs(&mut self, _: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+            Ok(Vec::new())
+        }
+        fn check(&mut self, _: MessageStructure<'_>) -> openpgp::Result<()> {
+            Ok(())
+        }
+    }
+    impl DecryptionHelper for WithPassword<'_> {
+        fn decrypt(
+            &mut self,
+            _: &[PKESK],
+            skesks: &[SKESK],
+            _: Option<SymmetricAlgorithm>,
+            decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+        ) -> openpgp::Result<Option<Cert>> {
+            for skesk in skesks {
+                if let Ok((algo, key)) = skesk.decrypt(self.0) {
+                    if decrypt(algo, &key) {
+                        return Ok(None);
+                    }
+                }
+            }
+            Err(anyhow::anyhow!("the passphrase does not decrypt it"))
+        }
+    }
+    let p = keys::policy();
+    let mut decryptor = DecryptorBuilder::from_bytes(bytes)
+        .map_err(|e| OpenError::NotOpenPgp(e.into()))?
+        .with_policy(&p, None, WithPassword(password))
+        .map_err(decrypt::start_error)?;
+    let mut text = Zeroizing::new(Vec::new());
+    (&mut decryptor)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| OpenError::Integrity(Box::new(e)))?;
+    if text.len() > limit {
+        return Err(OpenError::TooLarge {
+            limit: limit as u64,
+        });
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct SealRequest<'a> {
     pub encrypt_to_self: bool,
     /// Use SEIPDv2 for v4 certs that advertise it.
     pub aead: bool,
+    /// An anonymous report's reply key ([`crate::replykey`]), carried as `reply-key.asc`.
+    pub reply_key: Option<&'a Cert>,
 }
 
 /// What was sealed.
@@ -200,6 +202,7 @@ pub fn seal<W: Write + Send + Sync>(
         &metas,
     );
     let researcher_asc = req.signer.map(|s| keys::armored_public(&s.cert));
+    let reply_key_asc = req.reply_key.map(keys::armored_public);
     let boundary = mime::boundary();
     let parts = Parts {
         boundary: &boundary,
@@ -208,6 +211,7 @@ pub fn seal<W: Write + Send + Sync>(
         json: &json,
         attachments: req.attachments,
         researcher_asc: researcher_asc.as_deref(),
+        reply_key_asc: reply_key_asc.as_deref(),
     };
 
     let mut message = Message::new(sink);
@@ -393,6 +397,7 @@ mod tests {
             sign_anyway: false,
             encrypt_to_self: false,
             aead: false,
+            reply_key: None,
         };
         let out = dir.path().join("x.pgp");
         let err = seal_to_file(&req, &OutputFormat::Binary, &out, false, &mut |done, _| {
@@ -438,6 +443,7 @@ mod tests {
             sign_anyway: false,
             encrypt_to_self: false,
             aead: false,
+            reply_key: None,
         };
         let err = seal(&req, io::sink(), false, &mut |_, _| true).unwrap_err();
         assert_eq!(

@@ -7,6 +7,8 @@
 //! - `vault/drafts/<ID>/<SEQ>.pgp`: one version of a draft each, a binary OpenPGP message to the
 //!   identity; the last [`KEEP_VERSIONS`] are kept. `gpg --decrypt 000012.pgp` recovers one
 //!   without Embargo.
+//! - `vault/reply-keys/<FINGERPRINT>.pgp`: the secret of an anonymous report's reply key
+//!   ([`crate::replykey`]), a message to the identity like a draft.
 //!
 //! Every write is a temp file beside the target, fsynced, renamed, and the directory fsynced, so
 //! a crash at any moment leaves each version either complete or absent. A file that does not
@@ -17,6 +19,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use openpgp::crypto::Password;
+use openpgp::parse::Parse as _;
 use openpgp::serialize::SerializeInto;
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
@@ -526,6 +529,52 @@ fn versions(dir: &Path) -> Result<Vec<u64>, VaultError> {
     }
     out.sort_unstable();
     Ok(out)
+}
+
+impl Vault {
+    fn reply_keys_dir(&self) -> PathBuf {
+        self.root.join("reply-keys")
+    }
+
+    /// Keeps an anonymous report's reply key ([`crate::replykey`]): its secret, encrypted to
+    /// the identity, as `reply-keys/<FINGERPRINT>.pgp`. Returns the fingerprint.
+    pub fn save_reply_key(&self, key: &Cert) -> Result<String, VaultError> {
+        let identity = self.identity()?.ok_or(VaultError::NoIdentity)?;
+        let fpr = key.fingerprint().to_hex();
+        let dir = self.reply_keys_dir();
+        fsutil::create_private_dir(&self.root).map_err(io_at(&self.root))?;
+        fsutil::create_private_dir(&dir).map_err(io_at(&dir))?;
+        let sealed = encrypt_to(&identity, &crate::replykey::tsk_bytes(key))?;
+        let path = dir.join(format!("{fpr}.pgp"));
+        fsutil::atomic_write(&path, &sealed).map_err(io_at(&path))?;
+        Ok(fpr)
+    }
+
+    /// The reply key `fingerprint`, unlocked with the identity (its passphrase asked through
+    /// `passphrase`).
+    pub fn reply_key(
+        &self,
+        fingerprint: &str,
+        passphrase: &mut PassphraseFn<'_>,
+    ) -> Result<Cert, VaultError> {
+        Self::check_id(fingerprint)?;
+        let identity = self.identity()?.ok_or(VaultError::NoIdentity)?;
+        let path = self.reply_keys_dir().join(format!("{fingerprint}.pgp"));
+        let bytes = fs::read(&path).map_err(io_at(&path))?;
+        let corrupted = |reason: String| VaultError::Corrupted {
+            path: path.display().to_string(),
+            reason,
+        };
+        let tsk = decrypt_with(&identity, &bytes, passphrase).map_err(|e| match e {
+            OpenError::Key(k) => VaultError::Key(k),
+            other => corrupted(other.to_string()),
+        })?;
+        let key = Cert::from_bytes(&tsk[..]).map_err(|e| corrupted(e.to_string()))?;
+        if key.fingerprint().to_hex() != fingerprint {
+            return Err(corrupted("it holds another key".into()));
+        }
+        Ok(key)
+    }
 }
 
 /// Encrypts bytes to a cert (binary OpenPGP message, SEIPDv1 so gpg 2.2 reads it).

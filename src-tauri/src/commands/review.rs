@@ -201,6 +201,7 @@ fn app_job<'a>(
         encrypt_to_self: false,
         aead: false,
         delivery,
+        reply_key: None,
     }
 }
 

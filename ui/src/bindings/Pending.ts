@@ -63,4 +63,9 @@ evidence?: Array<Evidence>,
  * Fingerprints of the team certificates it was sealed to (stored in the data directory):
  * a reply signed by one of them is the team's, pinned or not (`submit --to CERT`).
  */
-recipients?: Array<string>, };
+recipients?: Array<string>, 
+/**
+ * The fingerprint of the report's reply key, when it is anonymous
+ * ([`crate::replykey`]): replies are decrypted with it.
+ */
+reply_key?: string | null, };

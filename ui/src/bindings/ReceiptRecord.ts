@@ -36,4 +36,8 @@ evidence?: Array<Evidence>,
 /**
  * Fingerprints of the team certificates it was sealed to (see [`Pending::recipients`]).
  */
-recipients?: Array<string>, };
+recipients?: Array<string>, 
+/**
+ * The reply key's fingerprint (see [`Pending::reply_key`]).
+ */
+reply_key?: string | null, };

@@ -7,6 +7,7 @@
 //!   2. application/json; name="report.json"   the authority when tools disagree
 //!   3. <sniffed type>; name="<file>" (base64) one part per attachment
 //!   4. application/pgp-keys; name="researcher.asc"   when signed
+//!   4. application/pgp-keys; name="reply-key.asc"    anonymous, submitted to an intake
 //! ```
 
 pub mod read;
@@ -35,6 +36,9 @@ pub const SCHEMA_HEADER: &str = "X-Embargo-Schema";
 pub const REPORT_JSON: &str = "report.json";
 /// File name of the researcher's public key part.
 pub const RESEARCHER_ASC: &str = "researcher.asc";
+/// File name of the reply key part: the public half of a key made for one anonymous report
+/// alone ([`crate::replykey`]), which the team encrypts its replies to.
+pub const REPLY_KEY_ASC: &str = "reply-key.asc";
 
 /// One attachment as listed in report.json.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

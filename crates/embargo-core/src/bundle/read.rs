@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
-use super::{hex, ReportJson, REPORT_JSON, RESEARCHER_ASC};
+use super::{hex, ReportJson, REPLY_KEY_ASC, REPORT_JSON, RESEARCHER_ASC};
 use crate::limits::{MAX_ATTACHMENTS, MAX_REPORT_JSON_BYTES, MAX_RESEARCHER_KEY_BYTES};
 use crate::mime::{Headers, MimeError, MimeReader};
 use crate::text::{safe_file_name, NameAllocator, Shown};
@@ -105,6 +105,8 @@ pub struct Contents {
     pub attachments: Vec<String>,
     /// researcher.asc, when present.
     pub researcher: Option<Vec<u8>>,
+    /// reply-key.asc (an anonymous report's reply key), when present.
+    pub reply_key: Option<Vec<u8>>,
 }
 
 /// Reads up to the headers of report.json: `Some` when the stream is an Embargo bundle (a
@@ -170,15 +172,19 @@ pub fn read_rest<R: Read, S: AttachmentSink>(
     let mut names = NameAllocator::default();
     let mut attachments = Vec::with_capacity(report.attachments.len());
     let mut researcher = None;
+    let mut reply_key = None;
     while let Some(part) = mr.next_part()? {
         let raw_name = part.filename().unwrap_or_default();
-        if part.content_type().0 == "application/pgp-keys" && raw_name == RESEARCHER_ASC {
-            researcher = Some(read_small(
-                mr,
-                &part,
-                RESEARCHER_ASC,
-                MAX_RESEARCHER_KEY_BYTES,
-            )?);
+        let key_part = [RESEARCHER_ASC, REPLY_KEY_ASC]
+            .into_iter()
+            .find(|n| *n == raw_name);
+        if let (Some(name), "application/pgp-keys") = (key_part, part.content_type().0.as_str()) {
+            let bytes = Some(read_small(mr, &part, name, MAX_RESEARCHER_KEY_BYTES)?);
+            if name == RESEARCHER_ASC {
+                researcher = bytes;
+            } else {
+                reply_key = bytes;
+            }
             continue;
         }
         let index = attachments.len();
@@ -236,6 +242,7 @@ pub fn read_rest<R: Read, S: AttachmentSink>(
         report,
         attachments,
         researcher,
+        reply_key,
     })
 }
 

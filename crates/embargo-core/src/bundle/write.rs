@@ -6,8 +6,8 @@ use std::io::{self, Read, Write};
 use sha2::{Digest, Sha256};
 
 use super::{
-    hex, Attachment, AttachmentSource, ReportJson, IO_CHUNK, REPORT_JSON, RESEARCHER_ASC,
-    SCHEMA_HEADER,
+    hex, Attachment, AttachmentSource, ReportJson, IO_CHUNK, REPLY_KEY_ASC, REPORT_JSON,
+    RESEARCHER_ASC, SCHEMA_HEADER,
 };
 use crate::limits::MAX_REPORT_JSON_BYTES;
 use crate::mime;
@@ -63,6 +63,8 @@ pub struct Parts<'a> {
     pub attachments: &'a [Attachment],
     /// The signer's armored public key, when signed.
     pub researcher_asc: Option<&'a str>,
+    /// The anonymous report's reply key (public), when it has one.
+    pub reply_key_asc: Option<&'a str>,
 }
 
 /// Writes the bundle into `out`; returns the number of bytes written.
@@ -181,13 +183,17 @@ pub fn write_bundle(
             return Err(WriteError::AttachmentChanged { path: label });
         }
     }
-    if let Some(armored) = parts.researcher_asc {
+    for (name, armored) in [
+        (RESEARCHER_ASC, parts.researcher_asc),
+        (REPLY_KEY_ASC, parts.reply_key_asc),
+    ] {
+        let Some(armored) = armored else { continue };
         let armored = armored.replace("\r\n", "\n").replace('\n', "\r\n");
         w(
             &mut out,
             &format!(
-                "--{boundary}\r\nContent-Type: application/pgp-keys; name=\"{RESEARCHER_ASC}\"\r\n\
-                 Content-Disposition: attachment; filename=\"{RESEARCHER_ASC}\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{armored}\r\n"
+                "--{boundary}\r\nContent-Type: application/pgp-keys; name=\"{name}\"\r\n\
+                 Content-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{armored}\r\n"
             ),
         )?;
     }

@@ -326,21 +326,22 @@ fn is_receipt(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The researcher's key a pulled report carried (`DIR/RECEIPT/researcher.asc`).
+/// The key to reply to that a pulled report carried: the researcher's
+/// (`DIR/RECEIPT/researcher.asc`), or an anonymous report's reply key (`reply-key.asc`).
 pub fn researcher_key(pull_dir: &Path, receipt: &str) -> Result<Vec<Cert>, reply::ReplyError> {
     if !is_receipt(receipt) {
         return Err(reply::ReplyError::NoResearcherKey);
     }
-    let path: PathBuf = pull_dir.join(receipt).join(crate::bundle::RESEARCHER_ASC);
-    match crate::keys::read_certs(&path) {
-        Ok(certs) => Ok(certs),
-        Err(crate::keys::KeyError::Read { source, .. })
-            if source.kind() == io::ErrorKind::NotFound =>
-        {
-            Err(reply::ReplyError::NoResearcherKey)
+    for name in [crate::bundle::RESEARCHER_ASC, crate::bundle::REPLY_KEY_ASC] {
+        let path: PathBuf = pull_dir.join(receipt).join(name);
+        match crate::keys::read_certs(&path) {
+            Ok(certs) => return Ok(certs),
+            Err(crate::keys::KeyError::Read { source, .. })
+                if source.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
+    Err(reply::ReplyError::NoResearcherKey)
 }
 
 /// Seals a reply to the researcher of `receipt` (their key from the pulled report) and posts it.

@@ -62,6 +62,10 @@ pub struct Pending {
     /// a reply signed by one of them is the team's, pinned or not (`submit --to CERT`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<String>,
+    /// The fingerprint of the report's reply key, when it is anonymous
+    /// ([`crate::replykey`]): replies are decrypted with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_key: Option<String>,
 }
 
 /// One attachment as sealed: the hash the team sees in report.json, and the hash of the
@@ -99,6 +103,9 @@ pub struct ReceiptRecord {
     /// Fingerprints of the team certificates it was sealed to (see [`Pending::recipients`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<String>,
+    /// The reply key's fingerprint (see [`Pending::reply_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_key: Option<String>,
 }
 
 /// A report the researcher exported to send themselves (as `.eml` or `.asc`): what Sent shows
@@ -469,6 +476,7 @@ mod tests {
             received_at: format!("2026-12-01T10:00:0{n}Z"),
             evidence: Vec::new(),
             recipients: Vec::new(),
+            reply_key: None,
         }
     }
 

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::decrypt::{self, Helper, SignatureStatus};
 use super::{bundle_error, OpenError};
 use crate::bundle::read::{self as bundle_read, AttachmentSink, BundleError};
-use crate::bundle::{ReportJson, RESEARCHER_ASC};
+use crate::bundle::{ReportJson, REPLY_KEY_ASC, RESEARCHER_ASC};
 use crate::keys::{self, Format, PassphraseFn};
 use crate::mime::{MimeError, MimeReader};
 
@@ -29,6 +29,8 @@ pub struct OpenedInMemory {
     pub attachments: Vec<(String, Zeroizing<Vec<u8>>)>,
     /// The key the bundle carried.
     pub researcher: Option<Cert>,
+    /// The reply key an anonymous report carried ([`crate::replykey`]).
+    pub reply_key: Option<Cert>,
     /// The plaintext, when the message was not a bundle.
     pub plaintext: Option<Zeroizing<Vec<u8>>>,
 }
@@ -167,6 +169,11 @@ pub fn open_in_memory<R: Read + Send + Sync>(
         .and_then(|c| c.researcher.as_deref())
         .and_then(|b| keys::parse_certs(b, RESEARCHER_ASC).ok())
         .map(|mut v| v.remove(0));
+    let reply_key = contents
+        .as_ref()
+        .and_then(|c| c.reply_key.as_deref())
+        .and_then(|b| keys::parse_certs(b, REPLY_KEY_ASC).ok())
+        .map(|mut v| v.remove(0));
     let signature =
         decrypt::signature_status(&helper, researcher.as_ref(), !verify_with.is_empty(), &p);
     match &signature {
@@ -185,6 +192,7 @@ pub fn open_in_memory<R: Read + Send + Sync>(
             report: Some(c.report),
             attachments: sink.files,
             researcher,
+            reply_key,
             plaintext: None,
         },
         None => OpenedInMemory {
@@ -194,6 +202,7 @@ pub fn open_in_memory<R: Read + Send + Sync>(
             report: None,
             attachments: Vec::new(),
             researcher: None,
+            reply_key: None,
             plaintext: capped.raw,
         },
     })
@@ -224,6 +233,7 @@ mod tests {
             sign_anyway: false,
             encrypt_to_self: false,
             aead: false,
+            reply_key: None,
         };
         let mut sealed = Vec::new();
         seal(&req, &mut sealed, false, &mut |_, _| true).unwrap();

@@ -17,7 +17,7 @@ use sequoia_openpgp as openpgp;
 use serde::Serialize;
 
 use crate::bundle::read::{self as bundle_read, AttachmentSink, BundleError, Contents};
-use crate::bundle::{IO_CHUNK, REPORT_JSON, RESEARCHER_ASC};
+use crate::bundle::{IO_CHUNK, REPLY_KEY_ASC, REPORT_JSON, RESEARCHER_ASC};
 use crate::keys::{self, Format, KeyError, PassphraseFn};
 use crate::mime::{MimeError, MimeReader};
 use crate::text::safe_file_name;
@@ -359,10 +359,15 @@ pub fn open<R: Read + Send + Sync>(input: R, req: OpenRequest<'_>) -> Result<Ope
             files.push(PathBuf::from(REPORT_JSON));
             moves.push(("report.md".into(), "report.md".into()));
             moves.push((REPORT_JSON.into(), REPORT_JSON.into()));
-            if let Some(bytes) = &contents.researcher {
-                write(RESEARCHER_ASC, bytes)?;
-                files.push(PathBuf::from(RESEARCHER_ASC));
-                moves.push((RESEARCHER_ASC.into(), RESEARCHER_ASC.into()));
+            for (name, key) in [
+                (RESEARCHER_ASC, &contents.researcher),
+                (REPLY_KEY_ASC, &contents.reply_key),
+            ] {
+                if let Some(bytes) = key {
+                    write(name, bytes)?;
+                    files.push(PathBuf::from(name));
+                    moves.push((name.into(), name.into()));
+                }
             }
             if !contents.attachments.is_empty() {
                 moves.push((ATTACHMENTS_DIR.into(), ATTACHMENTS_DIR.into()));

@@ -176,6 +176,9 @@ pub struct SealJob<'a> {
     pub aead: bool,
     /// Output shape.
     pub delivery: Delivery,
+    /// An anonymous report's reply key: [`super::submit::submit`] makes one and sets it (the
+    /// shells leave it `None`).
+    pub reply_key: Option<&'a Cert>,
 }
 
 /// What a seal did, and what `check` said (warnings: the report was sealed anyway).
@@ -249,6 +252,7 @@ pub fn seal_report(
         sign_anyway: job.sign_anyway,
         encrypt_to_self: job.encrypt_to_self,
         aead: job.aead,
+        reply_key: job.reply_key,
     };
     let sealed = seal::seal_to_file(&req, &format, path, overwrite, progress)?;
     Ok(SealOutcome {

@@ -182,6 +182,15 @@ pub async fn follow_up(
         }
     }
     let mut key = key;
+    // An anonymous report's replies are to its reply key, kept in the vault under the
+    // identity: unlocked once, with the identity's passphrase.
+    let reply_key: Option<Result<Cert, String>> = match (&record.reply_key, key.as_mut()) {
+        (Some(_), Some(k)) if !state.replies.is_empty() => Some(
+            crate::replykey::unlock(store, record, &mut *k.passphrase).map_err(|e| e.to_string()),
+        ),
+        _ => None,
+    };
+    let mut no_passphrase = |_: &str| None;
     let replies = state
         .replies
         .iter()
@@ -193,28 +202,35 @@ pub async fn follow_up(
                 signer: None,
                 unreadable: None,
             };
-            match key.as_mut() {
-                None => {
-                    read.unreadable =
-                        Some("encrypted to your key, which is not available here".into())
-                }
-                Some(k) => match reply::open_reply(
+            let opened = match (&reply_key, key.as_mut()) {
+                (Some(Err(why)), _) => Err(why.clone()),
+                (Some(Ok(reply_key)), _) => reply::open_reply(
+                    &r.message,
+                    std::slice::from_ref(reply_key),
+                    &team,
+                    &mut no_passphrase,
+                )
+                .map_err(|e| e.to_string()),
+                (None, Some(k)) => reply::open_reply(
                     &r.message,
                     std::slice::from_ref(k.key),
                     &team,
                     &mut *k.passphrase,
-                ) {
-                    Ok(opened) => {
-                        read.signer = Some(ReplySigner::of(
-                            &opened.signature,
-                            !team.is_empty(),
-                            &pinned_fprs,
-                        ));
-                        // Shown as text by each shell (the CLI escapes control characters).
-                        read.text = Some(opened.text.as_str().to_owned());
-                    }
-                    Err(e) => read.unreadable = Some(e.to_string()),
-                },
+                )
+                .map_err(|e| e.to_string()),
+                (None, None) => Err("encrypted to your key, which is not available here".into()),
+            };
+            match opened {
+                Ok(opened) => {
+                    read.signer = Some(ReplySigner::of(
+                        &opened.signature,
+                        !team.is_empty(),
+                        &pinned_fprs,
+                    ));
+                    // Shown as text by each shell (the CLI escapes control characters).
+                    read.text = Some(opened.text.as_str().to_owned());
+                }
+                Err(e) => read.unreadable = Some(e),
             }
             read
         })

@@ -55,6 +55,9 @@ pub enum SubmitError {
     /// The data directory could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The reply key could not be kept in the vault; nothing was queued.
+    #[error("the anonymous report's reply key could not be kept in the vault: {0}")]
+    ReplyKey(#[source] crate::vault::VaultError),
 }
 
 /// What a submission produced.
@@ -121,11 +124,33 @@ pub async fn submit(
     for cert in &job.to {
         store.save_cert(&cert.clone().strip_secret_key_material())?;
     }
+    // An anonymous report nobody signs gets a key of its own for the team's replies, kept in
+    // the vault (which needs the identity: without one, the report goes without).
+    let vault = crate::vault::Vault::of(store);
+    let reply_key = if job.report.is_anonymous()
+        && job.signer.is_none()
+        && vault.identity().ok().flatten().is_some()
+    {
+        Some(crate::replykey::generate().map_err(|e| {
+            SubmitError::Seal(SealReportError::Seal(crate::seal::SealError::Key(e)))
+        })?)
+    } else {
+        None
+    };
     let job = SealJob {
         delivery: Delivery::Binary,
+        reply_key: reply_key.as_ref(),
         ..job
     };
     let outcome = seal_report(store, job, &body, false, seal_progress)?;
+    let reply_key = match reply_key.as_ref().map(|k| vault.save_reply_key(k)) {
+        None => None,
+        Some(Ok(fpr)) => Some(fpr),
+        Some(Err(e)) => {
+            let _ = fs::remove_file(&body);
+            return Err(SubmitError::ReplyKey(e));
+        }
+    };
     let pending = Pending {
         id: id.clone(),
         idempotency_key: crate::bundle::hex(&rand::random::<[u8; 16]>()),
@@ -141,6 +166,7 @@ pub async fn submit(
         refused: false,
         evidence,
         recipients: outcome.sealed.recipients.clone(),
+        reply_key,
     };
     if let Err(e) = records.save_pending(&pending) {
         let _ = fs::remove_file(&body);
@@ -188,6 +214,7 @@ async fn send_pending(
                 received_at: s.received_at,
                 evidence: pending.evidence.clone(),
                 recipients: pending.recipients.clone(),
+                reply_key: pending.reply_key.clone(),
             };
             records.save_receipt(&record)?;
             records.remove_pending(&pending.id)?;
@@ -322,6 +349,7 @@ mod tests {
             refused,
             evidence: Vec::new(),
             recipients: Vec::new(),
+            reply_key: None,
         }
     }
 
