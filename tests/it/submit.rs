@@ -580,3 +580,194 @@ fn an_anonymous_report_gets_replies_through_its_own_reply_key() {
     );
     drop(server);
 }
+
+/// Two members of a team, each with their own key pinned for the program and listed to the
+/// intake: member A connects (token and key in the vault), sees the report as new with its due
+/// date, opens it in memory, sets it to triaged and answers; the researcher's `status` names A
+/// as the signer, verified against the pinned keys; member B opens the same report with B's
+/// key. Neither member's data directory holds any of the report.
+#[test]
+fn two_team_members_read_and_answer_from_their_vaults() {
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@novu.co");
+    let dir = scratch();
+    let d = dir.path();
+    setup(d, &team);
+    let bob = [
+        "key",
+        "generate",
+        "--userid",
+        "Bob Triager <bob@novu.co>",
+        "-o",
+        "bob.key",
+        "--public",
+        "bob.asc",
+    ];
+    expect_code(&embargo(d, bob), 0);
+    let bob_asc = d.join("bob.asc");
+    let server = Server::start(&backend, &team, &["--team-cert", bob_asc.to_str().unwrap()]);
+    let bob_cert = embargo_core::keys::read_certs(&bob_asc).unwrap().remove(0);
+    let bob_fpr = bob_cert.fingerprint().to_hex();
+    let pin = [
+        "program",
+        "pin",
+        "--program",
+        "novu",
+        "--key",
+        "bob.asc",
+        "--fingerprint",
+        &bob_fpr,
+        "--add",
+    ];
+    expect_code(&embargo(d, pin), 0);
+    let out = embargo(
+        d,
+        [
+            "submit",
+            "r.md",
+            "--sign-with",
+            "me.key",
+            "--attach",
+            "poc.bin",
+            "--intake",
+            &server.url,
+            "--json",
+        ],
+    );
+    expect_code(&out, 0);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let receipt = j["receipt"].as_str().unwrap().to_owned();
+
+    // Member A: the team key of `setup`, connected in a data directory of its own.
+    let a = d.join("alice");
+    fs::create_dir_all(&a).unwrap();
+    fs::copy(d.join("team.key"), a.join("me.key")).unwrap();
+    fs::copy(d.join("token"), a.join("token")).unwrap();
+    fs::write(a.join("pw"), "violet harbour quantum saddle\n").unwrap();
+    let connect = |dir: &Path| {
+        embargo(
+            dir,
+            [
+                "team",
+                "connect",
+                "--intake",
+                server.url.as_str(),
+                "--token-file",
+                "token",
+                "--key",
+                "me.key",
+                "--passphrase-file",
+                "pw",
+            ],
+        )
+    };
+    expect_code(&connect(&a), 0);
+    // The vault keeps the key locked and the token encrypted.
+    let vault = a.join(".embargo-home/vault/team");
+    let member = fs::read_to_string(vault.join("member.asc")).unwrap();
+    assert!(member.contains("PRIVATE KEY"), "{member}");
+    let with_pw = embargo_core::keys::read_certs(&vault.join("member.asc")).unwrap();
+    assert!(
+        with_pw[0]
+            .keys()
+            .secret()
+            .all(|k| !k.key().has_unencrypted_secret()),
+        "locked"
+    );
+    let conn = fs::read(vault.join("connection.pgp")).unwrap();
+    assert!(!conn
+        .windows(team.token.len())
+        .any(|w| w == team.token.as_bytes()));
+
+    let inbox = ["team", "inbox", "--passphrase-file", "pw"];
+    let out = embargo(&a, inbox);
+    expect_code(&out, 0);
+    let line = stdout(&out);
+    assert!(line.starts_with(&receipt), "{line}");
+    assert!(
+        line.contains("answer due "),
+        "Novu promises 3 business days: {line}"
+    );
+    assert!(line.trim_end().ends_with("NEW"), "{line}");
+
+    let show = ["team", "show", receipt.as_str(), "--passphrase-file", "pw"];
+    let out = embargo(&a, show);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("IDOR through the intake"), "{text}");
+    assert!(text.contains("good signature"), "{text}");
+    let sha = {
+        use sha2::Digest;
+        embargo_core::bundle::hex(&sha2::Sha256::digest(noise(300_000, 5)))
+    };
+    assert!(text.contains(&format!("sha256 {sha}")), "{text}");
+    let line = stdout(&embargo(&a, inbox));
+    assert!(!line.contains("NEW"), "opened: {line}");
+    assert!(stdout(&embargo(
+        &a,
+        [
+            "team",
+            "inbox",
+            "--status",
+            "triaged",
+            "--passphrase-file",
+            "pw"
+        ]
+    ))
+    .is_empty());
+
+    let set = [
+        "team",
+        "set",
+        receipt.as_str(),
+        "triaged",
+        "--passphrase-file",
+        "pw",
+    ];
+    expect_code(&embargo(&a, set), 0);
+    fs::write(
+        a.join("reply.txt"),
+        "Alice here: reproduced, fix on Friday.\n",
+    )
+    .unwrap();
+    let answer = [
+        "team",
+        "answer",
+        receipt.as_str(),
+        "--message",
+        "reply.txt",
+        "--passphrase-file",
+        "pw",
+    ];
+    expect_code(&embargo(&a, answer), 0);
+
+    // The researcher: the reply verified against the pinned keys, from member A by name.
+    let out = embargo(d, ["status", &receipt, "--key", "me.key"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("status:   triaged"), "{text}");
+    assert!(
+        text.contains("signed by the team's pinned key (Someone <security@novu.co>)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Alice here: reproduced, fix on Friday."),
+        "{text}"
+    );
+
+    // Member B opens the same report with B's own key.
+    let b = d.join("bob");
+    fs::create_dir_all(&b).unwrap();
+    fs::copy(d.join("bob.key"), b.join("me.key")).unwrap();
+    fs::copy(d.join("token"), b.join("token")).unwrap();
+    fs::write(b.join("pw"), "cobalt meadow thimble ferry\n").unwrap();
+    expect_code(&connect(&b), 0);
+    let out = embargo(&b, show);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("IDOR through the intake"));
+
+    // Nothing of the report in either member's data directory.
+    assert_no_plaintext(&a.join(".embargo-home"));
+    assert_no_plaintext(&b.join(".embargo-home"));
+    drop(server);
+}

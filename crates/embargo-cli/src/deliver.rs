@@ -13,6 +13,7 @@ use embargo_core::keys::{self, Signer};
 use embargo_core::net::{self, NetConfig};
 use embargo_core::protocol::ReportStatus;
 use embargo_core::text::Shown;
+use embargo_core::usecase::team;
 use embargo_core::usecase::{
     self, Delivery, ReplyKey, ReplySigner, Retry, SealJob, SubmitError, SubmitOptions,
 };
@@ -107,7 +108,7 @@ pub struct TeamConnection {
 }
 
 impl TeamConnection {
-    fn session(&self) -> Result<TeamSession, Failure> {
+    fn token(&self) -> Result<zeroize::Zeroizing<String>, Failure> {
         let text = embargo_core::fsutil::read_capped(&self.token_file, 4096).map_err(|e| {
             Failure::new(
                 exit::ERROR,
@@ -118,14 +119,19 @@ impl TeamConnection {
             )
         })?;
         let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&text).into_owned());
-        let token = text.lines().next().unwrap_or("").trim();
+        let token = zeroize::Zeroizing::new(text.lines().next().unwrap_or("").trim().to_owned());
         if token.is_empty() {
             return Err(Failure::new(
                 exit::ERROR,
                 format!("the team token file {} is empty", self.token_file.display()),
             ));
         }
-        TeamSession::new(&self.intake, token, &self.net.config()?).map_err(intake_failure)
+        Ok(token)
+    }
+
+    fn session(&self) -> Result<TeamSession, Failure> {
+        let token = self.token()?;
+        TeamSession::new(&self.intake, &token, &self.net.config()?).map_err(intake_failure)
     }
 }
 
@@ -164,6 +170,80 @@ pub enum TeamCommand {
         state: ReportStatus,
         #[command(flatten)]
         conn: TeamConnection,
+    },
+    /// Connect this data directory to the team's intake as one member: the URL, the token and
+    /// your own secret key are kept in the vault (the token encrypted to your key, the key
+    /// locked with its passphrase). Then `team inbox`, `team show`, `team set`, `team answer`.
+    #[command(after_help = exit::PLAIN)]
+    Connect {
+        /// The intake's URL.
+        #[arg(long, value_name = "URL")]
+        intake: String,
+        /// File holding the team token (its first line).
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// Your own secret key (one of the program's pinned team keys).
+        #[arg(long, value_name = "SECRET_KEY_FILE")]
+        key: PathBuf,
+        /// The program the intake serves (its promise sets the due dates).
+        #[arg(long, default_value = embargo_core::program::DEFAULT_PROGRAM)]
+        program: String,
+        /// File whose first line is the key's passphrase (locks it when it is not locked).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// The inbox of the connected member: each report's receipt, arrival, status, size, the
+    /// answer due date (overdue ones marked) and whether you have opened it.
+    #[command(after_help = exit::PLAIN)]
+    Inbox {
+        /// Only reports at this status.
+        #[arg(long)]
+        status: Option<ReportStatus>,
+        /// File whose first line is your key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Open one report in memory with your key and print it: the report, its attachments with
+    /// their SHA-256, the researcher's signature. Nothing is written to disk.
+    #[command(after_help = exit::PLAIN)]
+    Show {
+        /// The receipt.
+        receipt: String,
+        /// File whose first line is your key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Set a report's status as the connected member.
+    #[command(after_help = exit::PLAIN)]
+    Set {
+        /// The receipt.
+        receipt: String,
+        /// The new status.
+        state: ReportStatus,
+        /// File whose first line is your key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Reply as the connected member: signed by your key, encrypted to the key the report
+    /// carried (the researcher's, or an anonymous report's reply key) and to yours.
+    #[command(after_help = exit::PLAIN)]
+    Answer {
+        /// The receipt.
+        receipt: String,
+        /// The reply's text.
+        #[arg(long, value_name = "FILE")]
+        message: PathBuf,
+        /// File whose first line is your key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        net: NetArgs,
     },
     /// Reply to the researcher: signed by the team key, encrypted to the key their report
     /// carried (DIR/RECEIPT/researcher.asc of a pull).
@@ -482,8 +562,149 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
     })
 }
 
+fn member(
+    passphrase_file: Option<&Path>,
+    net: &NetArgs,
+) -> Result<(embargo_core::store::Store, team::Member), Failure> {
+    let store = store()?;
+    let mut ask = term::passphrase_source(passphrase_file)?;
+    let member = team::Member::unlock(&store, &mut ask, &net.config()?)
+        .map_err(|e| Failure::new(exit::ERROR, e))?;
+    Ok((store, member))
+}
+
+fn team_failure(e: team::TeamError) -> Failure {
+    match e {
+        team::TeamError::Intake(e) => intake_failure(e),
+        other => Failure::new(exit::ERROR, other),
+    }
+}
+
 pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
     match c {
+        TeamCommand::Connect {
+            intake,
+            token_file,
+            key,
+            program,
+            passphrase_file,
+        } => {
+            let store = store()?;
+            let conn = TeamConnection {
+                intake: intake.clone(),
+                token_file,
+                net: NetArgs { proxy: None },
+            };
+            let token = conn.token()?;
+            let tsk = keys::read_secret_key(&key)?;
+            let mut ask = term::passphrase_source(passphrase_file.as_deref())?;
+            let pw = ask(&key.display().to_string())
+                .ok_or_else(|| Failure::new(exit::ERROR, "your key's passphrase is needed"))?;
+            let connection = team::Connection {
+                intake_url: intake,
+                token: token.to_string(),
+                program: Some(program),
+            };
+            let cert = team::connect(&store, &connection, tsk, pw).map_err(team_failure)?;
+            eprintln!(
+                "connected to {} as {}",
+                connection.intake_url,
+                keys::grouped(&cert.fingerprint())
+            );
+            Ok(exit::OK)
+        }
+        TeamCommand::Inbox {
+            status,
+            passphrase_file,
+            net,
+        } => {
+            let (store, member) = member(passphrase_file.as_deref(), &net)?;
+            let (entries, more) =
+                net::block_on(team::inbox(&store, &member, status, chrono::Utc::now()))
+                    .map_err(|e| Failure::new(exit::ERROR, e))?
+                    .map_err(team_failure)?;
+            for e in &entries {
+                let due = match &e.answer_due {
+                    Some(d) if d.overdue => format!("OVERDUE since {}", d.due_at),
+                    Some(d) => format!("answer due {}", d.due_at),
+                    None => "no promise".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{} bytes\t{}{}",
+                    e.receipt,
+                    e.received_at,
+                    e.status,
+                    e.size,
+                    due,
+                    if e.new { "\tNEW" } else { "" }
+                );
+            }
+            if more {
+                eprintln!(
+                    "more reports than {} pages: only the first are shown",
+                    deliver::MAX_PAGES
+                );
+            }
+            Ok(exit::OK)
+        }
+        TeamCommand::Show {
+            receipt,
+            passphrase_file,
+            net,
+        } => {
+            let (store, member) = member(passphrase_file.as_deref(), &net)?;
+            let report = net::block_on(team::open_report(&store, &member, &receipt))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(team_failure)?;
+            println!("receipt:   {receipt}");
+            println!("signature: {}", report.signature());
+            if let Some(to) = report.reply_to() {
+                println!("reply to:  {}", keys::grouped(&to.fingerprint()));
+            }
+            for (name, size, sha256) in report.attachments() {
+                println!("attachment {}  {size} bytes  sha256 {sha256}", Shown(&name));
+            }
+            println!();
+            if let Some(text) = report.readable() {
+                for line in text.lines() {
+                    println!("{}", Shown(line));
+                }
+            }
+            Ok(exit::OK)
+        }
+        TeamCommand::Set {
+            receipt,
+            state,
+            passphrase_file,
+            net,
+        } => {
+            let (_, member) = member(passphrase_file.as_deref(), &net)?;
+            let changed = net::block_on(team::set_status(&member, &receipt, state))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(team_failure)?;
+            println!(
+                "{}\t{}\t{}",
+                changed.receipt, changed.status, changed.updated_at
+            );
+            Ok(exit::OK)
+        }
+        TeamCommand::Answer {
+            receipt,
+            message,
+            passphrase_file,
+            net,
+        } => {
+            let text = read_text(&message)?;
+            let (store, member) = member(passphrase_file.as_deref(), &net)?;
+            let created = net::block_on(async {
+                let report = team::open_report(&store, &member, &receipt).await?;
+                team::reply_to(&member, &report, &text).await
+            })
+            .map_err(|e| Failure::new(exit::ERROR, e))?
+            .map_err(team_failure)?;
+            println!("reply {} at {}", created.id, created.created_at);
+            Ok(exit::OK)
+        }
         TeamCommand::Pull {
             conn,
             key,

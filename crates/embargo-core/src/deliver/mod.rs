@@ -64,6 +64,18 @@ impl TeamSession {
         Ok((all, pages.more()))
     }
 
+    /// Fetches a report's ciphertext into `sink`, at most `limit` bytes.
+    pub async fn fetch(
+        &self,
+        receipt: &str,
+        sink: &mut (dyn io::Write + Send),
+        limit: u64,
+    ) -> Result<u64, IntakeError> {
+        self.intake
+            .team_message(&self.token, receipt, sink, limit)
+            .await
+    }
+
     /// Sets a report's status.
     pub async fn set_status(
         &self,

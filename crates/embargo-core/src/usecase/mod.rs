@@ -12,7 +12,9 @@
 //! - [`status`]: a report's status and the team's replies, decrypted and verified;
 //! - [`export`]: what the researcher does with an exported report, and the record of it;
 //! - [`settings`]: the settings' ranges and the network configuration of every request;
-//! - [`open`]: the team's side, a message opened into a directory.
+//! - [`open`]: the team's side, a message opened into a directory;
+//! - [`team`]: the team's side kept in the vault: a member's key, the inbox, reports opened in
+//!   memory, status and replies.
 
 pub mod attachment;
 pub mod export;
@@ -24,6 +26,7 @@ pub mod seal;
 pub mod settings;
 pub mod status;
 pub mod submit;
+pub mod team;
 
 pub use attachment::*;
 pub use export::*;

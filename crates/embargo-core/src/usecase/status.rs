@@ -122,6 +122,26 @@ pub struct AnswerDue {
     pub overdue: bool,
 }
 
+impl AnswerDue {
+    /// The promise of `business_days` for a report received at `received` that stands at
+    /// `status`, seen at `now`: overdue once due while the team has not moved it past
+    /// `received`.
+    pub fn of(
+        business_days: u32,
+        received: DateTime<Utc>,
+        status: ReportStatus,
+        now: DateTime<Utc>,
+    ) -> AnswerDue {
+        let due = answer_due(received, business_days);
+        AnswerDue {
+            business_days,
+            due_at: due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            days_left: business_days_between(now, due),
+            overdue: now > due && status == STATUSES[0],
+        }
+    }
+}
+
 /// A submitted report followed up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -239,16 +259,12 @@ pub async fn follow_up(
         .ok()
         .map(|t| t.with_timezone(&Utc));
     let answer_due = match (program.as_ref().and_then(|p| p.response.as_ref()), received) {
-        (Some(promise), Some(received)) => {
-            let due = answer_due(received, promise.business_days);
-            let days_left = business_days_between(now, due);
-            Some(AnswerDue {
-                business_days: promise.business_days,
-                due_at: due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                days_left,
-                overdue: now > due && state.status == STATUSES[0],
-            })
-        }
+        (Some(promise), Some(received)) => Some(AnswerDue::of(
+            promise.business_days,
+            received,
+            state.status,
+            now,
+        )),
         _ => None,
     };
     Ok(ReportFollowUp {
