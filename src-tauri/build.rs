@@ -56,6 +56,13 @@ const COMMANDS: &[&str] = &[
     "delete_draft",
     "open_report_file",
     "save_report_file",
+    "team_status",
+    "team_connect",
+    "team_unlock",
+    "team_inbox",
+    "team_open",
+    "team_set_status",
+    "team_reply",
 ];
 
 /// Builds `ui/dist` (which Tauri embeds) when the frontend changed, so that

@@ -388,3 +388,20 @@ impl From<ImportProgramError> for CommandError {
         }
     }
 }
+
+impl From<embargo_core::usecase::team::TeamError> for CommandError {
+    fn from(e: embargo_core::usecase::team::TeamError) -> CommandError {
+        use embargo_core::usecase::team::TeamError;
+        match e {
+            TeamError::Key(k) => k.into(),
+            TeamError::Intake(i) => i.into(),
+            TeamError::NotConnected => CommandError::new(ErrorCode::NotFound, &e)
+                .hint("Connect to your team's intake on the Inbox screen."),
+            TeamError::WeakPassphrase(_) => CommandError::new(ErrorCode::InvalidInput, &e),
+            TeamError::Open { .. } | TeamError::Reply { .. } => {
+                CommandError::new(ErrorCode::KeyUnusable, &e)
+            }
+            other => CommandError::new(ErrorCode::Io, other),
+        }
+    }
+}

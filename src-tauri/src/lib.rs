@@ -9,7 +9,7 @@ pub mod outbox;
 pub mod picker;
 pub mod state;
 
-use commands::{programs, report, review, sent, settings, vault};
+use commands::{programs, report, review, sent, settings, team, vault};
 use embargo_core::store::Store;
 use tauri::{App, Emitter, Manager, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
@@ -86,6 +86,13 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             vault::delete_draft,
             vault::open_report_file,
             vault::save_report_file,
+            team::team_status,
+            team::team_connect,
+            team::team_unlock,
+            team::team_inbox,
+            team::team_open,
+            team::team_set_status,
+            team::team_reply,
         ])
 }
 

@@ -110,6 +110,8 @@ pub struct AppState {
     sending: Mutex<()>,
     /// Cancel flags of running seals, by the operation id the UI chose.
     ops: Mutex<HashMap<u32, Arc<AtomicBool>>>,
+    /// The team member unlocked for this session (the Inbox), if any.
+    team: Mutex<Option<Arc<embargo_core::usecase::team::Member>>>,
 }
 
 impl AppState {
@@ -138,7 +140,18 @@ impl AppState {
             opener: OnceLock::new(),
             sending: Mutex::new(()),
             ops: Mutex::new(HashMap::new()),
+            team: Mutex::new(None),
         }
+    }
+
+    /// The unlocked team member, if any.
+    pub fn team(&self) -> Option<Arc<embargo_core::usecase::team::Member>> {
+        self.team.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Holds (or forgets) the unlocked team member.
+    pub fn set_team(&self, member: Option<Arc<embargo_core::usecase::team::Member>>) {
+        *self.team.lock().unwrap_or_else(|e| e.into_inner()) = member;
     }
 
     /// Locks the state (a panic in another command does not poison it for good).

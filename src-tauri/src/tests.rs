@@ -727,9 +727,11 @@ fn the_handler_and_build_rs_list_the_same_commands() {
         .filter_map(|l| {
             let l = l.trim();
             let (module, name) = l.strip_suffix(',')?.split_once("::")?;
-            ["programs", "report", "review", "sent", "settings", "vault"]
-                .contains(&module)
-                .then_some(name)
+            [
+                "programs", "report", "review", "sent", "settings", "team", "vault",
+            ]
+            .contains(&module)
+            .then_some(name)
         })
         .collect();
     assert_eq!(declared, handled);

@@ -1241,6 +1241,260 @@ async fn the_app_reads_replies_to_an_anonymous_report() {
     drop(driver);
 }
 
+/// The team's side in the real app, two members: a researcher submits from the app
+/// (anonymously, so the reply goes to the report's own reply key); member A connects in the
+/// Inbox (URL, token, A's key picked in the dialog), sees the report as new with Novu's due
+/// date, opens it in memory (nothing of it under HOME, TMPDIR, the XDG dirs or the data
+/// directory: the canary search), sets it to triaged and replies; member B opens the same
+/// report with B's own key (CLI, same core use case); the researcher's app shows the reply
+/// verified and from member A.
+#[tokio::test(flavor = "current_thread")]
+async fn the_team_works_its_inbox_in_the_app_with_two_members() {
+    use crate::intake::{sqlite, Server, Team};
+    use embargo_core::openpgp::crypto::Password;
+    use embargo_core::openpgp::serialize::SerializeInto;
+    use embargo_core::usecase::{adopt_identity, NewIdentity};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app needs an X display: run the suite under xvfb-run (scripts/test.sh does)"
+    );
+    let backend = sqlite();
+    let team = Team::new(backend.dir.path(), "security@acme.test");
+    let dir = scratch();
+    let d = dir.path();
+    let bob = embargo_core::keys::generate(&embargo_core::keys::KeySpec::new(
+        "Bob Triager <bob@acme.test>",
+        embargo_core::keys::KeyProfile::Rfc4880,
+    ))
+    .unwrap();
+    fs::write(d.join("bob.asc"), bob.armored().to_vec().unwrap()).unwrap();
+    fs::write(d.join("bob.key"), bob.as_tsk().armored().to_vec().unwrap()).unwrap();
+    fs::write(
+        d.join("alice.key"),
+        team.key.as_tsk().armored().to_vec().unwrap(),
+    )
+    .unwrap();
+    let bob_asc = d.join("bob.asc");
+    let server = Server::start(&backend, &team, &["--team-cert", bob_asc.to_str().unwrap()]);
+
+    // The researcher: both members' keys pinned for Acme, an identity, an anonymous report.
+    let home = d.join("home");
+    let store = intake_program(&home, &team, &server.url);
+    store
+        .pin_team_key(
+            "acme",
+            &bob.clone().strip_secret_key_material(),
+            "file:bob.asc",
+            embargo_core::store::PinMode::Add,
+        )
+        .unwrap();
+    let passphrase = "correct horse battery staple";
+    adopt_identity(
+        &store,
+        NewIdentity::Generate {
+            userid: "Ada Lovelace <ada@example.org>",
+        },
+        Password::from(passphrase),
+    )
+    .unwrap();
+    let canary = format!(
+        "CANARY{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let (driver, c) = session(&[("EMBARGO_HOME", home.as_os_str())]).await;
+    write_acme_report(&c, &format!("Orders leak {canary}"), "anonymous").await;
+    by(&c, "nav-review").await.click().await.unwrap();
+    click_when_enabled(&c, "submit-intake").await;
+    let receipt = text_of(&c, "submit-receipt").await.trim().to_owned();
+    assert_eq!(receipt.len(), 26, "{receipt}");
+    c.close().await.unwrap();
+    drop(driver);
+
+    // Member A, in an app of their own whose every writable place is under `r`.
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for sub in [
+        "home",
+        "tmp",
+        "xdg-data",
+        "xdg-config",
+        "xdg-cache",
+        "embargo",
+    ] {
+        fs::create_dir_all(r.join(sub)).unwrap();
+    }
+    let picks = d.join("picks.txt");
+    fs::write(&picks, d.join("alice.key").display().to_string()).unwrap();
+    let env: Vec<(&str, std::ffi::OsString)> = vec![
+        ("EMBARGO_HOME", r.join("embargo").into_os_string()),
+        ("HOME", r.join("home").into_os_string()),
+        ("TMPDIR", r.join("tmp").into_os_string()),
+        ("XDG_DATA_HOME", r.join("xdg-data").into_os_string()),
+        ("XDG_CONFIG_HOME", r.join("xdg-config").into_os_string()),
+        ("XDG_CACHE_HOME", r.join("xdg-cache").into_os_string()),
+        ("EMBARGO_E2E_PICKS", picks.clone().into_os_string()),
+    ];
+    let env_refs: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let (driver, c) = session(&env_refs).await;
+    let shots = screenshot_dir();
+    fs::create_dir_all(&shots).unwrap();
+    by(&c, "nav-inbox").await.click().await.unwrap();
+    type_into(&c, "team-intake", &server.url).await;
+    type_into(&c, "team-token", &team.token).await;
+    let program = by(&c, "team-program").await;
+    program.clear().await.unwrap();
+    program.send_keys("novu").await.unwrap();
+    type_into(&c, "team-passphrase", "violet harbour quantum saddle").await;
+    by(&c, "team-connect").await.click().await.unwrap();
+    let entry = by(&c, &format!("inbox-{receipt}")).await;
+    assert_eq!(
+        entry.attr("data-new").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let line = entry.text().await.unwrap();
+    assert!(
+        line.contains("answer due"),
+        "Novu's 3 business days: {line}"
+    );
+    assert!(
+        text_of(&c, "team-member")
+            .await
+            .contains("security@acme.test"),
+        "connected as A"
+    );
+    xshot(&c, &shots, "inbox-light").await;
+    by(&c, &format!("inbox-open-{receipt}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let text = text_of(&c, "team-report-text").await;
+    assert!(text.contains(&canary), "{text}");
+    let sig = by(&c, "team-signature").await;
+    assert_eq!(
+        sig.attr("data-kind").await.unwrap().as_deref(),
+        Some("none")
+    );
+    assert!(sig.text().await.unwrap().contains("anonymous"));
+    let _ = c
+        .execute(
+            "document.querySelector(\"[data-testid='team-report']\").scrollIntoView({block: 'start'})",
+            vec![],
+        )
+        .await;
+    xshot(&c, &shots, "inbox-report-light").await;
+    by(&c, "team-new-status")
+        .await
+        .select_by_value("triaged")
+        .await
+        .unwrap();
+    by(&c, "team-set-status").await.click().await.unwrap();
+    until(
+        &c,
+        "triaged in the list",
+        &format!("const e = document.querySelector(\"[data-testid='inbox-{receipt}']\"); return !!e && e.dataset.status === 'triaged' && e.dataset.new === 'false'"),
+    )
+    .await;
+    type_into(
+        &c,
+        "team-reply-text",
+        "Alice for Acme: reproduced, fixed Friday.",
+    )
+    .await;
+    by(&c, "team-reply-send").await.click().await.unwrap();
+    let replied = text_of(&c, "team-replied").await;
+    assert!(replied.contains("Reply delivered"), "{replied}");
+    set_theme(&c, "dark").await;
+    by(&c, "nav-inbox").await.click().await.unwrap();
+    by(&c, &format!("inbox-open-{receipt}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let _ = text_of(&c, "team-report-text").await;
+    xshot(&c, &shots, "inbox-dark").await;
+    let _ = c
+        .execute(
+            "document.querySelector(\"[data-testid='team-report']\").scrollIntoView({block: 'start'})",
+            vec![],
+        )
+        .await;
+    xshot(&c, &shots, "inbox-report-dark").await;
+    c.close().await.unwrap();
+    drop(driver);
+    // Opened in memory only: the title is nowhere member A's app could write.
+    crate::vault::assert_nowhere(r, &canary);
+
+    // Member B, with B's own key (the CLI: the same `usecase::team`).
+    let b = tempfile::tempdir().unwrap();
+    fs::copy(d.join("bob.key"), b.path().join("me.key")).unwrap();
+    fs::write(b.path().join("token"), format!("{}\n", team.token)).unwrap();
+    fs::write(b.path().join("pw"), "cobalt meadow thimble ferry\n").unwrap();
+    let connect = [
+        "team",
+        "connect",
+        "--intake",
+        server.url.as_str(),
+        "--token-file",
+        "token",
+        "--key",
+        "me.key",
+        "--passphrase-file",
+        "pw",
+    ];
+    expect_code(&embargo(b.path(), connect), 0);
+    let out = embargo(
+        b.path(),
+        ["team", "show", receipt.as_str(), "--passphrase-file", "pw"],
+    );
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains(&canary), "{}", stdout(&out));
+
+    // The researcher's app: the reply verified, from member A.
+    let (driver, c) = session(&[("EMBARGO_HOME", home.as_os_str())]).await;
+    by(&c, "nav-drafts").await.click().await.unwrap();
+    type_into(&c, "unlock-passphrase", passphrase).await;
+    by(&c, "unlock").await.click().await.unwrap();
+    until(
+        &c,
+        "the unlock",
+        "return !document.querySelector(\"[data-testid='unlock']\")",
+    )
+    .await;
+    by(&c, "nav-sent").await.click().await.unwrap();
+    until(
+        &c,
+        "the reply",
+        &format!("return document.querySelectorAll(\"[data-testid^='reply-{receipt}-'] [data-testid='reply-text']\").length === 1"),
+    )
+    .await;
+    let reply = c
+        .execute(
+            &format!("const r = document.querySelector(\"[data-testid^='reply-{receipt}-']\"); return [r.querySelector(\"[data-testid='reply-signer']\").dataset.verified, r.querySelector(\"[data-testid='reply-signer']\").textContent, r.querySelector(\"[data-testid='reply-text']\").textContent]"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply[0], "true", "{reply}");
+    assert!(
+        reply[1].as_str().unwrap().contains("security@acme.test"),
+        "from member A: {reply}"
+    );
+    assert!(
+        reply[2]
+            .as_str()
+            .unwrap()
+            .contains("Alice for Acme: reproduced, fixed Friday."),
+        "{reply}"
+    );
+    c.close().await.unwrap();
+    drop(driver);
+}
+
 /// Novu publishes no key in its policy. From Novu's own key panel: the key request goes to the
 /// mail client through the backend (the URL it opened is recorded and checked), and discovery
 /// on novu.co adds its candidates to `novu` itself — no second program — which is then pinned

@@ -37,6 +37,10 @@ import type { SigningKeyView } from "./bindings/SigningKeyView";
 import type { Theme } from "./bindings/Theme";
 import type { VaultView } from "./bindings/VaultView";
 import type { OpenedDraft } from "./bindings/OpenedDraft";
+import type { InboxEntry } from "./bindings/InboxEntry";
+import type { ReportStatus } from "./bindings/ReportStatus";
+import type { TeamReportView } from "./bindings/TeamReportView";
+import type { TeamView } from "./bindings/TeamView";
 
 export type { CommandError } from "./bindings/CommandError";
 export type { ErrorCode } from "./bindings/ErrorCode";
@@ -114,6 +118,29 @@ export const listSent = (): Promise<SentList> => invoke("list_sent");
 
 /** The intake's status of a receipt and the team's replies, decrypted and verified in the backend. */
 export const followUpReport = (receipt: string): Promise<ReportFollowUp> => invoke("follow_up_report", { receipt });
+
+/** The team member's standing (Inbox). */
+export const teamStatus = (): Promise<TeamView> => invoke("team_status");
+
+/** Connects as a team member; the backend asks for the member's key file in its own dialog. */
+export const teamConnect = (intakeUrl: string, token: string, program: string, passphrase: string): Promise<TeamView> =>
+  invoke("team_connect", { intakeUrl, token, program, passphrase });
+
+/** Unlocks the member's key for this session. */
+export const teamUnlock = (passphrase: string): Promise<TeamView> => invoke("team_unlock", { passphrase });
+
+/** The team's inbox, only `status` when given. */
+export const teamInbox = (status: ReportStatus | null): Promise<InboxEntry[]> => invoke("team_inbox", { status });
+
+/** A report opened in memory by the backend. */
+export const teamOpen = (receipt: string): Promise<TeamReportView> => invoke("team_open", { receipt });
+
+/** Sets a report's status. */
+export const teamSetStatus = (receipt: string, status: ReportStatus): Promise<ReportStatus> =>
+  invoke("team_set_status", { receipt, status });
+
+/** Replies as the member; answers when the intake took it. */
+export const teamReply = (receipt: string, text: string): Promise<string> => invoke("team_reply", { receipt, text });
 
 /** "Try now": every report in the outbox is sent again. */
 export const retryOutboxNow = (): Promise<SentList> => invoke("retry_outbox_now");

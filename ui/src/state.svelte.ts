@@ -22,7 +22,7 @@ export const AUTOSAVE_MS = 2000;
 /** How often the vault's lock state is asked for (auto-lock happens in the backend). */
 const VAULT_POLL_MS = 30_000;
 
-export type Screen = "drafts" | "programs" | "report" | "review" | "sent" | "settings";
+export type Screen = "drafts" | "programs" | "report" | "review" | "sent" | "inbox" | "settings";
 
 export const SCREENS: { id: Screen; label: string }[] = [
   { id: "drafts", label: "Drafts" },
@@ -30,6 +30,7 @@ export const SCREENS: { id: Screen; label: string }[] = [
   { id: "report", label: "Report" },
   { id: "review", label: "Review & seal" },
   { id: "sent", label: "Sent" },
+  { id: "inbox", label: "Team inbox" },
   { id: "settings", label: "Settings" },
 ];
 

@@ -6,6 +6,7 @@ pub mod report;
 pub mod review;
 pub mod sent;
 pub mod settings;
+pub mod team;
 pub mod vault;
 
 use embargo_core::net::NetConfig;
