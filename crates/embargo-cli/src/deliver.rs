@@ -696,12 +696,9 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
         } => {
             let text = read_text(&message)?;
             let (store, member) = member(passphrase_file.as_deref(), &net)?;
-            let created = net::block_on(async {
-                let report = team::open_report(&store, &member, &receipt).await?;
-                team::reply_to(&member, &report, &text).await
-            })
-            .map_err(|e| Failure::new(exit::ERROR, e))?
-            .map_err(team_failure)?;
+            let created = net::block_on(team::answer(&store, &member, &receipt, &text))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(team_failure)?;
             println!("reply {} at {}", created.id, created.created_at);
             Ok(exit::OK)
         }

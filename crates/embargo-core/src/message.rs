@@ -102,8 +102,16 @@ pub fn open(
         .map_err(|e| OpenError::NotOpenPgp(e.into()))?
         .with_policy(&p, None, helper)
         .map_err(decrypt::start_error)?;
+    let text = read_capped(&mut decryptor, limit)?;
+    let helper = decryptor.into_helper();
+    let signature = decrypt::signature_status(&helper, None, !verify_with.is_empty(), &p);
+    Ok(Opened { text, signature })
+}
+
+/// Reads a decryptor to its end (where integrity is checked), at most `limit` bytes.
+fn read_capped(decryptor: impl Read, limit: usize) -> Result<Zeroizing<Vec<u8>>, OpenError> {
     let mut text = Zeroizing::new(Vec::new());
-    (&mut decryptor)
+    decryptor
         .take(limit as u64 + 1)
         .read_to_end(&mut text)
         .map_err(|e| OpenError::Integrity(Box::new(e)))?;
@@ -112,9 +120,7 @@ pub fn open(
             limit: limit as u64,
         });
     }
-    let helper = decryptor.into_helper();
-    let signature = decrypt::signature_status(&helper, None, !verify_with.is_empty(), &p);
-    Ok(Opened { text, signature })
+    Ok(text)
 }
 
 /// Encrypts `text` with a passphrase alone (SKESK, SEIPDv1: gpg reads it with
@@ -172,17 +178,7 @@ pub fn open_with_password(
         .map_err(|e| OpenError::NotOpenPgp(e.into()))?
         .with_policy(&p, None, WithPassword(password))
         .map_err(decrypt::start_error)?;
-    let mut text = Zeroizing::new(Vec::new());
-    (&mut decryptor)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| OpenError::Integrity(Box::new(e)))?;
-    if text.len() > limit {
-        return Err(OpenError::TooLarge {
-            limit: limit as u64,
-        });
-    }
-    Ok(text)
+    read_capped(&mut decryptor, limit)
 }
 
 #[cfg(test)]

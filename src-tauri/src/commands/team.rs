@@ -183,8 +183,7 @@ pub async fn team_open(state: State<'_, AppState>, receipt: String) -> Result<Te
             signature: report.signature().to_string(),
             signature_kind: kind.into(),
             reply_to: report.reply_to().map(|c| c.fingerprint().to_hex()),
-            anonymous_reply_key: report.opened.researcher.is_none()
-                && report.opened.reply_key.is_some(),
+            anonymous_reply_key: report.anonymous_with_reply_key(),
         })
     })
     .await
@@ -216,10 +215,8 @@ pub async fn team_reply(
 ) -> Result<String> {
     let (m, store) = member(&state)?;
     blocking(move || {
-        let created: ReplyCreated = embargo_core::net::block_on(async {
-            let report = team::open_report(&store, &m, &receipt).await?;
-            team::reply_to(&m, &report, &text).await
-        })??;
+        let created: ReplyCreated =
+            embargo_core::net::block_on(team::answer(&store, &m, &receipt, &text))??;
         Ok(created.created_at)
     })
     .await

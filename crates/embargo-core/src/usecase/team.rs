@@ -399,6 +399,11 @@ impl OpenedReport {
         &self.opened.signature
     }
 
+    /// An anonymous report that carries a reply key made for it (no key of the researcher's).
+    pub fn anonymous_with_reply_key(&self) -> bool {
+        self.opened.researcher.is_none() && self.opened.reply_key.is_some()
+    }
+
     /// The key replies go to: the researcher's, or the anonymous report's reply key.
     pub fn reply_to(&self) -> Option<&Cert> {
         self.opened
@@ -457,6 +462,18 @@ pub async fn reply_to(
     let armored =
         reply::seal_reply(text, &member.signer, std::slice::from_ref(to)).map_err(wrap)?;
     Ok(member.session.reply(&report.receipt, &armored).await?)
+}
+
+/// Answers a report by its receipt: opens it in memory for the key it carried, then
+/// [`reply_to`] — what "Send reply" and `embargo team answer` do.
+pub async fn answer(
+    store: &Store,
+    member: &Member,
+    receipt: &str,
+    text: &str,
+) -> Result<ReplyCreated, TeamError> {
+    let report = open_report(store, member, receipt).await?;
+    reply_to(member, &report, text).await
 }
 
 /// Sets a report's status.
