@@ -13,9 +13,10 @@ want=(build-essential pkg-config curl
 if [ "${1:-}" = test ]; then
   # xvfb…imagemagick: the app end to end; exiftool: the attachment-scrubbing tests read what is
   # left with it; postgresql: the intake server's second storage backend; strace: the durability
-  # test reads the intake's syscalls.
+  # test reads the intake's syscalls; dbus…python3-gi: a session bus and a recording notification
+  # service (tests/peers/notifications.py) the app's notifications go to.
   want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time
-         strace)
+         strace dbus python3-dbus python3-gi)
 fi
 
 missing=()

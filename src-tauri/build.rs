@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "set_theme",
     "set_proxy",
     "set_retry_seconds",
+    "set_notify_seconds",
     "vault_status",
     "autosave",
     "create_identity",
@@ -61,6 +62,8 @@ const COMMANDS: &[&str] = &[
     "team_unlock",
     "team_inbox",
     "team_open",
+    "team_thread",
+    "team_save_attachment",
     "team_set_status",
     "team_reply",
 ];

@@ -317,6 +317,8 @@ pub struct AppSettings {
     pub settings: Settings,
     /// How long a submission retries, in effect (the stored value or the default).
     pub retry_seconds: u32,
+    /// How often the app checks for news to notify, in effect, in seconds (0: off).
+    pub notify_seconds: u32,
     /// Data directory.
     pub data_dir: String,
     /// Embargo version.
@@ -451,6 +453,7 @@ mod tests {
             embargo_core::deliver::records::ReceiptRecord,
             embargo_core::deliver::records::Pending,
             embargo_core::deliver::records::Evidence,
+            embargo_core::deliver::records::Seen,
             embargo_core::deliver::records::ExportRecord,
             embargo_core::protocol::ReportStatus,
             embargo_core::usecase::team::InboxEntry,

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod notify;
 pub mod opener;
 pub mod outbox;
 pub mod picker;
@@ -20,6 +21,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
     builder
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(state)
         .on_window_event(|window, event| {
             // Dropped files are registered here, in the backend; the webview gets tokens.
@@ -72,6 +74,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             settings::set_theme,
             settings::set_proxy,
             settings::set_retry_seconds,
+            settings::set_notify_seconds,
             vault::vault_status,
             vault::autosave,
             vault::create_identity,
@@ -91,6 +94,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             team::team_unlock,
             team::team_inbox,
             team::team_open,
+            team::team_thread,
+            team::team_save_attachment,
             team::team_set_status,
             team::team_reply,
         ])
@@ -143,6 +148,7 @@ pub fn run_app<R: Runtime>(
             vault::begin_session(&app.state::<AppState>());
             main_window(app)?;
             outbox::start(app.handle().clone());
+            notify::start(app.handle().clone());
             setup(app);
             Ok(())
         })

@@ -112,6 +112,9 @@ pub struct AppState {
     ops: Mutex<HashMap<u32, Arc<AtomicBool>>>,
     /// The team member unlocked for this session (the Inbox), if any.
     team: Mutex<Option<Arc<embargo_core::usecase::team::Member>>>,
+    /// The reports the member has been listed or told of (the notifications' memory), started
+    /// again with each member unlocked.
+    pub team_watch: Mutex<embargo_core::usecase::notify::TeamWatch>,
 }
 
 impl AppState {
@@ -141,16 +144,31 @@ impl AppState {
             sending: Mutex::new(()),
             ops: Mutex::new(HashMap::new()),
             team: Mutex::new(None),
+            team_watch: Mutex::new(Default::default()),
         }
     }
 
-    /// The unlocked team member, if any.
+    /// The unlocked team member, if any. The member's key follows the vault's auto-lock: idle
+    /// past the auto-lock time, it is forgotten (its passphrase wiped) and must be unlocked
+    /// again. Asking is not activity (the notification checks ask).
     pub fn team(&self) -> Option<Arc<embargo_core::usecase::team::Member>> {
-        self.team.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let idle = {
+            let inner = self.lock();
+            inner.last_active.elapsed() >= inner.auto_lock
+        };
+        let mut team = self.team.lock().unwrap_or_else(|e| e.into_inner());
+        if idle {
+            *team = None;
+        }
+        team.clone()
     }
 
-    /// Holds (or forgets) the unlocked team member.
+    /// Holds (or forgets) the unlocked team member; unlocking it is activity.
     pub fn set_team(&self, member: Option<Arc<embargo_core::usecase::team::Member>>) {
+        if member.is_some() {
+            self.lock().touch();
+        }
+        *self.team_watch.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
         *self.team.lock().unwrap_or_else(|e| e.into_inner()) = member;
     }
 

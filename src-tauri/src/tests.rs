@@ -678,6 +678,58 @@ fn settings_persist() {
         h.ok("set_retry_seconds", json!({"seconds": 5}))["retrySeconds"],
         5
     );
+    // How often the app checks for news: 120 s by default, 0 turns it off, 1–4 refused.
+    assert_eq!(h.ok("get_settings", json!({}))["notifySeconds"], 120);
+    let e = h.err("set_notify_seconds", json!({"seconds": 3}));
+    assert_eq!(e["code"], "invalid_input");
+    assert!(e["message"].as_str().unwrap().contains("5 to 86400"), "{e}");
+    assert_eq!(
+        h.ok("set_notify_seconds", json!({"seconds": 0}))["notifySeconds"],
+        0
+    );
+    assert_eq!(
+        h.ok("set_notify_seconds", json!({"seconds": 30}))["notifySeconds"],
+        30
+    );
+    assert_eq!(h.ok("get_settings", json!({}))["notifySeconds"], 30);
+}
+
+/// The team member's unlocked key follows the vault's auto-lock: idle past it, it is forgotten;
+/// locking forgets it too.
+#[test]
+fn the_team_key_follows_auto_lock() {
+    use embargo_core::openpgp::crypto::Password;
+    use embargo_core::usecase::team::{self, Connection, Member};
+    let h = harness();
+    let state = h._app.state::<AppState>();
+    let (key, _) = CertBuilder::general_purpose(Some("Alice <alice@acme.test>"))
+        .generate()
+        .unwrap();
+    let pw = Password::from("violet harbour quantum saddle");
+    let connection = Connection {
+        intake_url: "http://127.0.0.1:9".into(),
+        token: "t".repeat(43),
+        program: Some("novu".into()),
+    };
+    team::connect(&state.store, &connection, key, pw.clone()).unwrap();
+    let unlock = || {
+        let mut ask = |_: &str| Some(pw.clone());
+        let net = embargo_core::net::NetConfig::default();
+        std::sync::Arc::new(Member::unlock(&state.store, &mut ask, &net).unwrap())
+    };
+    state.set_team(Some(unlock()));
+    assert_eq!(h.ok("team_status", json!({}))["unlocked"], true);
+    h.ok("set_auto_lock", json!({ "minutes": 1 }));
+    state.lock().last_active -= std::time::Duration::from_secs(61);
+    assert!(state.team().is_none(), "idle a minute: forgotten");
+    assert_eq!(h.ok("team_status", json!({}))["unlocked"], false);
+    let e = h.err("team_inbox", json!({}));
+    assert_eq!(e["code"], "vault_locked", "{e}");
+
+    state.set_team(Some(unlock()));
+    assert!(state.team().is_some(), "unlocking again is activity");
+    h.ok("lock_vault", json!({}));
+    assert!(state.team().is_none(), "Lock forgets the team key too");
 }
 
 #[test]

@@ -927,6 +927,82 @@ async fn click_when_enabled(c: &Client, id: &str) {
     by(c, id).await.click().await.unwrap();
 }
 
+/// A private session bus with a desktop notification service that records what it is asked to
+/// show (tests/peers/notifications.py): the app's notifications as a desktop gets them from the
+/// notification plugin, over D-Bus.
+struct Notifications {
+    child: Child,
+    log: PathBuf,
+    address: String,
+}
+
+impl Notifications {
+    fn start(dir: &Path) -> Notifications {
+        use std::io::BufRead as _;
+        let log = dir.join("notifications.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/notifications.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(&script)
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with dbus and gi (scripts/setup-system.sh test)");
+        let mut address = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        assert!(
+            address.starts_with("unix:"),
+            "the notification service gives its bus: {address:?}"
+        );
+        Notifications {
+            child,
+            log,
+            address: address.trim().to_owned(),
+        }
+    }
+
+    /// Every notification shown so far: `{app_name, summary, body}`.
+    fn shown(&self) -> Vec<Value> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits (at most 30 s) until a notification whose body matches `body` was shown.
+    async fn wait_for(&self, what: &str, body: impl Fn(&str) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(n) = self
+                .shown()
+                .into_iter()
+                .find(|n| body(n["body"].as_str().unwrap_or("")))
+            {
+                return n;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no notification {what}; shown: {:?}",
+                self.shown()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Notifications {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 /// The researcher's whole loop in the app, no CLI on their side: an identity, a named report
 /// submitted and signed with that identity by default; the team pulls it (signed by that
 /// identity), sets it to triaged and replies, then a second reply comes signed by a key that is
@@ -1304,8 +1380,22 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
             .unwrap()
             .as_nanos()
     );
-    let (driver, c) = session(&[("EMBARGO_HOME", home.as_os_str())]).await;
+    let evidence = b"EVIDENCE: GET /orders/2 answered 200 with another customer's order\n";
+    fs::write(d.join("evidence.txt"), evidence).unwrap();
+    let researcher_picks = d.join("researcher-picks.txt");
+    fs::write(
+        &researcher_picks,
+        d.join("evidence.txt").display().to_string(),
+    )
+    .unwrap();
+    let (driver, c) = session(&[
+        ("EMBARGO_HOME", home.as_os_str()),
+        ("EMBARGO_E2E_PICKS", researcher_picks.as_os_str()),
+    ])
+    .await;
     write_acme_report(&c, &format!("Orders leak {canary}"), "anonymous").await;
+    by(&c, "attachment-add").await.click().await.unwrap();
+    by(&c, "attachment-evidence.txt").await;
     by(&c, "nav-review").await.click().await.unwrap();
     click_when_enabled(&c, "submit-intake").await;
     let receipt = text_of(&c, "submit-receipt").await.trim().to_owned();
@@ -1314,6 +1404,7 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
     drop(driver);
 
     // Member A, in an app of their own whose every writable place is under `r`.
+    let notes = Notifications::start(d);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     for sub in [
@@ -1326,8 +1417,14 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
     ] {
         fs::create_dir_all(r.join(sub)).unwrap();
     }
+    // Two dialogs: A's key, then where A saves the attachment (outside A's app's places).
     let picks = d.join("picks.txt");
-    fs::write(&picks, d.join("alice.key").display().to_string()).unwrap();
+    let saved_to = d.join("saved-evidence.txt");
+    fs::write(
+        &picks,
+        format!("{}\n{}", d.join("alice.key").display(), saved_to.display()),
+    )
+    .unwrap();
     let env: Vec<(&str, std::ffi::OsString)> = vec![
         ("EMBARGO_HOME", r.join("embargo").into_os_string()),
         ("HOME", r.join("home").into_os_string()),
@@ -1336,12 +1433,21 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
         ("XDG_CONFIG_HOME", r.join("xdg-config").into_os_string()),
         ("XDG_CACHE_HOME", r.join("xdg-cache").into_os_string()),
         ("EMBARGO_E2E_PICKS", picks.clone().into_os_string()),
+        ("DBUS_SESSION_BUS_ADDRESS", notes.address.clone().into()),
     ];
     let env_refs: Vec<(&str, &std::ffi::OsStr)> =
         env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
     let (driver, c) = session(&env_refs).await;
     let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
+    // Member A checks for news every 5 seconds (Settings).
+    by(&c, "nav-settings").await.click().await.unwrap();
+    let every = by(&c, "notify-seconds").await;
+    every.clear().await.unwrap();
+    every.send_keys("5").await.unwrap();
+    by(&c, "notify-save").await.click().await.unwrap();
+    let saved = text_of(&c, "notify-notice").await;
+    assert!(saved.contains("every 5 seconds"), "{saved}");
     by(&c, "nav-inbox").await.click().await.unwrap();
     type_into(&c, "team-intake", &server.url).await;
     type_into(&c, "team-token", &team.token).await;
@@ -1367,6 +1473,27 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
         "connected as A"
     );
     xshot(&c, &shots, "inbox-light").await;
+    // A second report arrives while A's app runs: A is told, and told nothing of it.
+    let (code, _) = crate::intake::submit(
+        &crate::intake::client(),
+        &server.url,
+        "second-report",
+        crate::intake::encrypt(&[&team.key, &bob], b"Second finding SECRETTITLE", false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 201);
+    let n = notes
+        .wait_for("of the new report", |b| b == "A new report arrived")
+        .await;
+    assert_eq!(n["summary"], "Embargo", "the title names no report: {n}");
+    for n in notes.shown() {
+        let all = n.to_string();
+        assert!(
+            !all.contains(&canary) && !all.contains("SECRETTITLE") && !all.contains("Orders"),
+            "a notification names nothing of a report: {all}"
+        );
+    }
     by(&c, &format!("inbox-open-{receipt}"))
         .await
         .click()
@@ -1387,6 +1514,22 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
         )
         .await;
     xshot(&c, &shots, "inbox-report-light").await;
+    // The attachment, listed with its SHA-256, saved through the save dialog byte for byte.
+    let listed = text_of(&c, "team-attachments").await;
+    assert!(listed.contains(&sha256_hex(evidence)), "{listed}");
+    by(&c, "team-save-evidence.txt")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let saved = text_of(&c, "team-saved").await;
+    assert!(saved.contains("saved-evidence.txt"), "{saved}");
+    assert_eq!(fs::read(&saved_to).unwrap(), evidence);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(&saved_to).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "readable by the member alone");
+    }
     by(&c, "team-new-status")
         .await
         .select_by_value("triaged")
@@ -1408,6 +1551,21 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
     by(&c, "team-reply-send").await.click().await.unwrap();
     let replied = text_of(&c, "team-replied").await;
     assert!(replied.contains("Reply delivered"), "{replied}");
+    // The thread of replies sent, decrypted for the team, signed by A.
+    until(
+        &c,
+        "the reply in the team's thread",
+        "const t = document.querySelector(\"[data-testid='team-thread'] [data-testid='thread-text']\"); return !!t && t.textContent.includes('fixed Friday')",
+    )
+    .await;
+    let signer = by(&c, "thread-signer").await;
+    let said = signer.text().await.unwrap();
+    assert_eq!(
+        signer.attr("data-verified").await.unwrap().as_deref(),
+        Some("true"),
+        "{said}"
+    );
+    assert!(said.contains("security@acme.test"), "{said}");
     set_theme(&c, "dark").await;
     by(&c, "nav-inbox").await.click().await.unwrap();
     by(&c, &format!("inbox-open-{receipt}"))
@@ -1429,33 +1587,66 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
     // Opened in memory only: the title is nowhere member A's app could write.
     crate::vault::assert_nowhere(r, &canary);
 
-    // Member B, with B's own key (the CLI: the same `usecase::team`).
+    // Member B, in an app of their own, with B's own key: the same report opens.
     let b = tempfile::tempdir().unwrap();
-    fs::copy(d.join("bob.key"), b.path().join("me.key")).unwrap();
-    fs::write(b.path().join("token"), format!("{}\n", team.token)).unwrap();
-    fs::write(b.path().join("pw"), "cobalt meadow thimble ferry\n").unwrap();
-    let connect = [
-        "team",
-        "connect",
-        "--intake",
-        server.url.as_str(),
-        "--token-file",
-        "token",
-        "--key",
-        "me.key",
-        "--passphrase-file",
-        "pw",
-    ];
-    expect_code(&embargo(b.path(), connect), 0);
-    let out = embargo(
-        b.path(),
-        ["team", "show", receipt.as_str(), "--passphrase-file", "pw"],
+    let picks_b = b.path().join("picks.txt");
+    fs::write(&picks_b, d.join("bob.key").display().to_string()).unwrap();
+    let b_home = b.path().join("embargo");
+    let (driver, c) = session(&[
+        ("EMBARGO_HOME", b_home.as_os_str()),
+        ("EMBARGO_E2E_PICKS", picks_b.as_os_str()),
+    ])
+    .await;
+    by(&c, "nav-inbox").await.click().await.unwrap();
+    type_into(&c, "team-intake", &server.url).await;
+    type_into(&c, "team-token", &team.token).await;
+    type_into(&c, "team-passphrase", "cobalt meadow thimble ferry").await;
+    by(&c, "team-connect").await.click().await.unwrap();
+    assert!(
+        text_of(&c, "team-member").await.contains("bob@acme.test"),
+        "connected as B"
     );
-    expect_code(&out, 0);
-    assert!(stdout(&out).contains(&canary), "{}", stdout(&out));
+    let entry = by(&c, &format!("inbox-{receipt}")).await;
+    assert_eq!(
+        entry.attr("data-status").await.unwrap().as_deref(),
+        Some("triaged"),
+        "A's status, seen by B"
+    );
+    assert_eq!(
+        entry.attr("data-new").await.unwrap().as_deref(),
+        Some("true"),
+        "new to B: A opened it, B has not"
+    );
+    by(&c, &format!("inbox-open-{receipt}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let text = text_of(&c, "team-report-text").await;
+    assert!(text.contains(&canary), "B reads it with B's key: {text}");
+    // A's reply is in B's thread; A's data directory pins no other member's key, so it was
+    // encrypted to the researcher and A alone, and B is told so.
+    until(
+        &c,
+        "A's reply listed to B",
+        "return document.querySelectorAll(\"[data-testid^='thread-reply-']\").length === 1",
+    )
+    .await;
+    c.close().await.unwrap();
+    drop(driver);
 
-    // The researcher's app: the reply verified, from member A.
-    let (driver, c) = session(&[("EMBARGO_HOME", home.as_os_str())]).await;
+    // The researcher's app: told of the reply by its reference alone, then the reply
+    // verified, from member A.
+    embargo_core::usecase::settings::set_notify_every(&store, 5).unwrap();
+    let before = notes.shown().len();
+    let (driver, c) = session(&[
+        ("EMBARGO_HOME", home.as_os_str()),
+        (
+            "DBUS_SESSION_BUS_ADDRESS",
+            std::ffi::OsStr::new(&notes.address),
+        ),
+    ])
+    .await;
     by(&c, "nav-drafts").await.click().await.unwrap();
     type_into(&c, "unlock-passphrase", passphrase).await;
     by(&c, "unlock").await.click().await.unwrap();
@@ -1465,6 +1656,28 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
         "return !document.querySelector(\"[data-testid='unlock']\")",
     )
     .await;
+    let n = notes
+        .wait_for("of the reply", |b| b.starts_with("A reply to EMB-"))
+        .await;
+    assert_eq!(n["summary"], "Embargo");
+    let body = n["body"].as_str().unwrap();
+    assert!(
+        embargo_core::reference::Reference::parse(&body["A reply to ".len()..]).is_ok(),
+        "the reference alone: {body}"
+    );
+    let told = notes.shown();
+    assert_eq!(
+        told[before..]
+            .iter()
+            .filter(|n| n["body"].as_str().unwrap().contains("EMB-"))
+            .count(),
+        1,
+        "told once (the reply wins over the status): {told:?}"
+    );
+    for n in &told {
+        let all = n.to_string();
+        assert!(!all.contains(&canary) && !all.contains("Alice"), "{all}");
+    }
     by(&c, "nav-sent").await.click().await.unwrap();
     until(
         &c,

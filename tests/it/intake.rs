@@ -582,6 +582,34 @@ async fn round_trip(backend: Backend) {
         gpg_decrypt(&researcher, armored.as_bytes()),
         b"Confirmed, fix ships Friday."
     );
+    // The team reads the thread it sent: the same reply, behind the team token only.
+    let thread = format!("{url}/v1/team/reports/{receipt}/replies");
+    let t: Value = http
+        .get(&thread)
+        .bearer_auth(&team.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["replies"], s["replies"], "{t}");
+    for token in [status_token, "not-a-token"] {
+        let r = http.get(&thread).bearer_auth(token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{token}");
+    }
+    let other = format!(
+        "{}{}",
+        &receipt[..receipt.len() - 1],
+        if receipt.ends_with('0') { '1' } else { '0' }
+    );
+    let r = http
+        .get(format!("{url}/v1/team/reports/{other}/replies"))
+        .bearer_auth(&team.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Published from flags alone: security.txt and WKD.
     let txt = http

@@ -740,6 +740,47 @@ fn two_team_members_read_and_answer_from_their_vaults() {
         "pw",
     ];
     expect_code(&embargo(&a, answer), 0);
+    // A's thread: the reply A sent, decrypted with A's key, signed by A.
+    let out = embargo(&a, show);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("replies sent (1):"), "{text}");
+    assert!(
+        text.contains("Alice here: reproduced, fix on Friday."),
+        "{text}"
+    );
+    assert!(text.contains("(Someone <security@novu.co>)"), "{text}");
+    // One attachment saved where A says, byte for byte: the only thing of the report on disk.
+    let save = [
+        "team",
+        "save",
+        receipt.as_str(),
+        "poc.bin",
+        "-o",
+        "saved.bin",
+        "--passphrase-file",
+        "pw",
+    ];
+    expect_code(&embargo(&a, save), 0);
+    assert_eq!(fs::read(a.join("saved.bin")).unwrap(), noise(300_000, 5));
+    let missing = [
+        "team",
+        "save",
+        receipt.as_str(),
+        "nothing.bin",
+        "-o",
+        "x.bin",
+        "--passphrase-file",
+        "pw",
+    ];
+    let out = embargo(&a, missing);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("has no attachment of that name"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!a.join("x.bin").exists());
 
     // The researcher: the reply verified against the pinned keys, from member A by name.
     let out = embargo(d, ["status", &receipt, "--key", "me.key"]);
@@ -764,7 +805,14 @@ fn two_team_members_read_and_answer_from_their_vaults() {
     expect_code(&connect(&b), 0);
     let out = embargo(&b, show);
     expect_code(&out, 0);
-    assert!(stdout(&out).contains("IDOR through the intake"));
+    let text = stdout(&out);
+    assert!(text.contains("IDOR through the intake"));
+    // A's data directory pins no other member's key: A's reply is B's to see listed, not read.
+    assert!(text.contains("replies sent (1):"), "{text}");
+    assert!(
+        text.contains("cannot be read: not encrypted to your key"),
+        "{text}"
+    );
 
     // Nothing of the report in either member's data directory.
     assert_no_plaintext(&a.join(".embargo-home"));

@@ -20,6 +20,7 @@ import type { ExportResult } from "./bindings/ExportResult";
 import type { DiscoveredView } from "./bindings/DiscoveredView";
 import type { ImportedView } from "./bindings/ImportedView";
 import type { SentList } from "./bindings/SentList";
+import type { ReadReply } from "./bindings/ReadReply";
 import type { ReportFollowUp } from "./bindings/ReportFollowUp";
 import type { SubmitResult } from "./bindings/SubmitResult";
 import type { OfferedKey } from "./bindings/OfferedKey";
@@ -134,6 +135,9 @@ export const teamInbox = (status: ReportStatus | null): Promise<InboxEntry[]> =>
 
 /** A report opened in memory by the backend. */
 export const teamOpen = (receipt: string): Promise<TeamReportView> => invoke("team_open", { receipt });
+export const teamThread = (receipt: string): Promise<ReadReply[]> => invoke("team_thread", { receipt });
+export const teamSaveAttachment = (receipt: string, name: string): Promise<string | null> =>
+  invoke("team_save_attachment", { receipt, name });
 
 /** Sets a report's status. */
 export const teamSetStatus = (receipt: string, status: ReportStatus): Promise<ReportStatus> =>
@@ -211,6 +215,7 @@ export const setTheme = (theme: Theme): Promise<AppSettings> => invoke("set_them
 export const setProxy = (proxy: string): Promise<AppSettings> => invoke("set_proxy", { proxy });
 
 export const setRetrySeconds = (seconds: number): Promise<AppSettings> => invoke("set_retry_seconds", { seconds });
+export const setNotifySeconds = (seconds: number): Promise<AppSettings> => invoke("set_notify_seconds", { seconds });
 
 // ---- events ---------------------------------------------------------------------------
 

@@ -217,6 +217,23 @@ pub enum TeamCommand {
         #[command(flatten)]
         net: NetArgs,
     },
+    /// Save one attachment of a report (opened in memory) to a file you name: the only thing of
+    /// the report written to disk.
+    #[command(after_help = exit::PLAIN)]
+    Save {
+        /// The receipt.
+        receipt: String,
+        /// The attachment's name, as `team show` lists it.
+        name: String,
+        /// Where to write it.
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// File whose first line is your key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
     /// Set a report's status as the connected member.
     #[command(after_help = exit::PLAIN)]
     Set {
@@ -508,42 +525,7 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
                         println!("    (encrypted; pass --key to read it)");
                         continue;
                     }
-                    if let Some(why) = &reply.unreadable {
-                        println!("    cannot be read: {}", Shown(why));
-                        continue;
-                    }
-                    let sig = match &reply.signer {
-                        Some(ReplySigner::Verified {
-                            user_id, pinned, ..
-                        }) => format!(
-                            "signed by {}{}",
-                            if *pinned {
-                                "the team's pinned key"
-                            } else {
-                                "a team key the report was sealed to"
-                            },
-                            user_id
-                                .as_deref()
-                                .map(|u| format!(" ({})", Shown(u)))
-                                .unwrap_or_default()
-                        ),
-                        Some(ReplySigner::UnknownKey { issuer }) => format!(
-                            "warning: signed by {issuer}, which is none of the team's keys for this report"
-                        ),
-                        Some(ReplySigner::Bad { reason }) => {
-                            format!("warning: BAD signature: {}", Shown(reason))
-                        }
-                        Some(ReplySigner::NotSigned) | None => {
-                            "warning: not signed: it may not come from the team".to_owned()
-                        }
-                        Some(ReplySigner::NoPinnedKey { .. }) => {
-                            "warning: no team key is pinned for this program: the signature cannot be checked".to_owned()
-                        }
-                    };
-                    println!("    ({sig})");
-                    for line in reply.text.as_deref().unwrap_or_default().lines() {
-                        println!("    {}", Shown(line));
-                    }
+                    print_reply(reply);
                 }
             }
             Err(e) => {
@@ -560,6 +542,48 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
     } else {
         exit::ERROR
     })
+}
+
+/// A reply as `embargo status` and `embargo team show` print it: who signed it, in words,
+/// then its text, indented.
+fn print_reply(reply: &embargo_core::usecase::ReadReply) {
+    if let Some(why) = &reply.unreadable {
+        println!("    cannot be read: {}", Shown(why));
+        return;
+    }
+    let sig = match &reply.signer {
+        Some(ReplySigner::Verified {
+            user_id, pinned, ..
+        }) => format!(
+            "signed by {}{}",
+            if *pinned {
+                "the team's pinned key"
+            } else {
+                "a team key the report was sealed to"
+            },
+            user_id
+                .as_deref()
+                .map(|u| format!(" ({})", Shown(u)))
+                .unwrap_or_default()
+        ),
+        Some(ReplySigner::UnknownKey { issuer }) => {
+            format!("warning: signed by {issuer}, which is none of the team's keys for this report")
+        }
+        Some(ReplySigner::Bad { reason }) => {
+            format!("warning: BAD signature: {}", Shown(reason))
+        }
+        Some(ReplySigner::NotSigned) | None => {
+            "warning: not signed: it may not come from the team".to_owned()
+        }
+        Some(ReplySigner::NoPinnedKey { .. }) => {
+            "warning: no team key is pinned for this program: the signature cannot be checked"
+                .to_owned()
+        }
+    };
+    println!("    ({sig})");
+    for line in reply.text.as_deref().unwrap_or_default().lines() {
+        println!("    {}", Shown(line));
+    }
 }
 
 fn member(
@@ -653,9 +677,13 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
             net,
         } => {
             let (store, member) = member(passphrase_file.as_deref(), &net)?;
-            let report = net::block_on(team::open_report(&store, &member, &receipt))
-                .map_err(|e| Failure::new(exit::ERROR, e))?
-                .map_err(team_failure)?;
+            let (report, thread) = net::block_on(async {
+                let report = team::open_report(&store, &member, &receipt).await?;
+                let thread = team::thread(&store, &member, &receipt).await?;
+                Ok::<_, team::TeamError>((report, thread))
+            })
+            .map_err(|e| Failure::new(exit::ERROR, e))?
+            .map_err(team_failure)?;
             println!("receipt:   {receipt}");
             println!("signature: {}", report.signature());
             if let Some(to) = report.reply_to() {
@@ -670,6 +698,29 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
                     println!("{}", Shown(line));
                 }
             }
+            if !thread.is_empty() {
+                println!();
+                println!("replies sent ({}):", thread.len());
+            }
+            for reply in &thread {
+                println!("  reply {} at {}:", reply.id, reply.created_at);
+                print_reply(reply);
+            }
+            Ok(exit::OK)
+        }
+        TeamCommand::Save {
+            receipt,
+            name,
+            output,
+            passphrase_file,
+            net,
+        } => {
+            let (store, member) = member(passphrase_file.as_deref(), &net)?;
+            let report = net::block_on(team::open_report(&store, &member, &receipt))
+                .map_err(|e| Failure::new(exit::ERROR, e))?
+                .map_err(team_failure)?;
+            let size = team::save_attachment(&report, &name, &output).map_err(team_failure)?;
+            println!("{} ({size} bytes)", output.display());
             Ok(exit::OK)
         }
         TeamCommand::Set {

@@ -38,7 +38,7 @@ pub enum MessageError {
 }
 
 /// Encrypts `text` to every certificate in `to` (each one's encryption-capable subkeys),
-/// signed by `signer` when given (and naming the other recipients as intended recipients, so
+/// signed by `signer` when given (and naming every recipient as an intended recipient, so
 /// the signature cannot be re-addressed). Binary unless `armor`.
 pub fn seal(
     text: &[u8],
@@ -64,10 +64,9 @@ pub fn seal(
             .map_err(pgp)?;
         if let Some(s) = signer {
             let mut ss = StreamSigner::new(m, s.keypair.clone()).map_err(pgp)?;
-            for c in to
-                .iter()
-                .filter(|c| c.fingerprint() != s.cert.fingerprint())
-            {
+            // Every recipient, the signer too when it is one: a signer reading its own
+            // message back (a team member's thread of replies) must find itself intended.
+            for c in to {
                 ss = ss.add_intended_recipient(c);
             }
             m = ss.build().map_err(pgp)?;

@@ -150,6 +150,13 @@ pub struct TeamReports {
     pub next: Option<String>,
 }
 
+/// `GET /v1/team/reports/{receipt}/replies`: the thread as the team sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamReplies {
+    /// Oldest first.
+    pub replies: Vec<Reply>,
+}
+
 /// `201 POST /v1/team/reports/{receipt}/replies`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyCreated {

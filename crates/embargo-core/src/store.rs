@@ -149,6 +149,11 @@ pub struct Settings {
     /// (default [`DEFAULT_RETRY_SECONDS`]). The CLI's `--retry-for` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_seconds: Option<u32>,
+    /// While the app runs, it checks for new reports (the team) and new statuses and replies
+    /// (the researcher) this often, in seconds, and notifies; 0 turns it off (default
+    /// [`DEFAULT_NOTIFY_SECONDS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_seconds: Option<u32>,
 }
 
 /// Auto-lock after this many idle minutes unless the settings say otherwise.
@@ -159,6 +164,12 @@ pub const MAX_AUTO_LOCK_MINUTES: u32 = 24 * 60;
 pub const DEFAULT_RETRY_SECONDS: u32 = 120;
 /// The longest retry window accepted (an hour; the outbox takes over after it).
 pub const MAX_RETRY_SECONDS: u32 = 3600;
+/// The app checks for news this often by default (two minutes).
+pub const DEFAULT_NOTIFY_SECONDS: u32 = 120;
+/// The shortest check interval accepted (an intake is not polled harder than this).
+pub const MIN_NOTIFY_SECONDS: u32 = 5;
+/// The longest check interval accepted (a day).
+pub const MAX_NOTIFY_SECONDS: u32 = 86_400;
 
 impl Settings {
     /// The auto-lock time in minutes. A hand-edited value out of 1..=[`MAX_AUTO_LOCK_MINUTES`]
@@ -177,6 +188,17 @@ impl Settings {
             .unwrap_or(DEFAULT_RETRY_SECONDS)
             .clamp(1, MAX_RETRY_SECONDS);
         std::time::Duration::from_secs(u64::from(s))
+    }
+
+    /// How often the app checks for news; `None` when turned off. A hand-edited value out of
+    /// range is clamped like [`Settings::auto_lock_minutes`].
+    pub fn notify_every(&self) -> Option<std::time::Duration> {
+        match self.notify_seconds.unwrap_or(DEFAULT_NOTIFY_SECONDS) {
+            0 => None,
+            s => Some(std::time::Duration::from_secs(u64::from(
+                s.clamp(MIN_NOTIFY_SECONDS, MAX_NOTIFY_SECONDS),
+            ))),
+        }
     }
 }
 

@@ -163,7 +163,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/reports/{receipt}", get(api::status))
         .route("/v1/team/reports", get(team_api::list))
         .route("/v1/team/reports/{receipt}/message", get(team_api::message))
-        .route("/v1/team/reports/{receipt}/replies", post(team_api::reply))
+        .route(
+            "/v1/team/reports/{receipt}/replies",
+            post(team_api::reply).get(team_api::replies),
+        )
         .route(
             "/v1/team/reports/{receipt}/status",
             put(team_api::set_status),

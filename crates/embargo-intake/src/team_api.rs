@@ -1,5 +1,5 @@
 //! The team's endpoints under `/v1/team`, behind the team's bearer token: list reports, fetch
-//! a stored body, reply, set the status.
+//! a stored body, reply and read the replies sent, set the status.
 
 use std::io::Read as _;
 
@@ -10,12 +10,14 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embargo_core::protocol::{ReplyCreated, StatusChange, StatusChanged, TeamReport, TeamReports};
+use embargo_core::protocol::{
+    Reply, ReplyCreated, StatusChange, StatusChanged, TeamReplies, TeamReport, TeamReports,
+};
 use openpgp::armor;
 use sequoia_openpgp as openpgp;
 use serde::Deserialize;
 
-use crate::api::{bearer, path_receipt};
+use crate::api::{armored, bearer, path_receipt};
 use crate::error::AppError;
 use crate::framing::{self, Expect, Refusal};
 use crate::receipt::Receipt;
@@ -168,6 +170,34 @@ pub async fn reply(
         created_at: rfc3339(reply.created_at),
     };
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// `GET /v1/team/reports/{receipt}/replies`: the replies the team sent, oldest first, armored
+/// (each encrypted to the researcher and to the member who wrote it).
+pub async fn replies(
+    _team: Team,
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
+    let shared = &state.shared;
+    let receipt = path_receipt(path)?;
+    if shared.storage.report(&receipt).await?.is_none() {
+        return Err(AppError::ReportNotFound {
+            receipt: receipt.to_string(),
+        });
+    }
+    let replies = shared.storage.replies(&receipt).await?;
+    let view = TeamReplies {
+        replies: replies
+            .into_iter()
+            .map(|r| Reply {
+                id: r.id,
+                created_at: rfc3339(r.created_at),
+                message: armored(&r.message),
+            })
+            .collect(),
+    };
+    Ok(Json(view).into_response())
 }
 
 fn dearmor(bytes: &[u8]) -> Result<bytes::Bytes, AppError> {

@@ -1,7 +1,7 @@
 //! The Sent screen: reports submitted (their receipts, the team's status and replies), those
 //! waiting in the outbox, and those exported to send by mail.
 
-use embargo_core::usecase::{self, ReplyKey, ReportFollowUp};
+use embargo_core::usecase::{self, notify, ReplyKey, ReportFollowUp};
 use tauri::{AppHandle, Manager, Runtime, State};
 
 use super::{blocking, Result};
@@ -34,7 +34,8 @@ pub fn list_sent(state: State<'_, AppState>) -> Result<SentList> {
 
 /// Asks the intake for a receipt's status and replies; each reply is decrypted in memory with
 /// the identity (the vault must be unlocked) and verified against the program's pinned team
-/// keys. Nothing of it is stored.
+/// keys. Nothing of it is stored but what was seen (the status, the last reply's id), so that
+/// it is not notified again.
 #[tauri::command]
 pub async fn follow_up_report(
     state: State<'_, AppState>,
@@ -49,19 +50,28 @@ pub async fn follow_up_report(
     };
     let store = state.store.clone();
     let net = super::net_config(&state)?;
+    let records = state.records()?;
     blocking(move || {
         let mut ask = |_: &str| unlocked.clone();
         let key = identity.as_ref().map(|key| ReplyKey {
             key,
             passphrase: &mut ask,
         });
-        Ok(embargo_core::net::block_on(usecase::follow_up(
+        let follow_up = embargo_core::net::block_on(usecase::follow_up(
             &store,
             &record,
             key,
             &net,
             chrono::Utc::now(),
-        ))??)
+        ))??;
+        // Shown now: not notified again.
+        notify::remember(
+            &records,
+            &record,
+            follow_up.status,
+            follow_up.replies.iter().map(|r| r.id),
+        )?;
+        Ok(follow_up)
     })
     .await
 }

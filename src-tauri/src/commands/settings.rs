@@ -1,5 +1,6 @@
 //! The Settings screen's preferences (the identity is `vault`): theme, the proxy every request
-//! goes through, how long a submission retries; and what the app is made of.
+//! goes through, how long a submission retries, how often the app checks for news to notify;
+//! and what the app is made of.
 
 use embargo_core::store::{Settings, Theme};
 use embargo_core::usecase::settings;
@@ -12,6 +13,7 @@ use crate::state::AppState;
 fn app_settings(state: &AppState, settings: Settings) -> AppSettings {
     AppSettings {
         retry_seconds: settings.retry_for().as_secs() as u32,
+        notify_seconds: settings.notify_every().map_or(0, |d| d.as_secs() as u32),
         settings,
         data_dir: state.store.root().display().to_string(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -48,6 +50,14 @@ pub fn set_theme(state: State<'_, AppState>, theme: Theme) -> Result<AppSettings
 #[tauri::command]
 pub fn set_proxy(state: State<'_, AppState>, proxy: String) -> Result<AppSettings> {
     let s = settings::set_proxy(&state.store, Some(&proxy))?;
+    Ok(app_settings(&state, s))
+}
+
+/// Sets how often the app checks for new reports, statuses and replies and notifies (0: off;
+/// the core checks the range).
+#[tauri::command]
+pub fn set_notify_seconds(state: State<'_, AppState>, seconds: u32) -> Result<AppSettings> {
+    let s = settings::set_notify_every(&state.store, seconds)?;
     Ok(app_settings(&state, s))
 }
 

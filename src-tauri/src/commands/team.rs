@@ -6,6 +6,7 @@ use embargo_core::keys;
 use embargo_core::openpgp::crypto::Password;
 use embargo_core::protocol::{ReplyCreated, ReportStatus, StatusChanged};
 use embargo_core::usecase::team::{self, Connection, InboxEntry, Member};
+use embargo_core::usecase::ReadReply;
 use std::sync::Arc;
 
 use embargo_core::store::Store;
@@ -140,6 +141,8 @@ fn member(state: &AppState) -> Result<(Arc<Member>, Store)> {
         CommandError::new(ErrorCode::VaultLocked, "your team key is locked")
             .hint("Unlock it with its passphrase on the Inbox screen.")
     })?;
+    // Working the inbox is activity: the vault and the team key stay unlocked.
+    state.lock().touch();
     Ok((member, state.store.clone()))
 }
 
@@ -150,10 +153,56 @@ pub async fn team_inbox(
     status: Option<ReportStatus>,
 ) -> Result<Vec<InboxEntry>> {
     let (m, store) = member(&state)?;
-    blocking(move || {
+    let entries = blocking(move || {
         let (entries, _) =
             embargo_core::net::block_on(team::inbox(&store, &m, status, chrono::Utc::now()))??;
         Ok(entries)
+    })
+    .await?;
+    if status.is_none() {
+        // Listed to the member: not news for the notifications.
+        state
+            .team_watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .saw(&entries);
+    }
+    Ok(entries)
+}
+
+/// The thread of replies the team sent to a report, decrypted in memory for this member.
+#[tauri::command]
+pub async fn team_thread(state: State<'_, AppState>, receipt: String) -> Result<Vec<ReadReply>> {
+    let (m, store) = member(&state)?;
+    blocking(move || {
+        Ok(embargo_core::net::block_on(team::thread(
+            &store, &m, &receipt,
+        ))??)
+    })
+    .await
+}
+
+/// Saves one attachment of a report where the member chooses, in the backend's save dialog (the
+/// report is opened in memory again: nothing of it is kept between commands). Returns the path
+/// written, or nothing when the dialog was cancelled.
+#[tauri::command]
+pub async fn team_save_attachment(
+    state: State<'_, AppState>,
+    receipt: String,
+    name: String,
+) -> Result<Option<String>> {
+    let (m, store) = member(&state)?;
+    let shown = std::path::Path::new(&name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "attachment".into());
+    let Some(dest) = state.picker()?.save("Save the attachment", &shown, &[]) else {
+        return Ok(None);
+    };
+    blocking(move || {
+        let report = embargo_core::net::block_on(team::open_report(&store, &m, &receipt))??;
+        team::save_attachment(&report, &name, &dest)?;
+        Ok(Some(dest.display().to_string()))
     })
     .await
 }

@@ -67,6 +67,7 @@ pub fn begin_session(state: &AppState) {
 pub fn end_session(state: &AppState) {
     let _ = save_now(state);
     state.lock().unlocked = None;
+    state.set_team(None);
     let _ = state.vault.end_session();
 }
 
@@ -263,6 +264,7 @@ pub async fn unlock_vault<R: Runtime>(app: AppHandle<R>, passphrase: String) -> 
 pub fn lock_vault(state: State<'_, AppState>) -> Result<VaultView> {
     save_now(&state)?;
     state.lock().unlocked = None;
+    state.set_team(None);
     view(&state)
 }
 

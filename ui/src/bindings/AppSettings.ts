@@ -14,6 +14,10 @@ settings: Settings,
  */
 retrySeconds: number, 
 /**
+ * How often the app checks for news to notify, in effect, in seconds (0: off).
+ */
+notifySeconds: number, 
+/**
  * Data directory.
  */
 dataDir: string, 

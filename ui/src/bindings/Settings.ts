@@ -23,4 +23,10 @@ proxy?: string | null,
  * How long a submission keeps retrying an unreachable intake before it waits in the outbox
  * (default [`DEFAULT_RETRY_SECONDS`]). The CLI's `--retry-for` overrides it.
  */
-retry_seconds?: number | null, };
+retry_seconds?: number | null, 
+/**
+ * While the app runs, it checks for new reports (the team) and new statuses and replies
+ * (the researcher) this often, in seconds, and notifies; 0 turns it off (default
+ * [`DEFAULT_NOTIFY_SECONDS`]).
+ */
+notify_seconds?: number | null, };

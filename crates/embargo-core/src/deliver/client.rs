@@ -16,7 +16,7 @@ use url::Url;
 use crate::net::{NetConfig, NetError};
 use crate::protocol::{
     ErrorBody, ErrorCode, ReplyCreated, ReportState, ReportStatus, StatusChange, StatusChanged,
-    Submitted, TeamReports, WireCode,
+    Submitted, TeamReplies, TeamReports, WireCode,
 };
 
 /// Why a request to the intake failed.
@@ -280,6 +280,24 @@ impl Intake {
             }
             q.append_pair("limit", &limit.to_string());
         }
+        let req = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, bearer(token)?);
+        let resp = self.send(req, &url).await?;
+        Self::json(&url, resp).await
+    }
+
+    /// `GET /v1/team/reports/{receipt}/replies`: the replies the team sent.
+    pub async fn team_replies(
+        &self,
+        token: &str,
+        receipt: &str,
+    ) -> Result<TeamReplies, IntakeError> {
+        let url = self.url(&format!(
+            "v1/team/reports/{}/replies",
+            path_segment(receipt)
+        ));
         let req = self
             .http
             .get(url.clone())

@@ -95,6 +95,15 @@ impl TeamSession {
     ) -> Result<wire::ReplyCreated, IntakeError> {
         self.intake.team_reply(&self.token, receipt, armored).await
     }
+
+    /// The replies the team sent to a report, oldest first.
+    pub async fn replies(&self, receipt: &str) -> Result<Vec<wire::Reply>, IntakeError> {
+        Ok(self
+            .intake
+            .team_replies(&self.token, receipt)
+            .await?
+            .replies)
+    }
 }
 
 /// Pages of a listing a client goes through in one run, at most (100 reports each).

@@ -106,6 +106,22 @@ pub struct ReceiptRecord {
     /// The reply key's fingerprint (see [`Pending::reply_key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_key: Option<String>,
+    /// What the researcher has been told of (a notification, the Sent screen); none yet:
+    /// `received` and no reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<Seen>,
+}
+
+/// Where a submitted report stood when the researcher was last told
+/// ([`crate::usecase::notify`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Seen {
+    /// The status.
+    pub status: crate::protocol::ReportStatus,
+    /// The id of the last reply (0: none).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub last_reply: i64,
 }
 
 /// A report the researcher exported to send themselves (as `.eml` or `.asc`): what Sent shows
@@ -477,6 +493,7 @@ mod tests {
             evidence: Vec::new(),
             recipients: Vec::new(),
             reply_key: None,
+            seen: None,
         }
     }
 

@@ -13,12 +13,14 @@
 //! - [`export`]: what the researcher does with an exported report, and the record of it;
 //! - [`settings`]: the settings' ranges and the network configuration of every request;
 //! - [`open`]: the team's side, a message opened into a directory;
+//! - [`notify`]: what the app tells the desktop (a new report, a reply), naming nothing of it;
 //! - [`team`]: the team's side kept in the vault: a member's key, the inbox, reports opened in
 //!   memory, status and replies.
 
 pub mod attachment;
 pub mod export;
 pub mod identity;
+pub mod notify;
 pub mod open;
 pub mod program;
 pub mod report;

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use crate::net::{NetConfig, NetError};
-use crate::store::{Settings, Store, StoreError, Theme, MAX_AUTO_LOCK_MINUTES, MAX_RETRY_SECONDS};
+use crate::store::{
+    Settings, Store, StoreError, Theme, MAX_AUTO_LOCK_MINUTES, MAX_NOTIFY_SECONDS,
+    MAX_RETRY_SECONDS, MIN_NOTIFY_SECONDS,
+};
 
 /// Why a setting was not changed.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +22,12 @@ pub enum SettingsError {
     /// A retry window out of range.
     #[error("retrying for {seconds} seconds: choose 1 to {MAX_RETRY_SECONDS}")]
     RetryOutOfRange {
+        /// What was asked.
+        seconds: u32,
+    },
+    /// A check interval out of range.
+    #[error("checking every {seconds} seconds: choose {MIN_NOTIFY_SECONDS} to {MAX_NOTIFY_SECONDS}, or 0 to turn notifications off")]
+    NotifyOutOfRange {
         /// What was asked.
         seconds: u32,
     },
@@ -56,6 +65,14 @@ pub fn set_retry_for(store: &Store, seconds: u32) -> Result<Settings, SettingsEr
         return Err(SettingsError::RetryOutOfRange { seconds });
     }
     update(store, |s| s.retry_seconds = Some(seconds))
+}
+
+/// Sets how often the app checks for news and notifies (0: never).
+pub fn set_notify_every(store: &Store, seconds: u32) -> Result<Settings, SettingsError> {
+    if seconds != 0 && !(MIN_NOTIFY_SECONDS..=MAX_NOTIFY_SECONDS).contains(&seconds) {
+        return Err(SettingsError::NotifyOutOfRange { seconds });
+    }
+    update(store, |s| s.notify_seconds = Some(seconds))
 }
 
 /// Sets (or, with `None` or an empty string, clears) the proxy every request goes through;
@@ -112,6 +129,21 @@ mod tests {
         );
         assert_eq!(retry_for(&store, None).unwrap(), Duration::from_secs(7));
         assert_eq!(
+            store.settings().unwrap().notify_every(),
+            Some(Duration::from_secs(120)),
+            "notifications on by default"
+        );
+        assert!(matches!(
+            set_notify_every(&store, 4),
+            Err(SettingsError::NotifyOutOfRange { seconds: 4 })
+        ));
+        assert!(set_notify_every(&store, MAX_NOTIFY_SECONDS + 1).is_err());
+        assert_eq!(set_notify_every(&store, 0).unwrap().notify_every(), None);
+        assert_eq!(
+            set_notify_every(&store, 30).unwrap().notify_every(),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
             retry_for(&store, Some(Duration::from_secs(1))).unwrap(),
             Duration::from_secs(1)
         );
@@ -137,7 +169,7 @@ mod tests {
         // Hand-edited out of range: clamped on reading, so the app still starts.
         std::fs::write(
             dir.path().join("settings.toml"),
-            "auto_lock_minutes = 0\nretry_seconds = 999999\n",
+            "auto_lock_minutes = 0\nretry_seconds = 999999\nnotify_seconds = 1\n",
         )
         .unwrap();
         let s = store.settings().unwrap();
@@ -145,6 +177,10 @@ mod tests {
         assert_eq!(
             s.retry_for(),
             Duration::from_secs(u64::from(MAX_RETRY_SECONDS))
+        );
+        assert_eq!(
+            s.notify_every(),
+            Some(Duration::from_secs(u64::from(MIN_NOTIFY_SECONDS)))
         );
     }
 }

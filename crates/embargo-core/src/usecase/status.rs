@@ -56,7 +56,7 @@ pub enum ReplySigner {
 impl ReplySigner {
     /// The verdict on a reply verified against the team's keys (`team`: whether there were
     /// any), `pinned` being those pinned for the program.
-    fn of(status: &SignatureStatus, team: bool, pinned: &[String]) -> ReplySigner {
+    pub(crate) fn of(status: &SignatureStatus, team: bool, pinned: &[String]) -> ReplySigner {
         let pinned_fpr = |f: &str| pinned.iter().any(|p| p == f);
         match status {
             SignatureStatus::None => ReplySigner::NotSigned,

@@ -215,6 +215,7 @@ async fn send_pending(
                 evidence: pending.evidence.clone(),
                 recipients: pending.recipients.clone(),
                 reply_key: pending.reply_key.clone(),
+                seen: None,
             };
             records.save_receipt(&record)?;
             records.remove_pending(&pending.id)?;

@@ -38,7 +38,7 @@ use crate::open::{OpenError, SignatureStatus};
 use crate::protocol::{ReplyCreated, ReportStatus, StatusChanged};
 use crate::store::Store;
 
-use super::status::AnswerDue;
+use super::status::{AnswerDue, ReadReply, ReplySigner};
 
 /// Largest report opened in memory (its ciphertext as fetched, and its plaintext).
 pub const MAX_OPEN_BYTES: u64 = 256 * 1024 * 1024;
@@ -413,6 +413,27 @@ impl OpenedReport {
     }
 }
 
+/// Writes one attachment of a report opened in memory to `dest`, which the member chose (the
+/// only way anything of a report reaches the disk from the inbox): written whole or not at all,
+/// readable by the member alone. Returns its size.
+pub fn save_attachment(
+    report: &OpenedReport,
+    name: &str,
+    dest: &std::path::Path,
+) -> Result<u64, TeamError> {
+    let (_, bytes) = report
+        .opened
+        .attachments
+        .iter()
+        .find(|(n, _)| n == name)
+        .ok_or_else(|| TeamError::File {
+            path: name.to_owned(),
+            reason: format!("report {} has no attachment of that name", report.receipt),
+        })?;
+    fsutil::atomic_write(dest, bytes).map_err(|e| file_err(dest)(e.to_string()))?;
+    Ok(bytes.len() as u64)
+}
+
 /// Fetches a report into memory (cut at the listed size and [`MAX_OPEN_BYTES`]) and opens it
 /// with the member's key; it is no longer new to this member.
 pub async fn open_report(
@@ -445,9 +466,30 @@ pub async fn open_report(
     })
 }
 
-/// Replies to a report: signed by the member, encrypted to the key the report carried and to
-/// the member.
+/// The team's keys this data directory knows: the member's own, and the keys pinned here for
+/// the program the intake serves (when the member's data directory has the program).
+fn team_keys(store: &Store, member: &Member) -> Vec<Cert> {
+    let mut team = vec![member.cert()];
+    let pinned = member
+        .connection
+        .program
+        .as_deref()
+        .and_then(|p| store.program(p).ok())
+        .and_then(|p| store.team_certs(&p).ok())
+        .unwrap_or_default();
+    for c in pinned {
+        if !team.iter().any(|t| t.fingerprint() == c.fingerprint()) {
+            team.push(c);
+        }
+    }
+    team
+}
+
+/// Replies to a report: signed by the member, encrypted to the key the report carried, to the
+/// member, and to the other team keys pinned for the program in the member's data directory
+/// (so that they read the thread too).
 pub async fn reply_to(
+    store: &Store,
     member: &Member,
     report: &OpenedReport,
     text: &str,
@@ -459,9 +501,55 @@ pub async fn reply_to(
     let to = report
         .reply_to()
         .ok_or_else(|| wrap(ReplyError::NoResearcherKey))?;
-    let armored =
-        reply::seal_reply(text, &member.signer, std::slice::from_ref(to)).map_err(wrap)?;
+    let mut recipients = vec![to.clone()];
+    let me = member.cert().fingerprint();
+    recipients.extend(
+        team_keys(store, member)
+            .into_iter()
+            .filter(|c| c.fingerprint() != me),
+    );
+    let armored = reply::seal_reply(text, &member.signer, &recipients).map_err(wrap)?;
     Ok(member.session.reply(&report.receipt, &armored).await?)
+}
+
+/// The thread of replies the team sent to a report, each decrypted in memory with the
+/// member's key and its signer checked against the team's keys known here ([`team_keys`]). A
+/// reply another member wrote is readable when it was encrypted to this member too (their data
+/// directory pins this member's key for the program); otherwise it is listed as unreadable.
+pub async fn thread(
+    store: &Store,
+    member: &Member,
+    receipt: &str,
+) -> Result<Vec<ReadReply>, TeamError> {
+    let replies = member.session.replies(receipt).await?;
+    let team = team_keys(store, member);
+    let fprs: Vec<String> = team.iter().map(|c| c.fingerprint().to_hex()).collect();
+    let mut ask = member.ask();
+    Ok(replies
+        .into_iter()
+        .map(|r| {
+            let mut read = ReadReply {
+                id: r.id,
+                created_at: r.created_at,
+                text: None,
+                signer: None,
+                unreadable: None,
+            };
+            match reply::open_reply(&r.message, std::slice::from_ref(&member.key), &team, &mut ask)
+            {
+                Ok(opened) => {
+                    read.signer = Some(ReplySigner::of(&opened.signature, true, &fprs));
+                    read.text = Some(opened.text.as_str().to_owned());
+                }
+                Err(e) => {
+                    read.unreadable = Some(format!(
+                        "not encrypted to your key ({e}): another member wrote it to the researcher and to the keys their data directory pins"
+                    ))
+                }
+            }
+            read
+        })
+        .collect())
 }
 
 /// Answers a report by its receipt: opens it in memory for the key it carried, then
@@ -473,7 +561,7 @@ pub async fn answer(
     text: &str,
 ) -> Result<ReplyCreated, TeamError> {
     let report = open_report(store, member, receipt).await?;
-    reply_to(member, &report, text).await
+    reply_to(store, member, &report, text).await
 }
 
 /// Sets a report's status.
