@@ -43,6 +43,7 @@ const COMMANDS: &[&str] = &[
     "set_proxy",
     "set_retry_seconds",
     "set_notify_seconds",
+    "set_role",
     "vault_status",
     "autosave",
     "create_identity",

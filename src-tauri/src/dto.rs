@@ -454,6 +454,7 @@ mod tests {
             embargo_core::deliver::records::Pending,
             embargo_core::deliver::records::Evidence,
             embargo_core::deliver::records::Seen,
+            embargo_core::store::Role,
             embargo_core::deliver::records::ExportRecord,
             embargo_core::protocol::ReportStatus,
             embargo_core::usecase::team::InboxEntry,

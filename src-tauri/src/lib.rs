@@ -75,6 +75,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             settings::set_proxy,
             settings::set_retry_seconds,
             settings::set_notify_seconds,
+            settings::set_role,
             vault::vault_status,
             vault::autosave,
             vault::create_identity,

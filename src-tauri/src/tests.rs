@@ -692,6 +692,17 @@ fn settings_persist() {
         30
     );
     assert_eq!(h.ok("get_settings", json!({}))["notifySeconds"], 30);
+    // What the app is used for: unset until chosen, then kept.
+    assert_eq!(
+        h.ok("get_settings", json!({}))["settings"]["role"],
+        Value::Null
+    );
+    assert!(call(&h.main, "set_role", json!({"role": "admin"})).is_err());
+    assert_eq!(
+        h.ok("set_role", json!({"role": "team"}))["settings"]["role"],
+        "team"
+    );
+    assert_eq!(h.ok("get_settings", json!({}))["settings"]["role"], "team");
 }
 
 /// The team member's unlocked key follows the vault's auto-lock: idle past it, it is forgotten;

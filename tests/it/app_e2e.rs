@@ -252,6 +252,14 @@ async fn researcher_flow_in_the_real_app_ends_in_an_eml_gpg_opens() {
     let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
     assert_eq!(c.title().await.unwrap(), "Embargo");
+    // The first run asks what the app is for: a researcher's screens, no team inbox.
+    by(&c, "role-researcher").await.click().await.unwrap();
+    until(
+        &c,
+        "the researcher's screens",
+        "return !document.querySelector(\"[data-testid='role-ask']\") && !document.querySelector(\"[data-testid='nav-inbox']\")",
+    )
+    .await;
 
     // Programs: pick Novu, paste the team key made by gpg, compare, confirm.
     by(&c, "program-novu").await.click().await.unwrap();
@@ -861,6 +869,8 @@ fn intake_program(
             embargo_core::store::PinMode::Only,
         )
         .unwrap();
+    // Past the first run's question: every screen.
+    embargo_core::usecase::settings::set_role(&store, embargo_core::store::Role::Both).unwrap();
     store
 }
 
@@ -1440,7 +1450,8 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
     let (driver, c) = session(&env_refs).await;
     let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
-    // Member A checks for news every 5 seconds (Settings).
+    // Member A uses the app for the team; A checks for news every 5 seconds (Settings).
+    by(&c, "role-team").await.click().await.unwrap();
     by(&c, "nav-settings").await.click().await.unwrap();
     let every = by(&c, "notify-seconds").await;
     every.clear().await.unwrap();
@@ -1596,6 +1607,14 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
         ("EMBARGO_HOME", b_home.as_os_str()),
         ("EMBARGO_E2E_PICKS", picks_b.as_os_str()),
     ])
+    .await;
+    // B's first run: B uses the app for the team only, and sees the team's screens alone.
+    by(&c, "role-team").await.click().await.unwrap();
+    until(
+        &c,
+        "the team's screens alone",
+        "return !document.querySelector(\"[data-testid='nav-programs']\") && !document.querySelector(\"[data-testid='role-ask']\") && !!document.querySelector(\"[data-testid='nav-inbox']\")",
+    )
     .await;
     by(&c, "nav-inbox").await.click().await.unwrap();
     type_into(&c, "team-intake", &server.url).await;

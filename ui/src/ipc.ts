@@ -40,6 +40,7 @@ import type { VaultView } from "./bindings/VaultView";
 import type { OpenedDraft } from "./bindings/OpenedDraft";
 import type { InboxEntry } from "./bindings/InboxEntry";
 import type { ReportStatus } from "./bindings/ReportStatus";
+import type { Role } from "./bindings/Role";
 import type { TeamReportView } from "./bindings/TeamReportView";
 import type { TeamView } from "./bindings/TeamView";
 
@@ -215,6 +216,7 @@ export const setTheme = (theme: Theme): Promise<AppSettings> => invoke("set_them
 export const setProxy = (proxy: string): Promise<AppSettings> => invoke("set_proxy", { proxy });
 
 export const setRetrySeconds = (seconds: number): Promise<AppSettings> => invoke("set_retry_seconds", { seconds });
+export const setRole = (role: Role): Promise<AppSettings> => invoke("set_role", { role });
 export const setNotifySeconds = (seconds: number): Promise<AppSettings> => invoke("set_notify_seconds", { seconds });
 
 // ---- events ---------------------------------------------------------------------------

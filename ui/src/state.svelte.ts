@@ -11,6 +11,7 @@ import type { SigningKeyView } from "./bindings/SigningKeyView";
 import type { OpenedDraft } from "./bindings/OpenedDraft";
 import type { VaultView } from "./bindings/VaultView";
 import type { OutboxView } from "./bindings/OutboxView";
+import type { Role } from "./bindings/Role";
 import * as ipc from "./ipc";
 import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire, type ReportDraft } from "./lib/draft";
 import { groupFindings, type GroupedFindings } from "./lib/findings";
@@ -33,6 +34,16 @@ export const SCREENS: { id: Screen; label: string }[] = [
   { id: "inbox", label: "Team inbox" },
   { id: "settings", label: "Settings" },
 ];
+
+/** The researcher's screens; a team member alone sees the Inbox and Settings. */
+const RESEARCHER_SCREENS: Screen[] = ["drafts", "programs", "report", "review", "sent"];
+
+/** The screens the chosen role shows (every one until a role is chosen). */
+export function screensFor(role: Role | null | undefined): { id: Screen; label: string }[] {
+  if (role === "researcher") return SCREENS.filter((s) => s.id !== "inbox");
+  if (role === "team") return SCREENS.filter((s) => !RESEARCHER_SCREENS.includes(s.id));
+  return SCREENS;
+}
 
 class AppState {
   screen = $state<Screen>("programs");
@@ -221,6 +232,9 @@ class AppState {
   setSettings(settings: AppSettings): void {
     this.settings = settings;
     applyTheme(settings.settings.theme);
+    // A screen the role does not show is left for the role's first.
+    const shown = screensFor(settings.settings.role);
+    if (!shown.some((x) => x.id === this.screen)) this.screen = shown[0]!.id;
   }
 
   async init(): Promise<void> {

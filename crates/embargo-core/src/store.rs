@@ -129,6 +129,19 @@ pub enum Theme {
     System,
 }
 
+/// What the person uses the app for: which screens it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reports vulnerabilities: programs, the report, review, drafts, sent.
+    Researcher,
+    /// Receives them for a security team: the team's inbox.
+    Team,
+    /// Both (a researcher who also triages).
+    Both,
+}
+
 /// User preferences.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -154,6 +167,10 @@ pub struct Settings {
     /// [`DEFAULT_NOTIFY_SECONDS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_seconds: Option<u32>,
+    /// What the app is used for; none until chosen (the app asks on its first run and shows
+    /// every screen meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 /// Auto-lock after this many idle minutes unless the settings say otherwise.

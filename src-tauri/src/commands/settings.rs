@@ -2,7 +2,7 @@
 //! goes through, how long a submission retries, how often the app checks for news to notify;
 //! and what the app is made of.
 
-use embargo_core::store::{Settings, Theme};
+use embargo_core::store::{Role, Settings, Theme};
 use embargo_core::usecase::settings;
 use tauri::State;
 
@@ -50,6 +50,13 @@ pub fn set_theme(state: State<'_, AppState>, theme: Theme) -> Result<AppSettings
 #[tauri::command]
 pub fn set_proxy(state: State<'_, AppState>, proxy: String) -> Result<AppSettings> {
     let s = settings::set_proxy(&state.store, Some(&proxy))?;
+    Ok(app_settings(&state, s))
+}
+
+/// Sets what the app is used for: researcher, team or both (which screens it shows).
+#[tauri::command]
+pub fn set_role(state: State<'_, AppState>, role: Role) -> Result<AppSettings> {
+    let s = settings::set_role(&state.store, role)?;
     Ok(app_settings(&state, s))
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::net::{NetConfig, NetError};
 use crate::store::{
-    Settings, Store, StoreError, Theme, MAX_AUTO_LOCK_MINUTES, MAX_NOTIFY_SECONDS,
+    Role, Settings, Store, StoreError, Theme, MAX_AUTO_LOCK_MINUTES, MAX_NOTIFY_SECONDS,
     MAX_RETRY_SECONDS, MIN_NOTIFY_SECONDS,
 };
 
@@ -49,6 +49,11 @@ fn update(store: &Store, change: impl FnOnce(&mut Settings)) -> Result<Settings,
 /// Sets the theme.
 pub fn set_theme(store: &Store, theme: Theme) -> Result<Settings, SettingsError> {
     update(store, |s| s.theme = theme)
+}
+
+/// Sets what the app is used for (which screens it shows).
+pub fn set_role(store: &Store, role: Role) -> Result<Settings, SettingsError> {
+    update(store, |s| s.role = Some(role))
 }
 
 /// Sets the auto-lock time; out of range is refused, naming the range.
@@ -139,6 +144,12 @@ mod tests {
         ));
         assert!(set_notify_every(&store, MAX_NOTIFY_SECONDS + 1).is_err());
         assert_eq!(set_notify_every(&store, 0).unwrap().notify_every(), None);
+        assert_eq!(
+            store.settings().unwrap().role,
+            None,
+            "asked on the first run"
+        );
+        assert_eq!(set_role(&store, Role::Team).unwrap().role, Some(Role::Team));
         assert_eq!(
             set_notify_every(&store, 30).unwrap().notify_every(),
             Some(Duration::from_secs(30))
