@@ -1547,6 +1547,21 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
         .await
         .unwrap();
     by(&c, "team-set-status").await.click().await.unwrap();
+    let reference_js = format!(
+        "return document.querySelector(\"[data-testid='inbox-{receipt}'] [data-testid='inbox-reference']\").textContent"
+    );
+    until(
+        &c,
+        "the reference once opened",
+        &format!("const t = (() => {{ {reference_js} }})(); return t.startsWith('EMB-')"),
+    )
+    .await;
+    let reference = c.execute(&reference_js, vec![]).await.unwrap();
+    let reference = reference.as_str().unwrap().to_owned();
+    assert!(
+        reference.starts_with("EMB-") && reference.contains("novu"),
+        "opened: its reference and program: {reference}"
+    );
     until(
         &c,
         "triaged in the list",

@@ -689,6 +689,11 @@ fn two_team_members_read_and_answer_from_their_vaults() {
         "Novu promises 3 business days: {line}"
     );
     assert!(line.trim_end().ends_with("NEW"), "{line}");
+    assert_eq!(
+        line.split('\t').nth(1),
+        Some("-"),
+        "the reference is inside the encryption: unknown until opened: {line}"
+    );
 
     let show = ["team", "show", receipt.as_str(), "--passphrase-file", "pw"];
     let out = embargo(&a, show);
@@ -703,6 +708,12 @@ fn two_team_members_read_and_answer_from_their_vaults() {
     assert!(text.contains(&format!("sha256 {sha}")), "{text}");
     let line = stdout(&embargo(&a, inbox));
     assert!(!line.contains("NEW"), "opened: {line}");
+    let reference = line.split('\t').nth(1).unwrap();
+    assert!(
+        embargo_core::reference::Reference::parse(reference).is_ok(),
+        "opened: the report's reference, kept encrypted to the member: {line}"
+    );
+    assert!(text.contains(reference), "the reference the report carries");
     assert!(stdout(&embargo(
         &a,
         [

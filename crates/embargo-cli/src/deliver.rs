@@ -654,8 +654,9 @@ pub fn cmd_team(c: TeamCommand) -> Result<u8, Failure> {
                     None => "no promise".to_owned(),
                 };
                 println!(
-                    "{}\t{}\t{}\t{} bytes\t{}{}",
+                    "{}\t{}\t{}\t{}\t{} bytes\t{}{}",
                     e.receipt,
+                    e.reference.as_deref().unwrap_or("-"),
                     e.received_at,
                     e.status,
                     e.size,

@@ -11,6 +11,11 @@ export type InboxEntry = {
  */
 receipt: string, 
 /**
+ * The report's reference (`EMB-…`), known once this member has opened it (it travels
+ * inside the encryption; the intake never sees it).
+ */
+reference: string | null, 
+/**
  * The program the intake serves.
  */
 program: string | null, 

@@ -196,6 +196,7 @@ mod tests {
     fn entry(receipt: &str, new: bool) -> InboxEntry {
         InboxEntry {
             receipt: receipt.into(),
+            reference: None,
             program: Some("novu".into()),
             received_at: "2026-12-07T08:00:00Z".into(),
             size: 1,

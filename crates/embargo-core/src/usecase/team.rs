@@ -7,15 +7,15 @@
 //! - `vault/team/member.asc`: the member's key, every secret key locked with its passphrase
 //!   (an unprotected key is locked with the passphrase given, which must pass the vault's floor);
 //! - `vault/team/connection.pgp`: the URL, token and program, a message to the member's key;
-//! - `vault/team/seen.pgp`: the receipts the member has opened (a report is "new" until then),
-//!   a message to the member's key.
+//! - `vault/team/seen.pgp`: the receipts the member has opened (a report is "new" until then)
+//!   and their references, a message to the member's key.
 //!
 //! Reports are opened in memory ([`crate::open::memory`]): nothing of one is written to disk.
 //! Replies are signed by the member's key (the researcher's app names the member by its user
 //! ID and verifies it against the program's pinned keys) and encrypted to the key the report
 //! carried — the researcher's or an anonymous report's reply key — and to the member.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::PathBuf;
 
@@ -262,9 +262,20 @@ fn seen_path(store: &Store) -> PathBuf {
     dir(store).join("seen.pgp")
 }
 
-fn read_seen(store: &Store, member: &Member) -> BTreeSet<String> {
+/// The reports this member opened: receipt → the report's reference (`EMB-…`, from inside the
+/// encryption, so the inbox can name what the member has read). Written by earlier versions as
+/// a plain list of receipts, which still reads.
+type Seen = BTreeMap<String, Option<String>>;
+
+fn read_seen(store: &Store, member: &Member) -> Seen {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Map(Seen),
+        List(BTreeSet<String>),
+    }
     let mut ask = member.ask();
-    fs::read(seen_path(store))
+    let stored = fs::read(seen_path(store))
         .ok()
         .and_then(|b| {
             message::open(
@@ -276,15 +287,25 @@ fn read_seen(store: &Store, member: &Member) -> BTreeSet<String> {
             )
             .ok()
         })
-        .and_then(|o| serde_json::from_slice(&o.text).ok())
-        .unwrap_or_default()
+        .and_then(|o| serde_json::from_slice::<Stored>(&o.text).ok());
+    match stored {
+        Some(Stored::Map(m)) => m,
+        Some(Stored::List(l)) => l.into_iter().map(|r| (r, None)).collect(),
+        None => Seen::new(),
+    }
 }
 
-fn mark_seen(store: &Store, member: &Member, receipt: &str) -> Result<(), TeamError> {
+fn mark_seen(
+    store: &Store,
+    member: &Member,
+    receipt: &str,
+    reference: Option<String>,
+) -> Result<(), TeamError> {
     let mut seen = read_seen(store, member);
-    if !seen.insert(receipt.to_owned()) {
+    if seen.get(receipt) == Some(&reference) {
         return Ok(());
     }
+    seen.insert(receipt.to_owned(), reference);
     let path = seen_path(store);
     let json = serde_json::to_vec(&seen).expect("serializes");
     let sealed = message::seal(&json, &[member.cert()], None, false)
@@ -298,6 +319,9 @@ fn mark_seen(store: &Store, member: &Member, receipt: &str) -> Result<(), TeamEr
 pub struct InboxEntry {
     /// The receipt.
     pub receipt: String,
+    /// The report's reference (`EMB-…`), known once this member has opened it (it travels
+    /// inside the encryption; the intake never sees it).
+    pub reference: Option<String>,
     /// The program the intake serves.
     pub program: Option<String>,
     /// When the intake stored it (RFC 3339).
@@ -341,7 +365,8 @@ pub async fn inbox(
                 answer_due: promise
                     .zip(received)
                     .map(|(days, at)| AnswerDue::of(days, at, r.status, now)),
-                new: !seen.contains(&r.receipt),
+                new: !seen.contains_key(&r.receipt),
+                reference: seen.get(&r.receipt).cloned().flatten(),
                 program: program.clone(),
                 receipt: r.receipt,
                 received_at: r.received_at,
@@ -459,7 +484,8 @@ pub async fn open_report(
         receipt: receipt.to_owned(),
         source,
     })?;
-    mark_seen(store, member, receipt)?;
+    let reference = opened.report.as_ref().and_then(|r| r.reference.clone());
+    mark_seen(store, member, receipt, reference)?;
     Ok(OpenedReport {
         receipt: receipt.to_owned(),
         opened,
