@@ -325,7 +325,7 @@ impl Server {
             }
             None => Command::new(intake_bin()),
         };
-        let mut child = command
+        let child = command
             .arg("serve")
             .args(["--listen", listen])
             .args(store.args())
@@ -339,6 +339,27 @@ impl Server {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start embargo-intake");
+        Server::started(child, log)
+    }
+
+    /// Starts `serve --config CONFIG` on a free loopback port, logging into `logs`.
+    pub fn start_config(config: &Path, logs: &Path) -> Server {
+        let log = logs.join("intake-config.log");
+        let child = Command::new(intake_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start embargo-intake");
+        Server::started(child, log)
+    }
+
+    /// Waits for a started server's "listening on ADDR" line.
+    fn started(mut child: Child, log: PathBuf) -> Server {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -1261,6 +1282,123 @@ async fn intake_serves_https_with_its_own_certificate() {
         .send()
         .await;
     assert!(plain.is_err() || plain.unwrap().status() != StatusCode::OK);
+}
+
+/// `embargo-intake init` sets a team up: a commented configuration (0600) holding only the
+/// token's hash, the token printed once, the security.txt to publish; the server runs from that
+/// file alone, takes a report, and the team pulls it with the printed token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_sets_up_an_intake_the_team_pulls_from() {
+    use embargo_tests::{embargo, expect_code};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let keygen = [
+        "key",
+        "generate",
+        "--userid",
+        "Alice <alice@acme.test>",
+        "-o",
+        "alice.key",
+        "--public",
+        "alice.asc",
+    ];
+    expect_code(&embargo(d, keygen), 0);
+    let init = |config: &str, cert: &str| {
+        Command::new(intake_bin())
+            .current_dir(d)
+            .args(["init", "--domain", "Acme.Test", "--team-cert", cert])
+            .args(["--data", "data", "--config", config])
+            .args(["--policy", "https://acme.test/security"])
+            .output()
+            .unwrap()
+    };
+    let out = init("intake.toml", "alice.asc");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let token = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(token.len(), 43);
+    let cert = embargo_core::keys::read_certs(&d.join("alice.asc"))
+        .unwrap()
+        .remove(0);
+    for line in [
+        "Contact: mailto:alice@acme.test".to_owned(),
+        format!(
+            "Encryption: https://acme.test/keys/{}.asc",
+            cert.fingerprint().to_hex()
+        ),
+        "Embargo-Intake: https://acme.test/".to_owned(),
+        "Canonical: https://acme.test/.well-known/security.txt".to_owned(),
+        "Policy: https://acme.test/security".to_owned(),
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line} in:\n{stdout}");
+    }
+    assert!(stdout.lines().any(|l| l.starts_with("Expires: ")));
+    assert!(stderr.contains("serve --config intake.toml"), "{stderr}");
+    let config = d.join("intake.toml");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(!text.contains(&token), "only the token's hash is stored");
+    let hash: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(text.contains(&hash));
+    // Never overwritten; a configuration the server could not run is not left behind.
+    let again = init("intake.toml", "alice.asc");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never replaced"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+    let bad = init("bad.toml", "missing.asc");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("missing.asc"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(!d.join("bad.toml").exists());
+
+    // The server from the file alone; a report in; the team pulls it with the printed token.
+    let server = Server::start_config(&config, d);
+    let report = b"IDOR in /orders: any customer reads any order.";
+    let (status, created) = submit(
+        &client(),
+        &server.url,
+        "init-1",
+        encrypt(&[&cert], report, true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let receipt = created["receipt"].as_str().unwrap();
+    std::fs::write(d.join("token"), format!("{token}\n")).unwrap();
+    let pull = [
+        "team",
+        "pull",
+        "--intake",
+        server.url.as_str(),
+        "--token-file",
+        "token",
+        "--key",
+        "alice.key",
+        "-o",
+        "inbox",
+    ];
+    expect_code(&embargo(d, pull), 0);
+    let pulled: Vec<String> = embargo_tests::tree(&d.join("inbox").join(receipt));
+    let found = pulled.iter().any(|f| {
+        std::fs::read(d.join("inbox").join(receipt).join(f))
+            .is_ok_and(|b| b.windows(report.len()).any(|w| w == report))
+    });
+    assert!(found, "the report pulled and opened: {pulled:?}");
 }
 
 #[test]

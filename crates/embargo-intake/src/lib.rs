@@ -9,6 +9,7 @@
 pub mod config;
 pub mod error;
 pub mod framing;
+pub mod init;
 pub mod limits;
 pub mod quota;
 pub mod ratelimit;

@@ -29,6 +29,9 @@ enum Command {
     Serve(ServerArgs),
     /// Check the configuration (and the files it names) without starting.
     CheckConfig(ServerArgs),
+    /// Set up an intake for a team: write a commented configuration file (0600), make the team
+    /// token (printed once, only its hash stored) and print the security.txt to publish.
+    Init(InitArgs),
     /// Team bearer tokens.
     Token {
         #[command(subcommand)]
@@ -44,6 +47,40 @@ enum TokenCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// The team's domain: security.txt is published at https://DOMAIN/.well-known/security.txt.
+    #[arg(long, value_name = "DOMAIN")]
+    domain: String,
+    /// A team member's certificate (public); give one per member.
+    #[arg(long = "team-cert", value_name = "FILE", required = true)]
+    team_certs: Vec<PathBuf>,
+    /// SQLite storage in DIR [default: /var/lib/embargo-intake].
+    #[arg(long, value_name = "DIR", conflicts_with = "database")]
+    data: Option<PathBuf>,
+    /// PostgreSQL storage instead (postgres://user:password@host:port/database).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// The configuration file to write (never overwritten).
+    #[arg(long, value_name = "FILE", default_value = "intake.toml")]
+    config: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = embargo_intake::config::DEFAULT_LISTEN)]
+    listen: String,
+    /// The URL researchers reach the intake at [default: https://DOMAIN].
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// The disclosure policy's URL, published in security.txt.
+    #[arg(long, value_name = "URL")]
+    policy: Option<String>,
+    /// TLS certificate chain (PEM), when the server terminates TLS itself.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -134,6 +171,7 @@ fn main() -> ExitCode {
             command: TokenCommand::New { json },
         } => token_new(json),
         Command::CheckConfig(args) => check_config(args),
+        Command::Init(args) => init(args),
         Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -171,6 +209,92 @@ fn token_new(json: bool) -> anyhow::Result<()> {
              (team_token_hashes) or pass it as --team-token-hash."
         );
     }
+    Ok(())
+}
+
+fn init(args: InitArgs) -> anyhow::Result<()> {
+    use embargo_intake::init::{render, write_new, InitOptions};
+    let absolute = |p: &PathBuf| -> anyhow::Result<PathBuf> {
+        std::path::absolute(p).with_context(|| format!("{}", p.display()))
+    };
+    let domain = args
+        .domain
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if domain.is_empty() || domain.contains(['/', ':', ' ']) {
+        anyhow::bail!(
+            "--domain {:?}: give a bare domain such as example.org",
+            args.domain
+        );
+    }
+    let data = match (&args.data, &args.database) {
+        (_, Some(_)) => None,
+        (Some(d), None) => Some(absolute(d)?),
+        (None, None) => Some(PathBuf::from("/var/lib/embargo-intake")),
+    };
+    let options = InitOptions {
+        public_url: args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{domain}")),
+        domain: domain.clone(),
+        team_certs: args
+            .team_certs
+            .iter()
+            .map(absolute)
+            .collect::<anyhow::Result<_>>()?,
+        data,
+        database: args.database.clone(),
+        listen: args.listen.clone(),
+        policy: args.policy.clone(),
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(c), Some(k)) => Some((absolute(c)?, absolute(k)?)),
+            _ => None,
+        },
+    };
+    let token = NewToken::generate();
+    let text = render(&options, &token.hash);
+    write_new(&args.config, &text).with_context(|| {
+        format!(
+            "write {} (an existing configuration is never replaced)",
+            args.config.display()
+        )
+    })?;
+    // The file must be one the server runs with: else it goes, and nothing is half set up.
+    let settings = ConfigFile::load(&args.config)
+        .and_then(|file| Settings::resolve(file, Overrides::default()));
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&args.config);
+            return Err(e.into());
+        }
+    };
+    let base = options.public_url.trim_end_matches('/');
+    let txt =
+        embargo_intake::security_txt(&settings.site, &settings.team, base, chrono::Utc::now())
+            .lines()
+            .map(|l| {
+                if l.starts_with("Canonical:") {
+                    format!("Canonical: https://{domain}/.well-known/security.txt")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    println!("token: {}", token.token.as_str());
+    println!();
+    println!("{txt}");
+    eprintln!(
+        "Wrote {} (mode 0600). The token above is shown once: give it to the team, keep it \
+         secret (only its hash is in the file).\nStart the server: embargo-intake serve --config {}\n\
+         Publish the security.txt above at https://{domain}/.well-known/security.txt, clear-signed \
+         with the team key (gpg --clearsign), and renew it before it expires.",
+        args.config.display(),
+        args.config.display()
+    );
     Ok(())
 }
 
