@@ -14,9 +14,10 @@ if [ "${1:-}" = test ]; then
   # xvfb…imagemagick: the app end to end; exiftool: the attachment-scrubbing tests read what is
   # left with it; postgresql: the intake server's second storage backend; strace: the durability
   # test reads the intake's syscalls; dbus…python3-gi: a session bus and a recording notification
-  # service (tests/peers/notifications.py) the app's notifications go to.
+  # service (tests/peers/notifications.py) the app's notifications go to; systemd: its
+  # systemd-analyze checks the intake's unit.
   want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time
-         strace dbus python3-dbus python3-gi)
+         strace dbus python3-dbus python3-gi systemd)
 fi
 
 missing=()

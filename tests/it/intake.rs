@@ -1401,6 +1401,70 @@ async fn init_sets_up_an_intake_the_team_pulls_from() {
     assert!(found, "the report pulled and opened: {pulled:?}");
 }
 
+/// The systemd unit shipped for the intake passes `systemd-analyze verify` and keeps the
+/// exposure `systemd-analyze security` scores at or below 2.0 (README records it).
+#[test]
+fn the_systemd_unit_verifies_and_is_locked_down() {
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/systemd/embargo-intake.service");
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    for directive in [
+        "User=embargo-intake",
+        "StateDirectory=embargo-intake",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "MemoryDenyWriteExecute=yes",
+        "SystemCallFilter=@system-service",
+        "ExecStart=/usr/bin/embargo-intake serve --config /etc/embargo-intake/intake.toml",
+    ] {
+        assert!(
+            text.lines().any(|l| l == directive),
+            "{directive} in the unit"
+        );
+    }
+    // verify checks that ExecStart's program exists: the unit as installed, pointed at the
+    // binary this build made.
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("embargo-intake.service");
+    std::fs::write(
+        &unit,
+        text.replace(
+            "/usr/bin/embargo-intake",
+            &intake_bin().display().to_string(),
+        ),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (scripts/setup-system.sh test installs systemd)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = report
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for embargo-intake.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{report}"));
+    assert!(score <= 2.0, "exposure {score}:\n{report}");
+}
+
 #[test]
 fn intake_token_and_check_config_commands() {
     let dir = tempfile::tempdir().unwrap();
