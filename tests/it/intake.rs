@@ -1401,6 +1401,116 @@ async fn init_sets_up_an_intake_the_team_pulls_from() {
     assert!(found, "the report pulled and opened: {pulled:?}");
 }
 
+/// README's "For security teams" block, taken from the README and run line by line as written
+/// (the server's line in the background); before the last line, a researcher submits a report
+/// with `embargo submit`; the team's `embargo team pull` then opens it.
+#[test]
+fn the_readme_commands_for_security_teams_receive_a_report() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let block = readme
+        .split("<!-- team-quickstart -->\n```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README has the team quickstart block");
+    let lines: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() <= 5, "at most five commands: {lines:?}");
+    let _turn = crate::alone(); // a fixed port: nothing else listens on it meanwhile
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The binaries this build made, first on PATH.
+    let bin = intake_bin().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let home = d.join("team-home");
+    let shell = |line: &str| {
+        let mut c = Command::new("bash");
+        c.args(["-euo", "pipefail", "-c", line])
+            .current_dir(d)
+            .env("PATH", &path)
+            .env("EMBARGO_HOME", &home)
+            .env("HOME", d);
+        c
+    };
+    let mut server: Option<Child> = None;
+    let url = "http://127.0.0.1:8722";
+    for line in lines {
+        if let Some(background) = line.strip_suffix(" &") {
+            let child = shell(&format!("exec {background}"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(d.join("serve.log")).unwrap())
+                .spawn()
+                .unwrap();
+            server = Some(child);
+            let start = std::time::Instant::now();
+            while TcpStream::connect("127.0.0.1:8722").is_err() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "the server did not listen: {}",
+                    std::fs::read_to_string(d.join("serve.log")).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            continue;
+        }
+        if line.starts_with("embargo team pull") {
+            // A researcher, elsewhere: the team's key pinned, a report submitted.
+            let r = d.join("researcher");
+            std::fs::create_dir_all(&r).unwrap();
+            std::fs::copy(d.join("team.asc"), r.join("team.asc")).unwrap();
+            std::fs::write(
+                r.join("r.md"),
+                embargo_tests::report_text("IDOR through the quickstart", "\"anonymous\""),
+            )
+            .unwrap();
+            let fpr = embargo_core::keys::read_certs(&d.join("team.asc")).unwrap()[0]
+                .fingerprint()
+                .to_hex();
+            let pin = [
+                "program",
+                "pin",
+                "--program",
+                "novu",
+                "--key",
+                "team.asc",
+                "--fingerprint",
+                &fpr,
+            ];
+            embargo_tests::expect_code(&embargo_tests::embargo(&r, pin), 0);
+            let out = embargo_tests::embargo(&r, ["submit", "r.md", "--intake", url, "--json"]);
+            embargo_tests::expect_code(&out, 0);
+        }
+        let out = shell(line).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{line}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut server = server.expect("the block starts the server");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let _ = server.wait();
+    let txt = std::fs::read_to_string(d.join("security.txt")).unwrap();
+    assert!(
+        txt.contains("Embargo-Intake: http://127.0.0.1:8722/"),
+        "{txt}"
+    );
+    let pulled = embargo_tests::tree(&d.join("inbox"));
+    let found = pulled.iter().any(|f| {
+        std::fs::read_to_string(d.join("inbox").join(f))
+            .is_ok_and(|t| t.contains("IDOR through the quickstart"))
+    });
+    assert!(found, "the report pulled and opened: {pulled:?}");
+}
+
 /// The systemd unit shipped for the intake passes `systemd-analyze verify` and keeps the
 /// exposure `systemd-analyze security` scores at or below 2.0 (README records it).
 #[test]

@@ -81,6 +81,10 @@ struct InitArgs {
     /// TLS private key (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Write the team token to this new file (mode 0600) instead of printing it: what
+    /// `embargo team … --token-file` reads.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -255,6 +259,11 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     };
     let token = NewToken::generate();
     let text = render(&options, &token.hash);
+    if let Some(f) = &args.token_file {
+        if f.exists() {
+            anyhow::bail!("{}: exists (a token file is never replaced)", f.display());
+        }
+    }
     write_new(&args.config, &text).with_context(|| {
         format!(
             "write {} (an existing configuration is never replaced)",
@@ -284,12 +293,28 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
             })
             .collect::<Vec<_>>()
             .join("\n");
-    println!("token: {}", token.token.as_str());
-    println!();
+    match &args.token_file {
+        Some(f) => {
+            if let Err(e) = write_new(f, &format!("{}\n", token.token.as_str())) {
+                let _ = std::fs::remove_file(&args.config);
+                return Err(e).with_context(|| format!("write {}", f.display()));
+            }
+            eprintln!("The team token is in {} (mode 0600).", f.display());
+        }
+        None => {
+            println!("token: {}", token.token.as_str());
+            println!();
+        }
+    }
     println!("{txt}");
+    if args.token_file.is_none() {
+        eprintln!(
+            "The token above is shown once: give it to the team, keep it secret (only its hash \
+             is in the configuration)."
+        );
+    }
     eprintln!(
-        "Wrote {} (mode 0600). The token above is shown once: give it to the team, keep it \
-         secret (only its hash is in the file).\nStart the server: embargo-intake serve --config {}\n\
+        "Wrote {} (mode 0600).\nStart the server: embargo-intake serve --config {}\n\
          Publish the security.txt above at https://{domain}/.well-known/security.txt, clear-signed \
          with the team key (gpg --clearsign), and renew it before it expires.",
         args.config.display(),
