@@ -155,6 +155,10 @@ async fn add_paths<R: Runtime>(
 pub async fn choose_attachments<R: Runtime>(app: AppHandle<R>) -> Result<Vec<AttachmentView>> {
     let state = app.state::<AppState>();
     let paths = state.picker()?.open("Add files to the report", &[], true);
+    if paths.is_empty() {
+        // Cancelled: nothing changes.
+        return Ok(attachment_views(&state));
+    }
     add_paths(&app, paths).await
 }
 
