@@ -78,11 +78,16 @@ pub struct Inner {
 impl Inner {
     /// Locks the vault when it has been idle too long; `true` when it locked now.
     pub fn expire(&mut self) -> bool {
-        if self.unlocked.is_some() && self.last_active.elapsed() >= self.auto_lock {
+        if self.unlocked.is_some() && self.idle() {
             self.unlocked = None;
             return true;
         }
         false
+    }
+
+    /// Nothing done for the auto-lock time.
+    pub fn idle(&self) -> bool {
+        self.last_active.elapsed() >= self.auto_lock
     }
 
     /// Something the researcher did: the vault stays unlocked (unless it already expired).
@@ -152,10 +157,7 @@ impl AppState {
     /// past the auto-lock time, it is forgotten (its passphrase wiped) and must be unlocked
     /// again. Asking is not activity (the notification checks ask).
     pub fn team(&self) -> Option<Arc<embargo_core::usecase::team::Member>> {
-        let idle = {
-            let inner = self.lock();
-            inner.last_active.elapsed() >= inner.auto_lock
-        };
+        let idle = self.lock().idle();
         let mut team = self.team.lock().unwrap_or_else(|e| e.into_inner());
         if idle {
             *team = None;

@@ -106,8 +106,8 @@ pub async fn team_connect(
     let net = net_config(&state)?;
     let member = blocking(move || {
         let connection = Connection {
-            intake_url: intake_url.trim().to_owned(),
-            token: token.trim().to_owned(),
+            intake_url,
+            token,
             program: Some(program),
         };
         let pw = Password::from(passphrase.as_str());

@@ -250,6 +250,20 @@ impl Intake {
         Self::json(&url, resp).await
     }
 
+    /// `GET url` with a bearer token, the JSON answer read as `T`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        token: &str,
+    ) -> Result<T, IntakeError> {
+        let req = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, bearer(token)?);
+        let resp = self.send(req, &url).await?;
+        Self::json(&url, resp).await
+    }
+
     /// `GET /v1/reports/{receipt}` with the status token.
     pub async fn report_state(
         &self,
@@ -257,12 +271,7 @@ impl Intake {
         status_token: &str,
     ) -> Result<ReportState, IntakeError> {
         let url = self.url(&format!("v1/reports/{}", path_segment(receipt)));
-        let req = self
-            .http
-            .get(url.clone())
-            .header(AUTHORIZATION, bearer(status_token)?);
-        let resp = self.send(req, &url).await?;
-        Self::json(&url, resp).await
+        self.get_json(url, status_token).await
     }
 
     /// `GET /v1/team/reports?after=…&limit=…`.
@@ -280,12 +289,7 @@ impl Intake {
             }
             q.append_pair("limit", &limit.to_string());
         }
-        let req = self
-            .http
-            .get(url.clone())
-            .header(AUTHORIZATION, bearer(token)?);
-        let resp = self.send(req, &url).await?;
-        Self::json(&url, resp).await
+        self.get_json(url, token).await
     }
 
     /// `GET /v1/team/reports/{receipt}/replies`: the replies the team sent.
@@ -298,12 +302,7 @@ impl Intake {
             "v1/team/reports/{}/replies",
             path_segment(receipt)
         ));
-        let req = self
-            .http
-            .get(url.clone())
-            .header(AUTHORIZATION, bearer(token)?);
-        let resp = self.send(req, &url).await?;
-        Self::json(&url, resp).await
+        self.get_json(url, token).await
     }
 
     /// `GET /v1/team/reports/{receipt}/message`, streamed into `sink`, at most `limit` bytes

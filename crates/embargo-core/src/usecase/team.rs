@@ -136,7 +136,8 @@ pub fn member(store: &Store) -> Result<Option<Cert>, TeamError> {
     }
 }
 
-/// Connects this data directory to a team's intake as one member: checks the URL, locks the
+/// Connects this data directory to a team's intake as one member: checks the URL (the URL and
+/// token trimmed of blanks), locks the
 /// member's key with `passphrase` when it is not locked (and checks that it unlocks with it),
 /// and keeps both in the vault. Connecting again replaces the connection and the key.
 pub fn connect(
@@ -145,6 +146,12 @@ pub fn connect(
     member_key: Cert,
     passphrase: Password,
 ) -> Result<Cert, TeamError> {
+    // Pasted values often carry blanks around them: the URL and token as meant.
+    let connection = &Connection {
+        intake_url: connection.intake_url.trim().to_owned(),
+        token: connection.token.trim().to_owned(),
+        program: connection.program.clone(),
+    };
     crate::deliver::check_intake_url(&connection.intake_url)?;
     let fingerprint = member_key.fingerprint().to_hex();
     if !member_key.is_tsk() {
