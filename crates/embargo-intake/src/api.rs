@@ -5,6 +5,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use embargo_core::protocol::{Reply, ReportState, Submitted};
 use openpgp::armor;
@@ -14,6 +15,7 @@ use std::io::Write as _;
 use crate::error::AppError;
 use crate::limits::Slot;
 use crate::receipt::Receipt;
+use crate::serve::SocketProbe;
 use crate::storage::rfc3339;
 use crate::upload::{self, Accepted};
 use crate::AppState;
@@ -62,9 +64,12 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// `POST /v1/reports`.
 pub async fn submit(
     State(state): State<AppState>,
+    socket: Option<Extension<SocketProbe>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
+    // Served by `serve` (not a test's router): the connection, for the upload slots.
+    let socket = socket.map(|Extension(probe)| probe);
     let key = idempotency_key(&headers)?;
     // Refused before a byte of the body is read; chunked bodies are counted as they stream.
     let announced = content_length(&headers);
@@ -83,7 +88,7 @@ pub async fn submit(
         let claim = state
             .claim(&key)
             .ok_or_else(|| AppError::InProgress { key: key.clone() })?;
-        let slot = state.shared.uploads.admit()?;
+        let slot = state.shared.uploads.admit(socket)?;
         let shared_claim = state
             .shared
             .storage
@@ -95,14 +100,9 @@ pub async fn submit(
     .await;
     let (charge, _claim, slot, shared_claim) = match admitted {
         Ok(admitted) => admitted,
-        Err(refused) => {
-            if linger(body).await {
-                return Err(refused);
-            }
-            // Part of the body is still unread: the connection cannot carry another request,
-            // and the client must not put it back in its pool.
-            return Ok(closing(refused));
-        }
+        // The body is unread: the lingering-close layer (`linger`) drains a little of it so
+        // that the client reads this answer, or closes the connection.
+        Err(refused) => return Err(refused),
     };
     let accepted = receive(&state, &key, announced, body, slot).await;
     shared_claim.release().await;
@@ -142,40 +142,6 @@ fn closing(refused: AppError) -> Response {
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
-}
-
-/// At most this much of a refused body is read and dropped before the answer (see [`linger`]).
-const LINGER_BYTES: usize = 1024 * 1024;
-/// And for at most this long.
-const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Reads and drops the first [`LINGER_BYTES`] of a body refused before it was read (for at most
-/// [`LINGER_TIME`]). A client still sending when the server answers and closes gets a TCP reset,
-/// which throws away the answer already in its receive buffer: it would see "connection closed"
-/// instead of 409 `submission_in_progress`, 429 or 503 with their Retry-After. Reading a
-/// little first (nginx's "lingering close") lets every ordinary report read its answer; a larger
-/// body is still cut (the answer says `Connection: close`), and its client retries with the
-/// same key. True when the whole body was read.
-async fn linger(body: Body) -> bool {
-    use futures_util::StreamExt as _;
-    let mut data = body.into_data_stream();
-    let mut read = 0usize;
-    tokio::time::timeout(LINGER_TIME, async {
-        loop {
-            match data.next().await {
-                None => return true,
-                Some(Err(_)) => return false,
-                Some(Ok(chunk)) => {
-                    read += chunk.len();
-                    if read > LINGER_BYTES {
-                        return false;
-                    }
-                }
-            }
-        }
-    })
-    .await
-    .unwrap_or(false)
 }
 
 /// Receives the body of a submission that holds its key, within the room the quota gives it.

@@ -19,6 +19,7 @@ pub mod storage;
 pub mod team;
 
 mod api;
+mod linger;
 mod team_api;
 mod upload;
 mod wellknown;
@@ -192,6 +193,7 @@ pub fn app(state: AppState) -> Router {
         .route("/keys/{file}", get(wellknown::team_key))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(linger::layer))
         .layer(middleware::from_fn(common))
         .with_state(state)
 }

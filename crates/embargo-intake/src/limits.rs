@@ -14,7 +14,10 @@
 //!   upload whose average rate so far (counted over at least a second) is below the minimum
 //!   (it gets 408); when none is that slow, the new one gets 503 with Retry-After. A real
 //!   upload is out of reach within its first packets (its first 4 KiB); a slow one newer than
-//!   it is evicted first. Holding every slot therefore costs an attacker
+//!   it is evicted first. An upload whose socket holds bytes not read yet is not slow, only
+//!   not yet run: under a flood the slots turn over in milliseconds, and a real upload whose
+//!   body was already in its socket, its task not yet run, was cut (its client saw the
+//!   connection reset, not an answer); such an upload is passed over. Holding every slot therefore costs an attacker
 //!   real bandwidth: `max_uploads × min_body_rate` sustained, for as long as it wants to hold
 //!   them.
 //!
@@ -29,6 +32,7 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::error::AppError;
+use crate::serve::SocketProbe;
 
 /// File descriptors the process needs besides connections and storage: standard streams, the
 /// listener, the runtime's epoll and wakers, signal handling, the log, the TLS files.
@@ -248,6 +252,8 @@ impl Every {
 
 struct SlotEntry {
     started: Instant,
+    /// The upload's connection, to see whether bytes wait unread in it.
+    socket: Option<SocketProbe>,
     bytes: AtomicU64,
     evicted: AtomicBool,
     notify: Notify,
@@ -281,7 +287,7 @@ impl UploadSlots {
     }
 
     /// A slot for a new upload, evicting the oldest upload that is too slow if none is free.
-    pub(crate) fn admit(self: &Arc<Self>) -> Result<Slot, AppError> {
+    pub(crate) fn admit(self: &Arc<Self>, socket: Option<SocketProbe>) -> Result<Slot, AppError> {
         let now = Instant::now();
         let mut slots = self.slots.lock().expect("upload slots");
         if slots.len() >= self.max {
@@ -291,6 +297,7 @@ impl UploadSlots {
                     let age = now.saturating_duration_since(e.started);
                     let rate = e.bytes.load(Ordering::Relaxed) as f64 / age.as_secs_f64().max(1.0);
                     rate < self.min_rate as f64
+                        && !e.socket.as_ref().is_some_and(SocketProbe::has_unread_bytes)
                 })
                 .min_by_key(|(_, e)| e.started)
                 .map(|(id, _)| *id);
@@ -313,6 +320,7 @@ impl UploadSlots {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(SlotEntry {
             started: now,
+            socket,
             bytes: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             notify: Notify::new(),
@@ -334,6 +342,12 @@ impl UploadSlots {
 impl Slot {
     pub(crate) fn add(&self, n: u64) {
         self.entry.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Whether this upload was evicted for a new one.
+    #[cfg(test)]
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.entry.evicted.load(Ordering::Acquire)
     }
 
     /// Resolves when this upload was evicted for a new one.
@@ -411,17 +425,17 @@ mod tests {
     #[tokio::test]
     async fn a_full_set_of_uploads_evicts_the_oldest_slow_one_or_answers_busy() {
         let slots = UploadSlots::new(2, 1000);
-        let slow = slots.admit().unwrap();
-        let fast = slots.admit().unwrap();
+        let slow = slots.admit(None).unwrap();
+        let fast = slots.admit(None).unwrap();
         fast.add(10_000_000);
-        let newcomer = slots.admit().unwrap();
+        let newcomer = slots.admit(None).unwrap();
         tokio::time::timeout(Duration::from_secs(1), slow.evicted())
             .await
             .expect("the slow upload is evicted");
         assert_eq!(slots.len(), 2);
         // The newcomer keeps pace: now nobody is slow, and the next one is told to come back.
         newcomer.add(5000);
-        assert!(matches!(slots.admit(), Err(AppError::Busy { .. })));
+        assert!(matches!(slots.admit(None), Err(AppError::Busy { .. })));
         drop(newcomer);
         drop(fast);
         drop(slow);

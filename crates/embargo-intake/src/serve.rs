@@ -8,7 +8,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use rustix::net::RecvFlags;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
@@ -27,7 +28,7 @@ use crate::limits::Every;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 /// How long a client may take to send its request headers, or its TLS handshake.
@@ -122,6 +123,8 @@ struct Tracked {
     /// When the connection was last heard from (bytes read, or a request ended), in
     /// milliseconds since the registry's start: the eviction order.
     touched: AtomicU64,
+    /// Its socket, owned by its [`Metered`].
+    socket: Weak<TcpStream>,
     epoch: Instant,
     evicted: AtomicBool,
     notify: Notify,
@@ -131,6 +134,20 @@ impl Tracked {
     fn touch(&self) {
         self.touched
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Ranks it as heard from `ahead` from now.
+    fn touch_ahead(&self, ahead: Duration) {
+        self.touched.store(
+            (self.epoch.elapsed() + ahead).as_millis() as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Bytes have arrived that its task has not read yet (its request head, a TLS hello): it
+    /// has spoken, its task just has not run.
+    fn has_unread_bytes(&self) -> bool {
+        SocketProbe(self.socket.clone()).has_unread_bytes()
     }
 
     fn idle_since(&self) -> Instant {
@@ -175,7 +192,11 @@ impl Active {
 impl Drop for Active {
     fn drop(&mut self) {
         *self.0.idle_since.lock().expect("idle lock") = Instant::now();
-        self.0.touch();
+        // A connection just served ranks like a new one: its answer may still be on its way
+        // out (hyper flushes after the body ends), and under a flood of fresh connections,
+        // "heard from now" was already the longest silent, evicted before the client had read
+        // the answer ("connection closed before message completed").
+        self.0.touch_ahead(NEW_CONNECTION_HEAD_START);
         self.0.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -206,54 +227,98 @@ impl hyper::body::Body for TrackedBody {
     }
 }
 
-/// A connection's socket, noting when bytes arrive.
-struct Metered<I> {
-    io: I,
-    tracked: Arc<Tracked>,
+/// A look at a connection's socket without owning it (a request extension: an upload slot
+/// keeps one, see `limits`).
+#[derive(Clone)]
+pub(crate) struct SocketProbe(Weak<TcpStream>);
+
+impl SocketProbe {
+    /// Bytes wait in the socket that the server has not read yet. False once it is closed.
+    pub(crate) fn has_unread_bytes(&self) -> bool {
+        let Some(socket) = self.0.upgrade() else {
+            return false;
+        };
+        let mut byte = [0u8; 1];
+        matches!(
+            rustix::net::recv(&*socket, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+            Ok((n, _)) if n > 0
+        )
+    }
 }
 
-impl<I: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Metered<I> {
+/// A connection's socket, noting when bytes arrive. It is the socket's only strong owner; the
+/// registry holds a `Weak` to peek at it (see [`Tracked::has_unread_bytes`]).
+struct Metered {
+    io: Arc<TcpStream>,
+    tracked: Arc<Tracked>,
+    _registered: Registered,
+}
+
+impl tokio::io::AsyncRead for Metered {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.tracked.touch();
+        loop {
+            std::task::ready!(self.io.poll_read_ready(cx))?;
+            match self.io.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    if n > 0 {
+                        self.tracked.touch();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                // The readiness was stale (and is cleared): wait again.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
-        polled
     }
 }
 
-impl<I: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Metered<I> {
+impl tokio::io::AsyncWrite for Metered {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+        loop {
+            std::task::ready!(self.io.poll_write_ready(cx))?;
+            match self.io.try_write(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        loop {
+            std::task::ready!(self.io.poll_write_ready(cx))?;
+            match self.io.try_write_vectored(bufs) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(
+            rustix::net::shutdown(&*self.io, rustix::net::Shutdown::Write).map_err(Into::into),
+        )
     }
 }
 
@@ -270,16 +335,47 @@ struct Registry {
 }
 
 impl Registry {
-    /// Room for a new connection: at the cap, the idle connection heard from least recently is
-    /// evicted; `None` when every connection has a request in progress.
-    fn admit(&self) -> Option<Arc<Tracked>> {
+    fn new(max: usize) -> Registry {
+        Registry {
+            max: max.max(1),
+            epoch: Instant::now(),
+            closing: AtomicUsize::new(0),
+            closed_one: Notify::new(),
+            next: AtomicU64::new(0),
+            conns: Mutex::new(HashMap::new()),
+            warned: Every::new(CAP_WARNING_EVERY),
+        }
+    }
+
+    /// Room for the connection on `socket`: at the cap, the idle connection heard from least
+    /// recently is evicted; `None` when every connection has a request in progress.
+    ///
+    /// A connection whose bytes wait unread is never the one evicted: it is counted as heard
+    /// from now and the next is looked at. Under a flood of reconnecting clients the whole
+    /// pool can turn over within milliseconds, and a real client's connection, accepted and
+    /// its request already in the socket but its task not yet run, was evicted before its
+    /// request was read (about one real submission in a hundred in the slow-client benchmark:
+    /// "connection closed before message completed").
+    fn admit(&self, socket: Weak<TcpStream>) -> Option<Arc<Tracked>> {
         let mut conns = self.conns.lock().expect("connections");
         if conns.len() >= self.max {
-            let victim = conns
+            // The order is read once: connections touch themselves meanwhile, and a sort whose
+            // keys change under it panics.
+            let mut idle: Vec<(u64, &Arc<Tracked>)> = conns
                 .values()
                 .filter(|c| c.active.load(Ordering::Acquire) == 0)
-                .min_by_key(|c| c.touched.load(Ordering::Relaxed))
-                .map(|c| c.id);
+                .map(|c| (c.touched.load(Ordering::Relaxed), c))
+                .collect();
+            idle.sort_unstable_by_key(|(touched, _)| *touched);
+            let mut victim = None;
+            for (_, c) in idle {
+                if c.has_unread_bytes() {
+                    c.touch();
+                } else {
+                    victim = Some(c.id);
+                    break;
+                }
+            }
             self.warn_full(victim.is_some());
             let victim = conns.remove(&victim?).expect("victim listed");
             tracing::debug!(
@@ -302,6 +398,7 @@ impl Registry {
             touched: AtomicU64::new(
                 (self.epoch.elapsed() + NEW_CONNECTION_HEAD_START).as_millis() as u64,
             ),
+            socket,
             epoch: self.epoch,
             evicted: AtomicBool::new(false),
             notify: Notify::new(),
@@ -359,15 +456,7 @@ pub async fn serve<F>(
     F: Future<Output = ()> + Send,
 {
     let acceptor = tls.map(TlsAcceptor::from);
-    let registry = Arc::new(Registry {
-        max: options.max_connections.max(1),
-        epoch: Instant::now(),
-        closing: AtomicUsize::new(0),
-        closed_one: Notify::new(),
-        next: AtomicU64::new(0),
-        conns: Mutex::new(HashMap::new()),
-        warned: Every::new(CAP_WARNING_EVERY),
-    });
+    let registry = Arc::new(Registry::new(options.max_connections));
     let stopping = CancellationToken::new();
     // Every connection task holds a sender; when all are gone, every connection is closed.
     let (alive, mut all_closed) = mpsc::channel::<()>(1);
@@ -399,7 +488,8 @@ pub async fn serve<F>(
                 continue;
             }
         };
-        let Some(tracked) = registry.admit() else {
+        let stream = Arc::new(stream);
+        let Some(tracked) = registry.admit(Arc::downgrade(&stream)) else {
             tracing::debug!("connection closed at once: every connection is busy");
             drop(stream);
             continue;
@@ -409,15 +499,15 @@ pub async fn serve<F>(
         let stream = Metered {
             io: stream,
             tracked: tracked.clone(),
+            _registered: Registered {
+                tracked: tracked.clone(),
+                registry: registry.clone(),
+            },
         };
         let connection = Connection {
             builder: builder.clone(),
             app: app.clone(),
-            tracked: tracked.clone(),
-            _registered: Registered {
-                tracked,
-                registry: registry.clone(),
-            },
+            tracked,
             idle: options.idle_timeout,
             stopping: stopping.clone(),
             _alive: alive.clone(),
@@ -475,7 +565,6 @@ struct Connection {
     builder: auto::Builder<TokioExecutor>,
     app: Router,
     tracked: Arc<Tracked>,
-    _registered: Registered,
     idle: Duration,
     stopping: CancellationToken,
     _alive: mpsc::Sender<()>,
@@ -488,9 +577,11 @@ impl Connection {
     {
         let tracked = self.tracked.clone();
         let app = self.app.clone();
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let probe = SocketProbe(tracked.socket.clone());
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             let active = Active::enter(&tracked);
             let app = app.clone();
+            request.extensions_mut().insert(probe.clone());
             async move {
                 let response = app.oneshot(request).await?;
                 Ok::<_, Infallible>(response.map(|inner| TrackedBody {
@@ -527,6 +618,91 @@ impl Connection {
                 }
             }
         }
-        // The socket closes with `conn`; then `_registered` gives the place up.
+        // The socket closes with `conn`; then its place in the registry is given up.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    /// A loopback connection: the client's end and the server's accepted end.
+    fn connection(listener: &std::net::TcpListener) -> (std::net::TcpStream, Arc<TcpStream>) {
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (client, Arc::new(TcpStream::from_std(server).unwrap()))
+    }
+
+    /// At the cap, a connection whose request waits unread in its socket is never the one
+    /// evicted, even when it is the longest silent by the registry's count (its task has not
+    /// run yet); a connection that said nothing is.
+    #[tokio::test]
+    async fn the_cap_never_evicts_a_connection_whose_request_waits_unread() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let registry = Registry::new(2);
+        let (mut real_client, real_server) = connection(&listener);
+        let real = registry.admit(Arc::downgrade(&real_server)).unwrap();
+        let (_silent_client, silent_server) = connection(&listener);
+        let silent = registry.admit(Arc::downgrade(&silent_server)).unwrap();
+        real_client
+            .write_all(b"POST /v1/reports HTTP/1.1\r\n")
+            .unwrap();
+        // The kernel has the bytes once the peek sees them (loopback: at once).
+        let mut waited = 0;
+        while !real.has_unread_bytes() && waited < 100 {
+            std::thread::sleep(Duration::from_millis(10));
+            waited += 1;
+        }
+        let (_c3, s3) = connection(&listener);
+        let third = registry.admit(Arc::downgrade(&s3)).unwrap();
+        assert!(
+            silent.evicted.load(Ordering::Acquire),
+            "the silent one made room"
+        );
+        assert!(
+            !real.evicted.load(Ordering::Acquire),
+            "the real one keeps its place"
+        );
+        // A connection with a request in progress is never evicted; when every one is busy
+        // the newcomer is refused.
+        let _busy_real = Active::enter(&real);
+        let _busy_third = Active::enter(&third);
+        let (_c4, s4) = connection(&listener);
+        assert!(registry.admit(Arc::downgrade(&s4)).is_none());
+    }
+
+    /// An upload slot is not taken from an upload whose body waits unread in its socket: it is
+    /// not slow, its task has not run yet.
+    #[tokio::test]
+    async fn an_upload_whose_body_waits_unread_keeps_its_slot() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let slots = crate::limits::UploadSlots::new(1, 1000);
+        let (mut client, server) = connection(&listener);
+        let waiting = slots
+            .admit(Some(SocketProbe(Arc::downgrade(&server))))
+            .unwrap();
+        client.write_all(&[7u8; 10_240]).unwrap();
+        let probe = SocketProbe(Arc::downgrade(&server));
+        let mut waited = 0;
+        while !probe.has_unread_bytes() && waited < 100 {
+            std::thread::sleep(Duration::from_millis(10));
+            waited += 1;
+        }
+        assert!(
+            slots.admit(None).is_err(),
+            "the newcomer is told to come back"
+        );
+        assert!(!waiting.is_evicted());
+        // Once it is read and the upload still has nothing counted, it is slow: evicted.
+        let mut sink = vec![0u8; 20_000];
+        let mut read = 0;
+        while read < 10_240 {
+            server.readable().await.unwrap();
+            read += server.try_read(&mut sink).unwrap_or(0);
+        }
+        let _newcomer = slots.admit(None).unwrap();
+        assert!(waiting.is_evicted());
     }
 }

@@ -876,3 +876,88 @@ async fn a_large_refused_body_is_read_to_its_end_so_the_client_hears_why() {
     let files = std::fs::read_dir(fx.data.join("bodies")).unwrap().count();
     assert_eq!(files, 0, "nothing of it is stored");
 }
+
+/// A body of `len` bytes sent in 16 KiB pieces, and how much of it the server has taken.
+fn counted_body(len: usize) -> (Body, Arc<std::sync::atomic::AtomicUsize>) {
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let pieces: Vec<Bytes> = vec![7u8; len]
+        .chunks(16 * 1024)
+        .map(Bytes::copy_from_slice)
+        .collect();
+    let stream = futures_util::stream::iter(pieces).map(move |p| {
+        counter.fetch_add(p.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, std::io::Error>(p)
+    });
+    (Body::from_stream(stream), sent)
+}
+
+/// Every route, not only submissions, lets the client hear an answer given before its body
+/// was read: a little is drained first (lingering close), more ends the connection.
+#[tokio::test]
+async fn an_answer_given_before_the_body_is_read_lingers_on_every_route() {
+    let fx = fixture(Options::default()).await;
+    let receipt = submit(&fx, "linger", &report_body(&fx, "a report"))
+        .await
+        .json()["receipt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = format!("/v1/team/reports/{receipt}/replies");
+    let closes = |a: &Answer| {
+        a.headers
+            .get(header::CONNECTION)
+            .is_some_and(|v| v == "close")
+    };
+    // A wrong token on a 300 KiB reply, a 404 and a 405 with bodies: read to the end, answered,
+    // the connection kept.
+    for (method, path, token) in [
+        (Method::POST, uri.as_str(), "wrong"),
+        (Method::POST, "/v1/nowhere", "wrong"),
+        (Method::DELETE, "/v1/reports", "wrong"),
+    ] {
+        let (body, sent) = counted_body(300 * 1024);
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(body)
+            .unwrap();
+        let a = send(&fx.router, request).await;
+        assert!(a.status.is_client_error(), "{method} {path}: {}", a.status);
+        assert_eq!(
+            sent.load(std::sync::atomic::Ordering::SeqCst),
+            300 * 1024,
+            "{method} {path}: the whole body was drained"
+        );
+        assert!(!closes(&a), "{method} {path}: the connection stays usable");
+    }
+    // Over the linger budget: not read to its end, and the answer closes the connection.
+    let (body, sent) = counted_body(3 * 1024 * 1024);
+    let request = Request::post(&uri)
+        .header(header::AUTHORIZATION, "Bearer wrong")
+        .body(body)
+        .unwrap();
+    let a = send(&fx.router, request).await;
+    assert_eq!(a.error_code(), "invalid_token");
+    assert!(sent.load(std::sync::atomic::Ordering::SeqCst) < 3 * 1024 * 1024);
+    assert!(closes(&a), "a body left unread ends its connection");
+    // A client that asked to be told before sending, and was not, sent nothing to drain.
+    let (body, sent) = counted_body(64 * 1024);
+    let request = Request::post(&uri)
+        .header(header::AUTHORIZATION, "Bearer wrong")
+        .header(header::EXPECT, "100-continue")
+        .body(body)
+        .unwrap();
+    let a = send(&fx.router, request).await;
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(closes(&a));
+    // A request with no body and a handled body are untouched.
+    let a = send(
+        &fx.router,
+        team_request(&fx, Method::GET, "/v1/team/reports", Body::empty()),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(!closes(&a));
+}

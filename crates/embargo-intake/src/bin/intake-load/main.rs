@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use embargo_core::keys;
 use http_body_util::{BodyExt as _, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::Request;
@@ -19,7 +20,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use openpgp::cert::prelude::*;
 use openpgp::parse::Parse as _;
-use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message};
 use openpgp::serialize::SerializeInto as _;
 use rand::RngCore as _;
@@ -107,23 +107,19 @@ fn read_cert(path: &PathBuf) -> anyhow::Result<Cert> {
     Cert::from_file(path).with_context(|| format!("read cert {}", path.display()))
 }
 
-/// Encrypts `plaintext` to every encryption-capable key of `cert`, writing into `sink`.
+/// Encrypts `plaintext` to `cert` the way Embargo's clients do: the recipients and the format
+/// come from the core library's own selection (`keys::encryption_keys`, `keys::recipients`).
 fn encrypt_into<W: std::io::Write + Send + Sync>(
     cert: &Cert,
     sink: W,
     mut fill: impl FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
-    let p = StandardPolicy::new();
-    let recipients = cert
-        .keys()
-        .with_policy(&p, None)
-        .supported()
-        .alive()
-        .revoked(false)
-        .for_transport_encryption()
-        .for_storage_encryption();
+    let p = keys::policy();
+    let certs = std::slice::from_ref(cert);
+    let usable = vec![keys::encryption_keys(cert, &p)?];
+    let set = keys::recipients(certs, &usable, false)?;
     let message = Message::new(sink);
-    let message = Encryptor::for_recipients(message, recipients).build()?;
+    let message = Encryptor::for_recipients(message, set.recipients).build()?;
     let mut literal = LiteralWriter::new(message).build()?;
     fill(&mut literal)?;
     literal.finalize()?;
