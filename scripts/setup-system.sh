@@ -15,9 +15,10 @@ if [ "${1:-}" = test ]; then
   # left with it; postgresql: the intake server's second storage backend; strace: the durability
   # test reads the intake's syscalls; dbus…python3-gi: a session bus and a recording notification
   # service (tests/peers/notifications.py) the app's notifications go to; systemd: its
-  # systemd-analyze checks the intake's unit.
+  # systemd-analyze checks the intake's unit; desktop-file-utils, appstream: the packages'
+  # desktop entry and AppStream metadata are validated (scripts/package.sh, tests/it/packages.rs).
   want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time
-         strace dbus python3-dbus python3-gi systemd)
+         strace dbus python3-dbus python3-gi systemd desktop-file-utils appstream)
 fi
 
 missing=()

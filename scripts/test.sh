@@ -31,5 +31,8 @@ else
   echo "cargo deny: advisory database unreachable (no network): advisories not checked" >&2
 fi
 cargo build --workspace --all-targets --locked
+# The release packages (.deb of the app and of the intake, SHA256SUMS signed with a throwaway
+# key), which tests/it/packages.rs installs, uses and removes.
+scripts/package.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 xvfb-run -a -s "-screen 0 1280x900x24" cargo test --workspace --locked

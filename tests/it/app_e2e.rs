@@ -30,7 +30,7 @@ fn app_bin() -> PathBuf {
 
 /// tauri-driver, stopped with SIGTERM so that WebKitWebDriver lets go of its port; holds the
 /// app turn until then.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     _turn: std::sync::MutexGuard<'static, ()>,
 }
@@ -63,6 +63,14 @@ impl Drop for Driver {
 /// Starts tauri-driver with `env` for the app (its data dir, network settings, scripted
 /// dialogs) and opens a WebDriver session on the app.
 async fn session(env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
+    session_with(&app_bin(), env).await
+}
+
+/// [`session`] on the app at `app` (the installed package's, in `packages`).
+pub(crate) async fn session_with(
+    app: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Driver, Client) {
     let port = free_port();
     let mut cmd = tool("tauri-driver");
     cmd.args([
@@ -83,7 +91,7 @@ async fn session(env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
         _turn: turn,
     };
     let mut caps = serde_json::Map::new();
-    caps.insert("tauri:options".into(), json!({ "application": app_bin() }));
+    caps.insert("tauri:options".into(), json!({ "application": app }));
     let url = format!("http://127.0.0.1:{port}");
     let start = Instant::now();
     let c = loop {
@@ -102,7 +110,7 @@ async fn session(env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
     (driver, c)
 }
 
-async fn by(c: &Client, id: &str) -> fantoccini::elements::Element {
+pub(crate) async fn by(c: &Client, id: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css(&format!("[data-testid='{id}']")))
@@ -124,7 +132,7 @@ async fn text_of(c: &Client, id: &str) -> String {
 }
 
 /// Waits until a script returns true (the UI reacts asynchronously to the backend).
-async fn until(c: &Client, what: &str, script: &str) {
+pub(crate) async fn until(c: &Client, what: &str, script: &str) {
     let start = Instant::now();
     loop {
         if c.execute(script, vec![]).await.ok() == Some(Value::Bool(true)) {
@@ -170,7 +178,7 @@ async fn shot(c: &Client, dir: &Path, name: &str) {
 
 /// A screenshot of the whole X display, for screens where WebKitWebDriver's own screenshot
 /// never answers (Sent, Drafts): ImageMagick's `import` reads the Xvfb framebuffer.
-async fn xshot(c: &Client, dir: &Path, name: &str) {
+pub(crate) async fn xshot(c: &Client, dir: &Path, name: &str) {
     let _ = c
         .execute(
             "window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; });",

@@ -21,6 +21,7 @@ mod intake;
 mod intake_storage;
 mod interop;
 mod messages;
+mod packages;
 mod parity;
 mod peers;
 mod pg;
