@@ -67,10 +67,7 @@ async fn session(env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
 }
 
 /// [`session`] on the app at `app` (the installed package's, in `packages`).
-pub(crate) async fn session_with(
-    app: &Path,
-    env: &[(&str, &std::ffi::OsStr)],
-) -> (Driver, Client) {
+pub(crate) async fn session_with(app: &Path, env: &[(&str, &std::ffi::OsStr)]) -> (Driver, Client) {
     let port = free_port();
     let mut cmd = tool("tauri-driver");
     cmd.args([

@@ -212,15 +212,17 @@ async fn the_packages_install_work_and_leave_nothing_behind() {
         "{}",
         stdout(&checked)
     );
-    fs::write(d.path().join("filled.md"), report_text("IDOR", "\"anonymous\"")).unwrap();
+    fs::write(
+        d.path().join("filled.md"),
+        report_text("IDOR", "\"anonymous\""),
+    )
+    .unwrap();
     expect_code(&run(&["check", "filled.md"]), 0);
     let desktop: Vec<PathBuf> = fs::read_dir("/usr/share/applications")
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            fs::read_to_string(p).is_ok_and(|t| t.lines().any(|l| l == "Exec=embargo-app"))
-        })
+        .filter(|p| fs::read_to_string(p).is_ok_and(|t| t.lines().any(|l| l == "Exec=embargo-app")))
         .collect();
     assert_eq!(desktop.len(), 1, "one desktop entry runs embargo-app");
     ok(
@@ -240,7 +242,14 @@ async fn the_packages_install_work_and_leave_nothing_behind() {
     );
     // The installed app, to its first screen: it asks what Embargo is for.
     let r = d.path().join("app");
-    for sub in ["home", "tmp", "xdg-data", "xdg-config", "xdg-cache", "embargo"] {
+    for sub in [
+        "home",
+        "tmp",
+        "xdg-data",
+        "xdg-config",
+        "xdg-cache",
+        "embargo",
+    ] {
         fs::create_dir_all(r.join(sub)).unwrap();
     }
     let env: Vec<(&str, std::ffi::OsString)> = vec![
