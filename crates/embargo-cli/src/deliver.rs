@@ -527,6 +527,14 @@ pub fn cmd_status(a: StatusArgs) -> Result<u8, Failure> {
                     }
                     print_reply(reply);
                 }
+                // Shown: the app does not notify of it again (what was shown stands if this
+                // cannot be kept).
+                if let Err(e) = usecase::notify::shown(&records, rec, &f) {
+                    eprintln!(
+                        "warning: {}: what was shown is not kept as seen: {e}",
+                        rec.receipt
+                    );
+                }
             }
             Err(e) => {
                 failed += 1;

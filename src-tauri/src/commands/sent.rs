@@ -65,12 +65,7 @@ pub async fn follow_up_report(
             chrono::Utc::now(),
         ))??;
         // Shown now: not notified again.
-        notify::remember(
-            &records,
-            &record,
-            follow_up.status,
-            follow_up.replies.iter().map(|r| r.id),
-        )?;
+        notify::shown(&records, &record, &follow_up)?;
         Ok(follow_up)
     })
     .await

@@ -21,6 +21,7 @@ use crate::protocol::{ReportState, ReportStatus, STATUSES};
 use crate::store::StoreError;
 
 use super::team::InboxEntry;
+use super::ReportFollowUp;
 
 /// Something to tell the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,9 +131,25 @@ fn seen_now(
     (notice, now)
 }
 
-/// Keeps what the researcher has now seen of a receipt (the Sent screen showed its `status`
-/// and the replies with these ids), so that it is not told again.
-pub fn remember(
+/// A follow-up a shell has just shown the researcher (the app's Sent screen, `embargo status`):
+/// its status and replies are kept as seen in the receipt's record, so that the app does not
+/// tell of them again — whichever shell showed them.
+pub fn shown(
+    records: &Records,
+    record: &ReceiptRecord,
+    follow_up: &ReportFollowUp,
+) -> Result<(), StoreError> {
+    remember(
+        records,
+        record,
+        follow_up.status,
+        follow_up.replies.iter().map(|r| r.id),
+    )
+}
+
+/// Keeps what the researcher has now seen of a receipt (its `status` and the replies with
+/// these ids), so that it is not told again.
+fn remember(
     records: &Records,
     record: &ReceiptRecord,
     status: ReportStatus,
@@ -279,5 +296,38 @@ mod tests {
         // A reply that came while the app was closed, before anything was seen.
         let (n, _) = news_of(&record(None), &state("received", &[9]));
         assert!(matches!(n, Some(Notice::Reply { .. })));
+    }
+
+    /// What a shell showed (`embargo status`, the Sent screen) is kept in the record: the
+    /// next check tells nothing of it, and a later reply is still news.
+    #[test]
+    fn a_follow_up_shown_is_not_told_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::at(dir.path().to_owned());
+        let records = Records::of(&store);
+        records.save_receipt(&record(None)).unwrap();
+        let saved = records.receipt("01JXXXXXXXXXXXXXXXXXXXXXXX").unwrap();
+        let follow_up = ReportFollowUp {
+            receipt: saved.receipt.clone(),
+            status: "triaged".parse().unwrap(),
+            status_words: String::new(),
+            received_at: saved.received_at.clone(),
+            updated_at: "2026-12-07T09:00:00Z".into(),
+            answer_due: None,
+            replies: vec![crate::usecase::ReadReply {
+                id: 4,
+                created_at: "2026-12-07T09:00:00Z".into(),
+                text: None,
+                signer: None,
+                unreadable: None,
+            }],
+        };
+        shown(&records, &saved, &follow_up).unwrap();
+        let kept = records.receipt(&saved.receipt).unwrap();
+        assert_eq!(news_of(&kept, &state("triaged", &[4])).0, None);
+        assert!(matches!(
+            news_of(&kept, &state("triaged", &[4, 5])).0,
+            Some(Notice::Reply { .. })
+        ));
     }
 }
