@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::limits::Slot;
 use crate::receipt::Receipt;
 use crate::serve::SocketProbe;
-use crate::storage::rfc3339;
+use crate::storage::{rfc3339, ReplyRecord};
 use crate::upload::{self, Accepted};
 use crate::AppState;
 
@@ -230,14 +230,19 @@ pub async fn status(
         status: record.status,
         received_at: rfc3339(record.received_at),
         updated_at: rfc3339(record.updated_at),
-        replies: replies
-            .into_iter()
-            .map(|r| Reply {
-                id: r.id,
-                created_at: rfc3339(r.created_at),
-                message: armored(&r.message),
-            })
-            .collect(),
+        replies: on_the_wire(replies),
     };
     Ok(Json(view).into_response())
+}
+
+/// Stored replies as the protocol carries them (armored), for the researcher and the team.
+pub(crate) fn on_the_wire(replies: Vec<ReplyRecord>) -> Vec<Reply> {
+    replies
+        .into_iter()
+        .map(|r| Reply {
+            id: r.id,
+            created_at: rfc3339(r.created_at),
+            message: armored(&r.message),
+        })
+        .collect()
 }

@@ -11,13 +11,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use embargo_core::protocol::{
-    Reply, ReplyCreated, StatusChange, StatusChanged, TeamReplies, TeamReport, TeamReports,
+    ReplyCreated, StatusChange, StatusChanged, TeamReplies, TeamReport, TeamReports,
 };
 use openpgp::armor;
 use sequoia_openpgp as openpgp;
 use serde::Deserialize;
 
-use crate::api::{armored, bearer, path_receipt};
+use crate::api::{bearer, on_the_wire, path_receipt};
 use crate::error::AppError;
 use crate::framing::{self, Expect, Refusal};
 use crate::receipt::Receipt;
@@ -188,14 +188,7 @@ pub async fn replies(
     }
     let replies = shared.storage.replies(&receipt).await?;
     let view = TeamReplies {
-        replies: replies
-            .into_iter()
-            .map(|r| Reply {
-                id: r.id,
-                created_at: rfc3339(r.created_at),
-                message: armored(&r.message),
-            })
-            .collect(),
+        replies: on_the_wire(replies),
     };
     Ok(Json(view).into_response())
 }
