@@ -28,6 +28,26 @@ fn app_bin() -> PathBuf {
     bin
 }
 
+/// An app's every writable place under `r` (its data dir, HOME, TMPDIR, the XDG dirs), made
+/// here, as the environment to start it with; tests then search `r` for what it wrote.
+pub(crate) fn confined_env(r: &Path) -> Vec<(&'static str, std::ffi::OsString)> {
+    let places = [
+        ("EMBARGO_HOME", "embargo"),
+        ("HOME", "home"),
+        ("TMPDIR", "tmp"),
+        ("XDG_DATA_HOME", "xdg-data"),
+        ("XDG_CONFIG_HOME", "xdg-config"),
+        ("XDG_CACHE_HOME", "xdg-cache"),
+    ];
+    places
+        .iter()
+        .map(|(var, dir)| {
+            fs::create_dir_all(r.join(dir)).unwrap();
+            (*var, r.join(dir).into_os_string())
+        })
+        .collect()
+}
+
 /// tauri-driver, stopped with SIGTERM so that WebKitWebDriver lets go of its port; holds the
 /// app turn until then.
 pub(crate) struct Driver {
@@ -696,25 +716,8 @@ async fn the_app_autosaves_encrypted_and_recovers_after_a_crash() {
     );
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for d in [
-        "home",
-        "tmp",
-        "xdg-data",
-        "xdg-config",
-        "xdg-cache",
-        "embargo",
-    ] {
-        fs::create_dir_all(r.join(d)).unwrap();
-    }
     let home = r.join("embargo");
-    let env: Vec<(&str, std::ffi::OsString)> = vec![
-        ("EMBARGO_HOME", home.clone().into_os_string()),
-        ("HOME", r.join("home").into_os_string()),
-        ("TMPDIR", r.join("tmp").into_os_string()),
-        ("XDG_DATA_HOME", r.join("xdg-data").into_os_string()),
-        ("XDG_CONFIG_HOME", r.join("xdg-config").into_os_string()),
-        ("XDG_CACHE_HOME", r.join("xdg-cache").into_os_string()),
-    ];
+    let env = confined_env(r);
     let env_refs: Vec<(&str, &std::ffi::OsStr)> =
         env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
     let canary = format!(
@@ -1450,16 +1453,6 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
     let notes = Notifications::start(d);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for sub in [
-        "home",
-        "tmp",
-        "xdg-data",
-        "xdg-config",
-        "xdg-cache",
-        "embargo",
-    ] {
-        fs::create_dir_all(r.join(sub)).unwrap();
-    }
     // Two dialogs: A's key, then where A saves the attachment (outside A's app's places).
     let picks = d.join("picks.txt");
     let saved_to = d.join("saved-evidence.txt");
@@ -1468,16 +1461,9 @@ async fn the_team_works_its_inbox_in_the_app_with_two_members() {
         format!("{}\n{}", d.join("alice.key").display(), saved_to.display()),
     )
     .unwrap();
-    let env: Vec<(&str, std::ffi::OsString)> = vec![
-        ("EMBARGO_HOME", r.join("embargo").into_os_string()),
-        ("HOME", r.join("home").into_os_string()),
-        ("TMPDIR", r.join("tmp").into_os_string()),
-        ("XDG_DATA_HOME", r.join("xdg-data").into_os_string()),
-        ("XDG_CONFIG_HOME", r.join("xdg-config").into_os_string()),
-        ("XDG_CACHE_HOME", r.join("xdg-cache").into_os_string()),
-        ("EMBARGO_E2E_PICKS", picks.clone().into_os_string()),
-        ("DBUS_SESSION_BUS_ADDRESS", notes.address.clone().into()),
-    ];
+    let mut env = confined_env(r);
+    env.push(("EMBARGO_E2E_PICKS", picks.clone().into_os_string()));
+    env.push(("DBUS_SESSION_BUS_ADDRESS", notes.address.clone().into()));
     let env_refs: Vec<(&str, &std::ffi::OsStr)> =
         env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
     let (driver, c) = session(&env_refs).await;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use embargo_tests::*;
 
-use crate::app_e2e::{by, session_with, until, xshot};
+use crate::app_e2e::{by, confined_env, session_with, until, xshot};
 
 /// `$CARGO_TARGET_DIR/release/bundle`, where `scripts/package.sh` leaves the packages.
 fn bundle_dir() -> PathBuf {
@@ -242,24 +242,7 @@ async fn the_packages_install_work_and_leave_nothing_behind() {
     );
     // The installed app, to its first screen: it asks what Embargo is for.
     let r = d.path().join("app");
-    for sub in [
-        "home",
-        "tmp",
-        "xdg-data",
-        "xdg-config",
-        "xdg-cache",
-        "embargo",
-    ] {
-        fs::create_dir_all(r.join(sub)).unwrap();
-    }
-    let env: Vec<(&str, std::ffi::OsString)> = vec![
-        ("EMBARGO_HOME", r.join("embargo").into_os_string()),
-        ("HOME", r.join("home").into_os_string()),
-        ("TMPDIR", r.join("tmp").into_os_string()),
-        ("XDG_DATA_HOME", r.join("xdg-data").into_os_string()),
-        ("XDG_CONFIG_HOME", r.join("xdg-config").into_os_string()),
-        ("XDG_CACHE_HOME", r.join("xdg-cache").into_os_string()),
-    ];
+    let env = confined_env(&r);
     let env_refs: Vec<(&str, &std::ffi::OsStr)> =
         env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
     {
