@@ -187,6 +187,30 @@ impl Gpg {
     }
 }
 
+/// Pins `team.asc` (in `dir`) as Novu's team key with the fingerprint read from the file, as a
+/// researcher does who compared it; the pin must succeed.
+pub fn pin_team_asc(dir: &Path) {
+    let fpr = embargo_core::keys::read_certs(&dir.join("team.asc")).expect("team.asc")[0]
+        .fingerprint()
+        .to_hex();
+    expect_code(
+        &embargo(
+            dir,
+            [
+                "program",
+                "pin",
+                "--program",
+                "novu",
+                "--key",
+                "team.asc",
+                "--fingerprint",
+                &fpr,
+            ],
+        ),
+        0,
+    );
+}
+
 /// A report that passes `embargo check` for Novu.
 pub fn report_text(title: &str, credit: &str) -> String {
     format!(

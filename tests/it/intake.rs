@@ -1467,20 +1467,7 @@ fn the_readme_commands_for_security_teams_receive_a_report() {
                 embargo_tests::report_text("IDOR through the quickstart", "\"anonymous\""),
             )
             .unwrap();
-            let fpr = embargo_core::keys::read_certs(&d.join("team.asc")).unwrap()[0]
-                .fingerprint()
-                .to_hex();
-            let pin = [
-                "program",
-                "pin",
-                "--program",
-                "novu",
-                "--key",
-                "team.asc",
-                "--fingerprint",
-                &fpr,
-            ];
-            embargo_tests::expect_code(&embargo_tests::embargo(&r, pin), 0);
+            embargo_tests::pin_team_asc(&r);
             let out = embargo_tests::embargo(&r, ["submit", "r.md", "--intake", url, "--json"]);
             embargo_tests::expect_code(&out, 0);
         }

@@ -43,23 +43,7 @@ pub(crate) fn setup(d: &Path, team: &Team) {
         0,
     );
     // The researcher pinned the team's key (so its replies verify against it).
-    let fpr = team.key.fingerprint().to_hex();
-    expect_code(
-        &embargo(
-            d,
-            [
-                "program",
-                "pin",
-                "--program",
-                "novu",
-                "--key",
-                "team.asc",
-                "--fingerprint",
-                &fpr,
-            ],
-        ),
-        0,
-    );
+    pin_team_asc(d);
 }
 
 /// No plaintext of the report anywhere in the researcher's data directory.
