@@ -123,8 +123,9 @@ struct Tracked {
     /// When the connection was last heard from (bytes read, or a request ended), in
     /// milliseconds since the registry's start: the eviction order.
     touched: AtomicU64,
-    /// Its socket, owned by its [`Metered`].
-    socket: Weak<TcpStream>,
+    /// Its socket, owned by its [`Metered`]: whether bytes wait unread in it (its request
+    /// head, a TLS hello) tells a connection that has spoken, its task not yet run.
+    socket: SocketProbe,
     epoch: Instant,
     evicted: AtomicBool,
     notify: Notify,
@@ -142,12 +143,6 @@ impl Tracked {
             (self.epoch.elapsed() + ahead).as_millis() as u64,
             Ordering::Relaxed,
         );
-    }
-
-    /// Bytes have arrived that its task has not read yet (its request head, a TLS hello): it
-    /// has spoken, its task just has not run.
-    fn has_unread_bytes(&self) -> bool {
-        SocketProbe(self.socket.clone()).has_unread_bytes()
     }
 
     fn idle_since(&self) -> Instant {
@@ -247,7 +242,7 @@ impl SocketProbe {
 }
 
 /// A connection's socket, noting when bytes arrive. It is the socket's only strong owner; the
-/// registry holds a `Weak` to peek at it (see [`Tracked::has_unread_bytes`]).
+/// registry holds a [`SocketProbe`] to peek at it.
 struct Metered {
     io: Arc<TcpStream>,
     tracked: Arc<Tracked>,
@@ -356,7 +351,7 @@ impl Registry {
     /// its request already in the socket but its task not yet run, was evicted before its
     /// request was read (about one real submission in a hundred in the slow-client benchmark:
     /// "connection closed before message completed").
-    fn admit(&self, socket: Weak<TcpStream>) -> Option<Arc<Tracked>> {
+    fn admit(&self, socket: SocketProbe) -> Option<Arc<Tracked>> {
         let mut conns = self.conns.lock().expect("connections");
         if conns.len() >= self.max {
             // The order is read once: connections touch themselves meanwhile, and a sort whose
@@ -369,7 +364,7 @@ impl Registry {
             idle.sort_unstable_by_key(|(touched, _)| *touched);
             let mut victim = None;
             for (_, c) in idle {
-                if c.has_unread_bytes() {
+                if c.socket.has_unread_bytes() {
                     c.touch();
                 } else {
                     victim = Some(c.id);
@@ -489,7 +484,7 @@ pub async fn serve<F>(
             }
         };
         let stream = Arc::new(stream);
-        let Some(tracked) = registry.admit(Arc::downgrade(&stream)) else {
+        let Some(tracked) = registry.admit(SocketProbe(Arc::downgrade(&stream))) else {
             tracing::debug!("connection closed at once: every connection is busy");
             drop(stream);
             continue;
@@ -577,7 +572,7 @@ impl Connection {
     {
         let tracked = self.tracked.clone();
         let app = self.app.clone();
-        let probe = SocketProbe(tracked.socket.clone());
+        let probe = tracked.socket.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             let active = Active::enter(&tracked);
             let app = app.clone();
@@ -643,20 +638,24 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let registry = Registry::new(2);
         let (mut real_client, real_server) = connection(&listener);
-        let real = registry.admit(Arc::downgrade(&real_server)).unwrap();
+        let real = registry
+            .admit(SocketProbe(Arc::downgrade(&real_server)))
+            .unwrap();
         let (_silent_client, silent_server) = connection(&listener);
-        let silent = registry.admit(Arc::downgrade(&silent_server)).unwrap();
+        let silent = registry
+            .admit(SocketProbe(Arc::downgrade(&silent_server)))
+            .unwrap();
         real_client
             .write_all(b"POST /v1/reports HTTP/1.1\r\n")
             .unwrap();
         // The kernel has the bytes once the peek sees them (loopback: at once).
         let mut waited = 0;
-        while !real.has_unread_bytes() && waited < 100 {
+        while !real.socket.has_unread_bytes() && waited < 100 {
             std::thread::sleep(Duration::from_millis(10));
             waited += 1;
         }
         let (_c3, s3) = connection(&listener);
-        let third = registry.admit(Arc::downgrade(&s3)).unwrap();
+        let third = registry.admit(SocketProbe(Arc::downgrade(&s3))).unwrap();
         assert!(
             silent.evicted.load(Ordering::Acquire),
             "the silent one made room"
@@ -670,7 +669,7 @@ mod tests {
         let _busy_real = Active::enter(&real);
         let _busy_third = Active::enter(&third);
         let (_c4, s4) = connection(&listener);
-        assert!(registry.admit(Arc::downgrade(&s4)).is_none());
+        assert!(registry.admit(SocketProbe(Arc::downgrade(&s4))).is_none());
     }
 
     /// An upload slot is not taken from an upload whose body waits unread in its socket: it is
