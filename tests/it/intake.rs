@@ -344,7 +344,14 @@ impl Server {
 
     /// Starts `serve --config CONFIG` on a free loopback port, logging into `logs`.
     pub fn start_config(config: &Path, logs: &Path) -> Server {
-        let log = logs.join("intake-config.log");
+        let log = tempfile::Builder::new()
+            .prefix("intake-config")
+            .suffix(".log")
+            .tempfile_in(logs)
+            .unwrap()
+            .into_temp_path()
+            .keep()
+            .unwrap();
         let child = Command::new(intake_bin())
             .arg("serve")
             .arg("--config")
@@ -1158,12 +1165,39 @@ impl Server {
     }
 }
 
+/// Two replicas on one PostgreSQL, both started from the one configuration file
+/// `embargo-intake init --database` wrote (README "Several replicas"), the team's token the one
+/// `init` made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_two_replicas_on_one_postgres() {
     let backend = postgres();
-    let team = Team::new(backend.dir.path(), "security@example.org");
-    let a = Server::start(&backend, &team, &[]);
-    let b = Server::start(&backend, &team, &[]);
+    let d = backend.dir.path();
+    let Store::Postgres(database) = &backend.store else {
+        unreachable!("a PostgreSQL backend")
+    };
+    let mut team = Team::new(d, "security@example.org");
+    let init = Command::new(intake_bin())
+        .current_dir(d)
+        .args(["init", "--domain", "example.org", "--team-cert"])
+        .arg(&team.cert_path)
+        .args(["--database", database, "--token-file", "team.token"])
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    team.token = std::fs::read_to_string(d.join("team.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let config = d.join("intake.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(database.as_str()), "{text}");
+    let a = Server::start_config(&config, d);
+    let b = Server::start_config(&config, d);
+    assert_ne!(a.addr, b.addr);
     let http = client();
     // Submissions to both at once.
     let mut tasks = Vec::new();
