@@ -16,9 +16,11 @@ if [ "${1:-}" = test ]; then
   # test reads the intake's syscalls; dbus…python3-gi: a session bus and a recording notification
   # service (tests/peers/notifications.py) the app's notifications go to; systemd: its
   # systemd-analyze checks the intake's unit; desktop-file-utils, appstream: the packages'
-  # desktop entry and AppStream metadata are validated (scripts/package.sh, tests/it/packages.rs).
+  # desktop entry and AppStream metadata are validated (scripts/package.sh, tests/it/packages.rs);
+  # mmdebstrap, bubblewrap: the app's .deb is run on a fresh Debian 12 (scripts/fresh-debian12.sh).
   want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time
-         strace dbus python3-dbus python3-gi systemd desktop-file-utils appstream)
+         strace dbus python3-dbus python3-gi systemd desktop-file-utils appstream mmdebstrap
+         bubblewrap)
 fi
 
 missing=()

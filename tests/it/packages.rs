@@ -194,30 +194,14 @@ async fn the_packages_install_work_and_leave_nothing_behind() {
     assert!(version.starts_with("embargo "), "{version}");
     let d = scratch();
     let home = d.path().join("home");
-    let run = |args: &[&str]| {
+    the_cli_checks_a_report(d.path(), |args| {
         Command::new("/usr/bin/embargo")
             .args(args)
             .current_dir(d.path())
             .env("EMBARGO_HOME", &home)
             .output()
             .unwrap()
-    };
-    ok(run(&["new", "-o", "report.md"]), "embargo new");
-    let checked = run(&["check", "report.md"]);
-    // A template is not a report yet: exit 1 with the findings, title first.
-    expect_code(&checked, 1);
-    assert!(
-        stdout(&checked).contains("title: missing title")
-            && stdout(&checked).contains("no-automated-scanning"),
-        "{}",
-        stdout(&checked)
-    );
-    fs::write(
-        d.path().join("filled.md"),
-        report_text("IDOR", "\"anonymous\""),
-    )
-    .unwrap();
-    expect_code(&run(&["check", "filled.md"]), 0);
+    });
     let desktop: Vec<PathBuf> = fs::read_dir("/usr/share/applications")
         .unwrap()
         .flatten()
@@ -240,28 +224,13 @@ async fn the_packages_install_work_and_leave_nothing_behind() {
             .unwrap(),
         "appstreamcli validate",
     );
-    // The installed app, to its first screen: it asks what Embargo is for.
-    let r = d.path().join("app");
-    let env = confined_env(&r);
-    let env_refs: Vec<(&str, &std::ffi::OsStr)> =
-        env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    {
-        let (driver, c) = session_with(Path::new("/usr/bin/embargo-app"), &env_refs).await;
-        assert_eq!(c.title().await.unwrap(), "Embargo");
-        by(&c, "role-ask").await;
-        by(&c, "role-researcher").await;
-        until(
-            &c,
-            "the first screen's text",
-            "return document.body.innerText.includes('Embargo')",
-        )
-        .await;
-        let shots = screenshot_dir();
-        fs::create_dir_all(&shots).unwrap();
-        xshot(&c, &shots, "installed-first-screen").await;
-        c.close().await.unwrap();
-        drop(driver);
-    }
+    // The installed app, to its first screen.
+    the_app_starts(
+        Path::new("/usr/bin/embargo-app"),
+        &d.path().join("app"),
+        "installed-first-screen",
+    )
+    .await;
     remove(&app);
     nothing_left(&before, &app);
     assert!(!Path::new("/usr/bin/embargo").exists());
@@ -298,4 +267,129 @@ async fn the_packages_install_work_and_leave_nothing_behind() {
     assert!(uid < 1000, "a system user: {user}");
     remove(&intake);
     nothing_left(&before, &intake);
+}
+
+/// `embargo new` makes a template that `embargo check` refuses (exit 1, the findings named);
+/// a filled report passes. `run` runs the installed CLI in `dir` with the given arguments.
+fn the_cli_checks_a_report(dir: &Path, run: impl Fn(&[&str]) -> Output) {
+    ok(run(&["new", "-o", "report.md"]), "embargo new");
+    let checked = run(&["check", "report.md"]);
+    // A template is not a report yet: exit 1 with the findings, title first.
+    expect_code(&checked, 1);
+    assert!(
+        stdout(&checked).contains("title: missing title")
+            && stdout(&checked).contains("no-automated-scanning"),
+        "{}",
+        stdout(&checked)
+    );
+    fs::write(dir.join("filled.md"), report_text("IDOR", "\"anonymous\"")).unwrap();
+    expect_code(&run(&["check", "filled.md"]), 0);
+}
+
+/// The app at `app` (a program WebKitWebDriver starts), driven by tauri-driver to its first
+/// screen (it asks what Embargo is for), its writable places under `r`; screenshot `shot`.
+async fn the_app_starts(app: &Path, r: &Path, shot: &str) {
+    let env = confined_env(r);
+    let env_refs: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let (driver, c) = session_with(app, &env_refs).await;
+    assert_eq!(c.title().await.unwrap(), "Embargo");
+    by(&c, "role-ask").await;
+    by(&c, "role-researcher").await;
+    until(
+        &c,
+        "the first screen's text",
+        "return document.body.innerText.includes('Embargo')",
+    )
+    .await;
+    let shots = screenshot_dir();
+    fs::create_dir_all(&shots).unwrap();
+    xshot(&c, &shots, shot).await;
+    c.close().await.unwrap();
+    drop(driver);
+}
+
+/// The app's .deb on a fresh Debian 12 that has only what the package declares
+/// (`scripts/fresh-debian12.sh`: apt's minimal system, then the .deb with its dependencies and
+/// no recommends). Run inside it with bubblewrap (this machine's /usr out of sight; /tmp shared
+/// for the X server's socket): the CLI checks a report, and the app starts under Xvfb to its
+/// first screen. A library the app loads but the package does not declare fails here.
+#[tokio::test(flavor = "current_thread")]
+async fn the_app_deb_runs_on_a_fresh_debian_12_with_only_its_dependencies() {
+    let bundle = bundle_dir();
+    let deb = only_deb(&bundle.join("deb"));
+    let target = bundle.parent().and_then(Path::parent).expect("target dir");
+    let d = scratch();
+    let system = d.path().join("debian12");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/fresh-debian12.sh");
+    let started = Instant::now();
+    ok(
+        as_root("env")
+            .arg(format!("CARGO_TARGET_DIR={}", target.display()))
+            .arg(&script)
+            .arg(&system)
+            .arg(&deb)
+            .output()
+            .unwrap(),
+        "scripts/fresh-debian12.sh",
+    );
+    eprintln!(
+        "a fresh Debian 12 with {} in {:.1} s",
+        deb.display(),
+        started.elapsed().as_secs_f64()
+    );
+    // Only what Debian 12's apt variant and the package's dependencies brought.
+    assert!(!system.join("usr/bin/gpg").exists(), "a minimal system");
+    assert!(system.join("usr/bin/embargo").exists());
+    // bubblewrap: the fresh system as /, this machine's /tmp (the X server's socket and
+    // authority, the test's files) shared.
+    let tmp = std::env::temp_dir();
+    let work = d.path().to_owned();
+    let inside = |program: &str| -> Vec<String> {
+        let mut argv: Vec<String> = vec!["bwrap".into(), "--bind".into()];
+        argv.push(system.display().to_string());
+        argv.push("/".into());
+        for a in [
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--ro-bind",
+            "/sys",
+            "/sys",
+        ] {
+            argv.push(a.into());
+        }
+        for shared in [Path::new("/tmp"), tmp.as_path(), work.as_path()] {
+            argv.extend(["--bind".into(), shared.display().to_string()]);
+            argv.push(shared.display().to_string());
+        }
+        argv.extend(["--chdir".into(), work.display().to_string()]);
+        argv.push(program.into());
+        argv
+    };
+    let cli = inside("/usr/bin/embargo");
+    let home = work.join("home");
+    the_cli_checks_a_report(&work, |args| {
+        as_root(&cli[0])
+            .args(&cli[1..])
+            .args(args)
+            .env("EMBARGO_HOME", &home)
+            .output()
+            .unwrap()
+    });
+    // WebKitWebDriver starts this program as the app: the installed app, inside.
+    let launcher = work.join("embargo-app-in-debian12");
+    let app = inside("/usr/bin/embargo-app");
+    let quoted: Vec<String> = app.iter().map(|a| format!("'{a}'")).collect();
+    fs::write(
+        &launcher,
+        format!("#!/bin/sh\nexec {} \"$@\"\n", quoted.join(" ")),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    the_app_starts(&launcher, &work.join("app"), "debian12-first-screen").await;
 }
