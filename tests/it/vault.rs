@@ -401,6 +401,54 @@ fn the_canary_is_never_on_disk_and_the_reply_arrives() {
         "{}",
         stdout(&out)
     );
+
+    // Another machine: the identity backed up, the data directory copied without its key (a
+    // file backup, a synced folder: everything in it is encrypted), the backup restored. The
+    // draft and the team's reply read again there.
+    let mut backup = vec!["identity", "backup", "-o", "../identity-backup.asc"];
+    backup.extend(pw);
+    expect_code(&run_in(root, &backup, None), 0);
+    let again = run_in(root, &backup, None);
+    assert_ne!(again.status.code(), Some(0), "a backup is never replaced");
+    let r2 = self::root();
+    let other = r2.path();
+    let data = root.join("xdg-data/embargo");
+    for file in walk(&data) {
+        let rel = file.strip_prefix(&data).unwrap();
+        if rel == Path::new("vault/identity.asc") {
+            continue;
+        }
+        let to = other.join("xdg-data/embargo").join(rel);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&file, &to).unwrap();
+    }
+    fs::copy(root.join("pw"), other.join("pw")).unwrap();
+    fs::copy(
+        root.join("identity-backup.asc"),
+        other.join("identity-backup.asc"),
+    )
+    .unwrap();
+    let shown = run_in(other, &["draft", "show", &id], None);
+    assert_ne!(
+        shown.status.code(),
+        Some(0),
+        "no identity yet on the new machine"
+    );
+    let mut import = vec!["identity", "import", "../identity-backup.asc"];
+    import.extend(pw);
+    expect_code(&run_in(other, &import, None), 0);
+    let mut show = vec!["draft", "show", id.as_str()];
+    show.extend(pw);
+    let out = run_in(other, &show, None);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains(canary), "the draft reads again");
+    let out = run_in(other, &status, None);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("Thanks Ada, confirmed."),
+        "the reply reads again: {}",
+        stdout(&out)
+    );
 }
 
 /// The CLI sets its core-file limit to zero (with PR_SET_DUMPABLE 0, in the same call) before it

@@ -39,6 +39,19 @@ pub enum IdentityCommand {
     /// Print your public key (armored), for a team or a key server.
     #[command(after_help = exit::PLAIN)]
     Export,
+    /// Back up your identity's secret key to a new file, still locked with your passphrase
+    /// (checked first). Restore it on another machine with `identity import`, beside a copy of
+    /// the data directory: drafts and replies read again. Keep it apart from the data directory.
+    /// Nobody can recover a lost passphrase: the drafts it protects are lost with it.
+    #[command(after_help = exit::PLAIN)]
+    Backup {
+        /// The file to create (never replaced).
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// File whose first line is your identity's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
     /// Show your identity's fingerprint and user IDs.
     #[command(after_help = exit::PLAIN)]
     Show,
@@ -251,6 +264,25 @@ pub fn identity(command: IdentityCommand) -> Result<u8, Failure> {
                 .map_err(fail)?
                 .ok_or_else(|| fail(VaultError::NoIdentity))?;
             print!("{}", keys::armored_public(&cert));
+        }
+        IdentityCommand::Backup {
+            output,
+            passphrase_file,
+        } => {
+            let mut ask = passphrase_source(passphrase_file.as_deref())?;
+            let pw = ask("your identity").ok_or_else(|| {
+                Failure::new(
+                    exit::ERROR,
+                    "a passphrase is needed: run on a terminal or pass --passphrase-file",
+                )
+            })?;
+            let backup = embargo_core::usecase::back_up_identity(&store()?, &pw).map_err(fail)?;
+            backup.write_to(&output, false).map_err(fail)?;
+            eprintln!(
+                "backed up identity {} to {} (locked with your passphrase)",
+                keys::grouped(&backup.cert().fingerprint()),
+                output.display()
+            );
         }
         IdentityCommand::Show => {
             let cert = v

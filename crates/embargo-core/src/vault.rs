@@ -212,6 +212,25 @@ impl Vault {
         Ok(cert)
     }
 
+    /// The identity as a backup: armored, its secret keys still locked with the passphrase (a
+    /// backup is never unprotected), after checking that `passphrase` unlocks them — a backup
+    /// whose passphrase is not the one remembered would restore nothing. `import_identity` (the
+    /// app's restore, `embargo identity import`) and `gpg --import` read it.
+    pub fn backup(&self, passphrase: &Password) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let cert = self.identity()?.ok_or(VaultError::NoIdentity)?;
+        let mut ask = |_: &str| Some(passphrase.clone());
+        keys::Signer::from_tsk(&cert, &mut ask)?;
+        debug_assert!(
+            !cert
+                .keys()
+                .secret()
+                .any(|k| k.key().has_unencrypted_secret()),
+            "a vault identity is stored locked"
+        );
+        let armored = cert.as_tsk().armored().to_vec().expect("serialize");
+        Ok(Zeroizing::new(armored))
+    }
+
     fn refuse_existing(&self) -> Result<(), VaultError> {
         match self.identity()? {
             Some(c) => Err(VaultError::IdentityExists {
@@ -365,6 +384,20 @@ impl Vault {
             Ok(text) => Ok(Zeroizing::new(text.to_owned())),
             Err(_) => Err(VaultError::NotText(crate::text::shown(id))),
         }
+    }
+
+    /// A draft's title as the researcher wrote it (its newest version's `title`; empty when it
+    /// has none or its front matter does not parse). Titles are encrypted like the rest, so this
+    /// needs the passphrase: lists show titles only while the vault is unlocked.
+    pub fn draft_title(
+        &self,
+        id: &str,
+        passphrase: &mut PassphraseFn<'_>,
+    ) -> Result<String, VaultError> {
+        let text = self.load_draft_text(id, None, passphrase)?;
+        Ok(crate::report::Report::parse(&text)
+            .map(|(r, _)| r.title.trim().to_owned())
+            .unwrap_or_default())
     }
 
     /// Removes a draft and all its versions.
