@@ -49,6 +49,8 @@ const COMMANDS: &[&str] = &[
     "create_identity",
     "import_identity",
     "export_identity",
+    "backup_identity",
+    "close_discarding",
     "unlock_vault",
     "lock_vault",
     "set_auto_lock",

@@ -346,7 +346,8 @@ pub struct SealProgress {
 }
 
 /// The vault as the app shows it: the identity (public facts only), whether it is unlocked, the
-/// drafts (ids and times: their text is encrypted), and the draft on screen's save state.
+/// drafts (ids and times; titles only while unlocked: their text is encrypted), and the draft on
+/// screen's save state.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultView {
@@ -356,6 +357,9 @@ pub struct VaultView {
     pub unlocked: bool,
     /// Every draft, newest first.
     pub drafts: Vec<embargo_core::vault::DraftInfo>,
+    /// The drafts' titles by id, while the vault is unlocked (titles are encrypted too); empty
+    /// when locked. A draft without a title maps to "".
+    pub titles: std::collections::BTreeMap<String, String>,
     /// Drafts that cannot be read, each naming its file.
     pub broken: Vec<String>,
     /// The vault draft the draft on screen is saved as.

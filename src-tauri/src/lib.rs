@@ -30,9 +30,16 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
                 let files = state.files.register_drop(paths.clone());
                 let _ = window.emit("files-dropped", files);
             }
-            // The draft is saved before the window goes; the session ends cleanly.
-            if let tauri::WindowEvent::CloseRequested { .. } = event {
-                vault::end_session(&window.state::<AppState>());
+            // The draft is saved before the window goes; the session ends cleanly. A draft that
+            // cannot be saved (no identity yet) is not lost without asking: the page asks.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let state = window.state::<AppState>();
+                if vault::close_would_lose_work(&state) {
+                    api.prevent_close();
+                    let _ = window.emit("close-requested", ());
+                    return;
+                }
+                vault::end_session(&state);
             }
         })
         .invoke_handler(tauri::generate_handler![
@@ -81,6 +88,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri
             vault::create_identity,
             vault::import_identity,
             vault::export_identity,
+            vault::backup_identity,
+            vault::close_discarding,
             vault::unlock_vault,
             vault::lock_vault,
             vault::set_auto_lock,
@@ -123,7 +132,8 @@ pub fn main_window<R: Runtime, M: tauri::Manager<R>>(
     WebviewWindowBuilder::new(manager, "main", WebviewUrl::App("index.html".into()))
         .title("Embargo")
         .inner_size(1200.0, 820.0)
-        .min_inner_size(1000.0, 700.0)
+        .min_inner_size(480.0, 400.0)
+        .zoom_hotkeys_enabled(true)
         .on_navigation(is_app_url)
         .build()
 }
@@ -159,9 +169,10 @@ pub fn run_app<R: Runtime>(
 }
 
 /// The native dialogs; in debug builds, `EMBARGO_E2E_PICKS` names a file of scripted answers
-/// for the end-to-end test (WebDriver cannot click native dialogs). Release builds ignore it.
+/// for the end-to-end test (WebDriver cannot click native dialogs). Release builds ignore it,
+/// unless built with the `scripted-dialogs` feature for bench/app.py.
 fn picker_for<R: Runtime>(app: tauri::AppHandle<R>) -> Box<dyn picker::Picker> {
-    #[cfg(debug_assertions)]
+    #[cfg(any(debug_assertions, feature = "scripted-dialogs"))]
     if let Some(file) = std::env::var_os("EMBARGO_E2E_PICKS") {
         return Box::new(picker::ScriptedPicker::from_file(std::path::Path::new(
             &file,

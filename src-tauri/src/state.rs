@@ -73,16 +73,27 @@ pub struct Inner {
     pub auto_lock: Duration,
     /// The previous session ended without closing (crash, kill): its draft was recovered.
     pub recovered: bool,
+    /// Drafts' titles read while unlocked, by id: the newest version's number and its title
+    /// (decrypted once per version, not at every status poll); emptied when the vault locks.
+    pub titles: std::collections::HashMap<String, (u64, String)>,
+    /// The researcher chose to close and lose the unsaved draft (`close_discarding`).
+    pub close_anyway: bool,
 }
 
 impl Inner {
     /// Locks the vault when it has been idle too long; `true` when it locked now.
     pub fn expire(&mut self) -> bool {
         if self.unlocked.is_some() && self.idle() {
-            self.unlocked = None;
+            self.lock_vault();
             return true;
         }
         false
+    }
+
+    /// Locks the vault: the passphrase and what was read with it (titles) are dropped.
+    pub fn lock_vault(&mut self) {
+        self.unlocked = None;
+        self.titles.clear();
     }
 
     /// Nothing done for the auto-lock time.
@@ -142,6 +153,8 @@ impl AppState {
                 last_active: Instant::now(),
                 auto_lock: Duration::from_secs(u64::from(minutes) * 60),
                 recovered: false,
+                titles: Default::default(),
+                close_anyway: false,
             }),
             files: Registry::default(),
             picker: OnceLock::new(),

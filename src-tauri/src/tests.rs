@@ -945,6 +945,82 @@ fn navigation_is_locked_to_the_app() {
     }
 }
 
+/// Closing the window asks first only when the draft would be lost: it changed and there is no
+/// identity to save it to; once the researcher chose to close anyway, it does not ask again.
+#[test]
+fn closing_asks_only_when_the_draft_would_be_lost() {
+    use crate::commands::vault::close_would_lose_work;
+    let h = harness();
+    let state = h.main.state::<AppState>();
+    assert!(!close_would_lose_work(&state), "nothing written yet");
+    let mut draft = h.ok("get_draft", json!({}))["draft"].clone();
+    draft["title"] = json!("Stored XSS in the editor");
+    h.ok("update_draft", json!({ "draft": draft.clone() }));
+    assert!(close_would_lose_work(&state), "written, no identity");
+    h.ok(
+        "create_identity",
+        json!({ "name": "Ada", "email": "", "passphrase": "correct horse battery staple" }),
+    );
+    assert!(!close_would_lose_work(&state), "saved to the identity");
+
+    let h = harness();
+    let state = h.main.state::<AppState>();
+    h.ok("update_draft", json!({ "draft": draft }));
+    assert!(close_would_lose_work(&state));
+    h.ok("close_discarding", json!({}));
+    assert!(!close_would_lose_work(&state), "chosen: close and lose it");
+}
+
+/// The identity backed up through the save dialog (wrong passphrase refused, nothing written;
+/// the file locked), then restored in another data directory holding a copy of the old one's
+/// drafts: the draft opens there.
+#[test]
+fn the_identity_backs_up_and_restores_on_another_machine() {
+    let a = harness();
+    let pass = "correct horse battery staple";
+    let mut draft = a.ok("get_draft", json!({}))["draft"].clone();
+    draft["title"] = json!("Stored XSS in the editor");
+    a.ok("update_draft", json!({ "draft": draft }));
+    let v = a.ok(
+        "create_identity",
+        json!({ "name": "Ada", "email": "ada@example.org", "passphrase": pass }),
+    );
+    let id = v["current"].as_str().unwrap().to_owned();
+    let fingerprint = v["identity"]["fingerprint"].clone();
+    let backup = a.path("backup.asc");
+    // A wrong passphrase is refused before the dialog asks where.
+    let e = a.err("backup_identity", json!({ "passphrase": "not it" }));
+    assert_eq!(e["code"], "wrong_passphrase", "{e}");
+    a.pick(&backup);
+    let saved = a.ok("backup_identity", json!({ "passphrase": pass }));
+    assert_eq!(saved, json!(backup.display().to_string()));
+    let text = std::fs::read_to_string(&backup).unwrap();
+    assert!(text.starts_with("-----BEGIN PGP PRIVATE KEY BLOCK-----"));
+    let tsk = embargo_core::keys::read_secret_key(&backup).unwrap();
+    assert!(
+        !tsk.keys()
+            .secret()
+            .any(|k| k.key().has_unencrypted_secret()),
+        "the backup is locked with the passphrase"
+    );
+
+    let b = harness();
+    let from = a.path("data/vault/drafts").join(&id);
+    let to = b.path("data/vault/drafts").join(&id);
+    std::fs::create_dir_all(&to).unwrap();
+    for f in std::fs::read_dir(&from).unwrap().flatten() {
+        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+    }
+    b.pick(&backup);
+    let v = b.ok("import_identity", json!({ "passphrase": pass }));
+    assert_eq!(v["identity"]["fingerprint"], fingerprint);
+    let opened = b.ok("open_draft", json!({ "id": id }));
+    assert_eq!(
+        opened["status"]["draft"]["title"],
+        "Stored XSS in the editor"
+    );
+}
+
 /// The vault commands on the mock runtime: nothing saved without an identity; create → the draft
 /// is saved encrypted; a wrong passphrase is refused; auto-lock drops the passphrase; drafts
 /// open, duplicate and delete; a report file opens as a new draft and saves back out.

@@ -1,4 +1,5 @@
-//! The vault in the app: the identity (create, import, export its public key), unlock and lock
+//! The vault in the app: the identity (create, import or restore, export its public key, back up
+//! its secret key), unlock and lock
 //! with auto-lock, autosave of the draft on screen, the drafts list, and report files opened or
 //! saved explicitly. The rules are the core's (`embargo_core::vault`); these commands hold the
 //! session's lock state and translate.
@@ -35,12 +36,14 @@ const REPORT_FILTERS: &[crate::picker::Filter] = &[("Report", &["md", "markdown"
 pub fn view(state: &AppState) -> Result<VaultView> {
     let identity = state.vault.identity()?;
     let (drafts, broken) = state.vault.drafts()?;
+    let titles = titles(state, &drafts);
     let mut inner = state.lock();
     inner.expire();
     Ok(VaultView {
         identity: identity.as_ref().map(keys::describe),
         unlocked: inner.unlocked.is_some(),
         drafts,
+        titles,
         broken: broken.iter().map(ToString::to_string).collect(),
         current: inner.draft_id.clone(),
         saved_at: inner.saved_at.clone(),
@@ -49,6 +52,46 @@ pub fn view(state: &AppState) -> Result<VaultView> {
         auto_lock_minutes: (inner.auto_lock.as_secs() / 60) as u32,
         dir: state.vault.dir().display().to_string(),
     })
+}
+
+/// The drafts' titles while the vault is unlocked (none when locked): each newest version is
+/// decrypted once (the core's `draft_title`) and kept in the session until the vault locks. A
+/// draft that does not open is listed without a title (`drafts()` reports broken ones).
+fn titles(
+    state: &AppState,
+    drafts: &[embargo_core::vault::DraftInfo],
+) -> std::collections::BTreeMap<String, String> {
+    let (pw, mut known) = {
+        let mut inner = state.lock();
+        inner.expire();
+        match inner.unlocked.clone() {
+            Some(pw) => (pw, inner.titles.clone()),
+            None => return Default::default(),
+        }
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for d in drafts {
+        let newest = d.versions.last().copied().unwrap_or(0);
+        let title = match known.get(&d.id) {
+            Some((seq, title)) if *seq == newest => title.clone(),
+            _ => {
+                let mut ask = |_: &str| Some(pw.clone());
+                let Ok(title) = state.vault.draft_title(&d.id, &mut ask) else {
+                    continue;
+                };
+                known.insert(d.id.clone(), (newest, title.clone()));
+                title
+            }
+        };
+        out.insert(d.id.clone(), title);
+    }
+    let mut inner = state.lock();
+    // Still unlocked with the same session (not locked meanwhile): keep what was read.
+    if inner.unlocked.is_some() {
+        known.retain(|id, _| out.contains_key(id));
+        inner.titles = known;
+    }
+    out
 }
 
 /// Marks the session as started; remembers whether the last one crashed.
@@ -63,10 +106,32 @@ pub fn begin_session(state: &AppState) {
     }
 }
 
+/// Closing now would lose the draft on screen: it changed and there is no identity to save it
+/// to (with an identity, `end_session` saves it). After the researcher chose to close anyway
+/// (`close_discarding`) it does not ask again.
+pub fn close_would_lose_work(state: &AppState) -> bool {
+    let no_identity = matches!(state.vault.identity(), Ok(None));
+    let inner = state.lock();
+    no_identity && inner.dirty && !inner.close_anyway
+}
+
+/// Closes the window although the draft on screen is not saved (the page asked, the researcher
+/// chose to lose it).
+#[tauri::command]
+pub fn close_discarding<R: Runtime>(
+    window: tauri::Window<R>,
+    state: State<'_, AppState>,
+) -> Result<()> {
+    state.lock().close_anyway = true;
+    window
+        .close()
+        .map_err(|e| CommandError::new(ErrorCode::Internal, format!("closing the window: {e}")))
+}
+
 /// Saves what is on screen and marks the session as ended cleanly (the window closes).
 pub fn end_session(state: &AppState) {
     let _ = save_now(state);
-    state.lock().unlocked = None;
+    state.lock().lock_vault();
     state.set_team(None);
     let _ = state.vault.end_session();
 }
@@ -239,6 +304,40 @@ pub fn export_identity(state: State<'_, AppState>) -> Result<Option<String>> {
     Ok(Some(path.display().to_string()))
 }
 
+/// Backs up the identity's secret key where the researcher chooses (a save dialog): locked with
+/// the passphrase, which must unlock it (the core's `back_up_identity`, the same as `embargo
+/// identity backup`). Asked even when the vault is unlocked: a backup is worth the passphrase
+/// the researcher remembers. The path, or `None` when cancelled.
+#[tauri::command]
+pub async fn backup_identity<R: Runtime>(
+    app: AppHandle<R>,
+    passphrase: String,
+) -> Result<Option<String>> {
+    let passphrase = Zeroizing::new(passphrase);
+    let pw = self::passphrase(&passphrase)?;
+    let handle = app.clone();
+    // The passphrase is checked before the dialog asks where.
+    let backup = super::blocking(move || {
+        let state = handle.state::<AppState>();
+        Ok(usecase::back_up_identity(&state.store, &pw)?)
+    })
+    .await?;
+    let name = format!(
+        "embargo-identity-{}-secret.asc",
+        &backup.cert().fingerprint().to_hex()[..16]
+    );
+    let state = app.state::<AppState>();
+    let Some(path) = state
+        .picker()?
+        .save("Back up your identity (secret key)", &name, KEY_FILTERS)
+    else {
+        return Ok(None);
+    };
+    // The dialog asked before replacing a file.
+    backup.write_to(&path, true)?;
+    Ok(Some(path.display().to_string()))
+}
+
 /// Unlocks the vault with the identity's passphrase (checked by unlocking its secret key).
 #[tauri::command]
 pub async fn unlock_vault<R: Runtime>(app: AppHandle<R>, passphrase: String) -> Result<VaultView> {
@@ -263,7 +362,7 @@ pub async fn unlock_vault<R: Runtime>(app: AppHandle<R>, passphrase: String) -> 
 #[tauri::command]
 pub fn lock_vault(state: State<'_, AppState>) -> Result<VaultView> {
     save_now(&state)?;
-    state.lock().unlocked = None;
+    state.lock().lock_vault();
     state.set_team(None);
     view(&state)
 }

@@ -4,7 +4,8 @@ import type { KeyInfo } from "./KeyInfo";
 
 /**
  * The vault as the app shows it: the identity (public facts only), whether it is unlocked, the
- * drafts (ids and times: their text is encrypted), and the draft on screen's save state.
+ * drafts (ids and times; titles only while unlocked: their text is encrypted), and the draft on
+ * screen's save state.
  */
 export type VaultView = { 
 /**
@@ -19,6 +20,11 @@ unlocked: boolean,
  * Every draft, newest first.
  */
 drafts: Array<DraftInfo>, 
+/**
+ * The drafts' titles by id, while the vault is unlocked (titles are encrypted too); empty
+ * when locked. A draft without a title maps to "".
+ */
+titles: { [key in string]: string }, 
 /**
  * Drafts that cannot be read, each naming its file.
  */
