@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use embargo_tests::*;
 
-use crate::app_e2e::{by, confined_env, session_with, until, xshot};
+use crate::app_e2e::{by, confined_env, session_with, shot, until};
 
 /// `$CARGO_TARGET_DIR/release/bundle`, where `scripts/package.sh` leaves the packages.
 fn bundle_dir() -> PathBuf {
@@ -287,8 +287,8 @@ fn the_cli_checks_a_report(dir: &Path, run: impl Fn(&[&str]) -> Output) {
 }
 
 /// The app at `app` (a program WebKitWebDriver starts), driven by tauri-driver to its first
-/// screen (it asks what Embargo is for), its writable places under `r`; screenshot `shot`.
-async fn the_app_starts(app: &Path, r: &Path, shot: &str) {
+/// screen (it asks what Embargo is for), its writable places under `r`; screenshot `name`.
+async fn the_app_starts(app: &Path, r: &Path, name: &str) {
     let env = confined_env(r);
     let env_refs: Vec<(&str, &std::ffi::OsStr)> =
         env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
@@ -304,7 +304,7 @@ async fn the_app_starts(app: &Path, r: &Path, shot: &str) {
     .await;
     let shots = screenshot_dir();
     fs::create_dir_all(&shots).unwrap();
-    xshot(&c, &shots, shot).await;
+    shot(&c, &shots, name).await;
     c.close().await.unwrap();
     drop(driver);
 }

@@ -28,6 +28,7 @@ const backend = vi.hoisted(() => {
     identity: false,
     calls: [] as [string, unknown][],
     attachmentListeners: [] as ((l: unknown) => void)[],
+    closeListeners: [] as (() => void)[],
     attachments: [] as AttachmentView[],
     pinned: false,
     draft: {
@@ -119,6 +120,7 @@ vi.mock("./ipc", async (importOriginal) => {
     identity: state.identity ? { ...key, user_ids: ["Ada <ada@example.org>"] } : null,
     unlocked: state.identity,
     drafts: [],
+    titles: {},
     broken: [],
     current: state.identity ? "d-0000000000000001" : null,
     savedAt: state.identity ? "2026-12-01T18:00:00Z" : null,
@@ -289,6 +291,13 @@ vi.mock("./ipc", async (importOriginal) => {
       setTimeout(() => handler({ waiting: 1, refused: 0, nextAttemptAt: null, locked: false }), 0);
       return () => {};
     },
+    onCloseRequested: async (handler: () => void) => {
+      state.closeListeners.push(handler);
+      return () => {};
+    },
+    closeDiscarding: async () => {
+      log("close_discarding");
+    },
     onFilesDropped: async () => () => {},
     onFileDrag: async () => () => {},
     copyText: async () => {},
@@ -382,6 +391,14 @@ describe("the app against a fake backend", () => {
   it("sends edits with update_draft and shows findings beside their fields", async () => {
     click(byId("nav-report"));
     await waitFor(() => byId("title"), "report form");
+    // A new draft does not nag: findings wait for a field to be left, or for "Check the report".
+    expect(byId("finding-title")).toBeNull();
+    expect(byId("findings-summary")).toBeNull();
+    byId("title")!.dispatchEvent(new FocusEvent("focusout", { bubbles: true }));
+    await waitFor(() => byId("finding-title"), "the title's finding once the field is left");
+    expect(byId("findings-summary")).toBeNull();
+    click(byId("check-report"));
+    await waitFor(() => byId("finding-title"), "every finding after the check");
     expect(byId("finding-title")?.textContent).toContain("Missing title.");
     expect(byId("findings-summary")?.textContent).toContain("schema");
 
@@ -409,6 +426,10 @@ describe("the app against a fake backend", () => {
   });
 
   it("composes the CVSS vector from the selects and scores it", async () => {
+    const fold = byId("cvss-fold")?.closest("details") as HTMLDetailsElement;
+    expect(fold.open).toBe(false);
+    click(byId("cvss-fold"));
+    await waitFor(() => fold.open, "the optional CVSS unfolded");
     for (const [k, v] of [["AV", "N"], ["AC", "L"], ["PR", "N"], ["UI", "N"], ["S", "U"], ["C", "H"], ["I", "H"], ["A", "H"]]) {
       change(byId(`cvss-${k}`), v);
     }
@@ -452,7 +473,8 @@ describe("the app against a fake backend", () => {
     click(byId("nav-review"));
     const text = await waitFor(() => byId("review-text"), "review text");
     expect(text.textContent).toBe("Title: x\n\nBody");
-    expect(byId("review-format")?.textContent).toBe("SEIPDv1");
+    expect(byId("review-format")?.textContent).toBe("Standard OpenPGP");
+    expect(byId("review-format")?.getAttribute("data-format")).toBe("SEIPDv1");
     expect(byId("review-recipient")?.textContent?.replace(/\s+/g, " ").trim()).toBe("0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567");
     expect((byId("export-eml") as HTMLButtonElement).disabled).toBe(true);
     // Open findings: sealing needs the explicit "Seal anyway" that says what is open.
@@ -505,6 +527,19 @@ describe("the app against a fake backend", () => {
     await settle(10);
     expect(document.documentElement.dataset.theme).toBe("dark");
     expect((byId("theme") as HTMLSelectElement).value).toBe("dark");
+  });
+
+  it("asks before closing with a draft that cannot be saved, focus on Keep writing", async () => {
+    backend.state.closeListeners.forEach((l) => l());
+    const dialog = await waitFor(() => byId("close-ask"), "the question");
+    expect(dialog.getAttribute("role")).toBe("alertdialog");
+    await waitFor(() => document.activeElement === byId("close-keep"), "focus on Keep writing");
+    click(byId("close-keep"));
+    await waitFor(() => !byId("close-ask"), "kept");
+    expect(backend.state.calls.some(([n]) => n === "close_discarding")).toBe(false);
+    backend.state.closeListeners.forEach((l) => l());
+    click(await waitFor(() => byId("close-discard"), "asked again"));
+    await waitFor(() => backend.state.calls.some(([n]) => n === "close_discarding"), "closed on purpose");
   });
 
   it("creates the identity from Settings and clears the passphrase fields", async () => {

@@ -75,6 +75,7 @@ vi.mock("./ipc", async (importOriginal) => {
       identity: null,
       unlocked: false,
       drafts: [],
+      titles: {},
       broken: [],
       current: null,
       savedAt: null,
@@ -167,7 +168,7 @@ describe("sealing a ready report", () => {
   it("enables the actions and explains the format", () => {
     expect((byId("export-eml") as HTMLButtonElement).disabled).toBe(false);
     expect(byId("not-ready")).toBeNull();
-    expect(document.body.textContent).toContain("SEIPDv2: authenticated encryption (AEAD); modern OpenPGP tools only.");
+    expect(document.body.textContent).toContain("Authenticated encryption that only recent OpenPGP tools open (not GnuPG 2.2).");
   });
 
   it("signs with a protected key: the passphrase goes to the call and the field is cleared; progress of other operations is ignored", async () => {
@@ -184,7 +185,8 @@ describe("sealing a ready report", () => {
     expect(bar.value).toBe(1);
     const result = await waitFor(() => byId("export-result"), "export result");
     expect(result.textContent).toContain("/tmp/report.eml");
-    expect(result.textContent).toContain("SEIPDv2");
+    expect(result.textContent).toContain("Modern OpenPGP");
+    expect(result.textContent).not.toContain("SEIPDv2");
     expect(byId("seal-progress")).toBeNull();
   });
 

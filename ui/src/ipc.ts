@@ -227,6 +227,7 @@ export const EVENTS = {
   sealFinished: "seal-finished",
   filesDropped: "files-dropped",
   outboxChanged: "outbox-changed",
+  closeRequested: "close-requested",
 } as const;
 
 export const onAttachmentsChanged = (handler: (attachments: AttachmentView[]) => void): Promise<UnlistenFn> =>
@@ -239,6 +240,13 @@ export const onSealFinished = (handler: (result: ExportResult) => void): Promise
   listen<ExportResult>(EVENTS.sealFinished, (event) => handler(event.payload));
 
 /** The outbox changed (a report waits, was delivered, or the vault locked). */
+/** The window was asked to close while the draft on screen cannot be saved (no identity). */
+export const onCloseRequested = (handler: () => void): Promise<UnlistenFn> =>
+  listen<null>(EVENTS.closeRequested, () => handler());
+
+/** Closes the window although the draft on screen is not saved. */
+export const closeDiscarding = (): Promise<void> => invoke("close_discarding");
+
 export const onOutboxChanged = (handler: (outbox: OutboxView) => void): Promise<UnlistenFn> =>
   listen<OutboxView>(EVENTS.outboxChanged, (event) => handler(event.payload));
 
@@ -285,6 +293,13 @@ export const importIdentity = (passphrase: string): Promise<VaultView | null> =>
 
 /** Saves the identity's public key where the researcher chooses; the path, `null` when cancelled. */
 export const exportIdentity = (): Promise<string | null> => invoke("export_identity");
+
+/**
+ * Backs up the identity's secret key where the researcher chooses, still locked with the
+ * passphrase (which must unlock it); the path, `null` when cancelled.
+ */
+export const backupIdentity = (passphrase: string): Promise<string | null> =>
+  invoke("backup_identity", { passphrase });
 
 export const unlockVault = (passphrase: string): Promise<VaultView> => invoke("unlock_vault", { passphrase });
 

@@ -14,7 +14,7 @@ import type { OutboxView } from "./bindings/OutboxView";
 import type { Role } from "./bindings/Role";
 import * as ipc from "./ipc";
 import { DraftSync, emptyDraft, mergeReturnedDraft, setProgram, toWire, type ReportDraft } from "./lib/draft";
-import { groupFindings, type GroupedFindings } from "./lib/findings";
+import { groupFindings, visibleFindings, type GroupedFindings } from "./lib/findings";
 import { applyTheme } from "./lib/theme";
 import { debounce } from "./lib/debounce";
 
@@ -72,8 +72,33 @@ class AppState {
   outbox = $state.raw<OutboxView | null>(null);
   /** The last sealed export, kept so the review screen can show it after navigation. */
   lastExport = $state.raw<ExportResult | null>(null);
+  /** The draft on screen left sealed by another way than a file: submitted (or queued in the
+   * outbox), copied as armored text, or handed to the mail client. */
+  sent = $state(false);
+  /** The draft on screen left as a sealed report: the steps' "Send" is done. */
+  get delivered(): boolean {
+    return this.sent || this.lastExport !== null;
+  }
 
   findings: GroupedFindings = $derived(groupFindings(this.status?.findings ?? []));
+  /** The Report screen's fields the researcher has left (their findings show). */
+  touched = $state.raw<ReadonlySet<string>>(new Set());
+  /** Every finding shows: "Check the report" was pressed, or the draft came with content. */
+  checkedAll = $state(false);
+  /** What the Report screen shows of the findings. */
+  shownFindings: GroupedFindings = $derived(visibleFindings(this.findings, this.touched, this.checkedAll));
+
+  /** A field was left: its findings show from now on. */
+  touch(slots: string[]): void {
+    if (slots.every((s) => this.touched.has(s))) return;
+    this.touched = new Set([...this.touched, ...slots]);
+  }
+
+  /** Starts a draft's findings afresh: all shown for a draft with content, else as touched. */
+  private resetFindings(draft: { title: string }): void {
+    this.touched = new Set();
+    this.checkedAll = draft.title.trim() !== "";
+  }
 
   /** The vault: identity, lock, drafts, save state. */
   vault = $state.raw<VaultView | null>(null);
@@ -140,9 +165,11 @@ class AppState {
     this.autosaveSoon.cancel();
     this.status = opened.status;
     this.draft = opened.status.draft;
+    this.resetFindings(opened.status.draft);
     this.openNotes = [...opened.missing, ...opened.problems];
     this.unsaved = false;
     this.lastExport = null;
+    this.sent = false;
     await this.loadReportProgram();
     await this.refreshAttachments();
     await this.refreshVault();
@@ -268,6 +295,7 @@ class AppState {
       this.classes = classes;
       this.status = status;
       this.draft = status.draft;
+      this.resetFindings(status.draft);
       this.attachments = attachments;
       this.setSettings(settings);
       await this.loadReportProgram();

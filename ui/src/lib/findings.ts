@@ -59,6 +59,20 @@ export function groupFindings(findings: readonly Finding[]): GroupedFindings {
   return { byField, other };
 }
 
+/**
+ * The findings shown on the Report screen: a field's once the researcher has left it (touched),
+ * every one after "Check the report" (or for a draft opened with content). The program's finding
+ * always shows (nothing to type there); findings of no field wait for the check.
+ */
+export function visibleFindings(g: GroupedFindings, touched: ReadonlySet<string>, all: boolean): GroupedFindings {
+  if (all) return g;
+  const byField: Partial<Record<FieldSlot, Finding[]>> = {};
+  for (const [slot, list] of Object.entries(g.byField) as [FieldSlot, Finding[]][]) {
+    if (slot === "program" || touched.has(slot)) byField[slot] = list;
+  }
+  return { byField, other: [] };
+}
+
 /** The finding in words: the message, then the hint as advice. */
 /** The remedy in the app's words: the core's hints are worded for the report file (`add
  * credit = { name = "…" }`), which the researcher never sees here. */

@@ -4,6 +4,7 @@ import {
   fingerprintGroups,
   formatDate,
   formatExplanation,
+  formatName,
   formatScore,
   groupFingerprint,
   humanSize,
@@ -97,8 +98,14 @@ describe("other formatting", () => {
   });
 
   it("explains both message formats", () => {
-    expect(formatExplanation("SEIPDv1")).toContain("GnuPG");
-    expect(formatExplanation("SEIPDv2")).toContain("AEAD");
+    expect(formatExplanation("SEIPDv1")).toBe("Readable by every OpenPGP tool, including GnuPG.");
+    expect(formatExplanation("SEIPDv2")).toContain("not GnuPG 2.2");
+    expect(formatName("SEIPDv1")).toBe("Standard OpenPGP");
+    expect(formatName("SEIPDv2")).toBe("Modern OpenPGP");
+    // The researcher's words never carry the packet names.
+    for (const f of ["SEIPDv1", "SEIPDv2"]) {
+      expect(formatExplanation(f) + formatName(f)).not.toMatch(/SEIPD|AEAD/);
+    }
   });
 
   it("strips mailto: from contacts", () => {

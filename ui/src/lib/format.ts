@@ -85,9 +85,21 @@ export function formatDate(value: string | null | undefined): string {
 export function formatExplanation(format: string): string {
   switch (format) {
     case "SEIPDv1":
-      return "SEIPDv1: readable by every OpenPGP tool, including GnuPG.";
+      return "Readable by every OpenPGP tool, including GnuPG.";
     case "SEIPDv2":
-      return "SEIPDv2: authenticated encryption (AEAD); modern OpenPGP tools only.";
+      return "Authenticated encryption that only recent OpenPGP tools open (not GnuPG 2.2).";
+    default:
+      return format;
+  }
+}
+
+/** The message format in plain words (the technical name goes in the folded details). */
+export function formatName(format: string): string {
+  switch (format) {
+    case "SEIPDv1":
+      return "Standard OpenPGP";
+    case "SEIPDv2":
+      return "Modern OpenPGP";
     default:
       return format;
   }
