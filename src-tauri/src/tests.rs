@@ -405,7 +405,7 @@ fn attachments_signing_preview_and_export() {
     assert_eq!(preview["reference"], "EMB-7K2Q-9XDA");
     let text = preview["text"].as_str().unwrap();
     assert!(
-        text.contains("Class:       idor (Insecure direct object reference)"),
+        text.contains("Class:       Insecure direct object reference (idor)"),
         "{preview}"
     );
     assert!(text.contains("Reference:   EMB-7K2Q-9XDA"), "{text}");

@@ -882,14 +882,8 @@ fn team_side(
     url: &str,
     args: &[&str],
 ) -> std::process::Output {
-    use embargo_core::openpgp::serialize::SerializeInto;
     if !t.join("team.key").exists() {
-        fs::write(
-            t.join("team.key"),
-            team.key.as_tsk().armored().to_vec().unwrap(),
-        )
-        .unwrap();
-        fs::write(t.join("token"), format!("{}\n", team.token)).unwrap();
+        team.write_secrets(t);
     }
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--intake", url, "--token-file", "token"]);
@@ -2122,31 +2116,6 @@ impl Effort {
     }
 }
 
-/// A CA and a certificate it signs for `host`: (CA PEM, chain PEM, key PEM).
-fn tls_for(host: &str) -> (String, String, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Embargo walk CA");
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec![host.to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &*ca)
-        .unwrap();
-    (
-        ca.pem(),
-        format!("{}{}", leaf.pem(), ca.pem()),
-        leaf_key.serialize_pem(),
-    )
-}
-
 /// A team reachable from its domain only: `team.test` publishes its key (security.txt and WKD,
 /// loopback HTTPS with a test CA) and names its intake, a real `embargo-intake` serving TLS as
 /// `intake.team.test`; `env` starts the app confined and pointed at them.
@@ -2168,9 +2137,9 @@ impl DiscoveredPlace {
         let team = Team::new(backend.dir.path(), "security@team.test");
         let dir = scratch();
         let d = dir.path();
-        let (intake_ca, chain, key) = tls_for("intake.team.test");
-        fs::write(d.join("intake.pem"), chain).unwrap();
-        fs::write(d.join("intake.key"), key).unwrap();
+        let tls = crate::discover::TestTls::new("Embargo walk CA", vec!["intake.team.test".into()]);
+        fs::write(d.join("intake.pem"), &tls.chain_pem).unwrap();
+        fs::write(d.join("intake.key"), &tls.key_pem).unwrap();
         let intake = Server::start(
             &backend,
             &team,
@@ -2189,7 +2158,7 @@ impl DiscoveredPlace {
             &[],
         );
         let mut cas = fs::read(site.ca_file()).unwrap();
-        cas.extend(intake_ca.as_bytes());
+        cas.extend(tls.ca_pem.as_bytes());
         fs::write(d.join("cas.pem"), cas).unwrap();
         let resolve = format!("{},intake.team.test={}", site.resolve(), intake.addr);
         let mut env = confined_env(&d.join("app"));
@@ -2219,7 +2188,6 @@ const WALK_BODY: &str = "## Summary\n\nOrders of other customers by id.\n\n## St
 /// pulls the report with the CLI.
 #[tokio::test(flavor = "current_thread")]
 async fn a_clean_report_to_a_discovered_program_takes_few_clicks() {
-    use embargo_core::openpgp::serialize::SerializeInto;
     let place = DiscoveredPlace::new();
     let d = place.dir.path();
     let env_refs: Vec<(&str, &std::ffi::OsStr)> =
@@ -2282,12 +2250,7 @@ async fn a_clean_report_to_a_discovered_program_takes_few_clicks() {
     // The team has it.
     let t = scratch();
     let td = t.path();
-    fs::write(
-        td.join("team.key"),
-        team.key.as_tsk().armored().to_vec().unwrap(),
-    )
-    .unwrap();
-    fs::write(td.join("token"), format!("{}\n", team.token)).unwrap();
+    team.write_secrets(td);
     let out = Command::new(embargo_bin())
         .current_dir(td)
         .env("EMBARGO_HOME", td.join("home"))
@@ -2358,6 +2321,18 @@ async fn tab_to(c: &Client, ids: &[&str], tabs: &mut usize) -> String {
     );
 }
 
+/// Waits for the screen whose heading starts with `heading`, the focus on that heading.
+async fn heading_focused(c: &Client, heading: &str) {
+    until(
+        c,
+        &format!("the {heading} screen, its heading focused"),
+        &format!(
+            "const h = document.querySelector('main h1'); return document.activeElement === h && h.textContent.startsWith('{heading}')"
+        ),
+    )
+    .await;
+}
+
 /// The same flow as the counted walk, by keyboard alone (Tab, Enter, Space, arrows, typing —
 /// a closed list takes its choice by typing the option's first letters):
 /// the first run's question, a program found from its domain and pinned, a clean report, the
@@ -2395,12 +2370,7 @@ async fn the_whole_flow_by_keyboard_alone() {
     by(&c, "discover-pinned").await;
     tab_to(&c, &["discover-report"], &mut tabs).await;
     press(&c, ENTER).await;
-    until(
-        &c,
-        "the Report screen, its heading focused",
-        "return document.activeElement === document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Report'",
-    )
-    .await;
+    heading_focused(&c, "Report").await;
     tab_to(&c, &["title"], &mut tabs).await;
     press(&c, "IDOR in /orders").await;
     tab_to(&c, &["asset-0"], &mut tabs).await;
@@ -2441,12 +2411,7 @@ async fn the_whole_flow_by_keyboard_alone() {
     .await;
     tab_to(&c, &["go-review"], &mut tabs).await;
     press(&c, ENTER).await;
-    until(
-        &c,
-        "Review, its heading focused",
-        "return document.activeElement === document.querySelector('main h1') && document.querySelector('main h1').textContent.startsWith('Review')",
-    )
-    .await;
+    heading_focused(&c, "Review").await;
     until(
         &c,
         "submit enabled",

@@ -183,7 +183,6 @@ async fn plaintext_smuggled_beside_the_ciphertext_is_refused() {
 /// unknown key", the same as a forgery — and a reply signed by any other key is still flagged.
 #[test]
 fn replies_to_a_report_sealed_with_to_verify_against_its_recipients() {
-    use embargo_core::openpgp::serialize::SerializeInto;
     use embargo_tests::*;
     let backend = sqlite();
     let team = Team::new(backend.dir.path(), "security@novu.co");
@@ -191,12 +190,7 @@ fn replies_to_a_report_sealed_with_to_verify_against_its_recipients() {
     let dir = scratch();
     let d = dir.path();
     std::fs::copy(&team.cert_path, d.join("team.asc")).unwrap();
-    std::fs::write(
-        d.join("team.key"),
-        team.key.as_tsk().armored().to_vec().unwrap(),
-    )
-    .unwrap();
-    std::fs::write(d.join("token"), format!("{}\n", team.token)).unwrap();
+    team.write_secrets(d);
     std::fs::write(
         d.join("r.md"),
         report_text("Sealed with --to", "{ name = \"Ada Lovelace\" }"),

@@ -38,6 +38,46 @@ pub(crate) enum Reply {
     Slow,
 }
 
+/// A test CA and a certificate it signs for some host names, as PEM and DER.
+pub(crate) struct TestTls {
+    pub ca_pem: String,
+    pub ca_der: rustls::pki_types::CertificateDer<'static>,
+    /// The leaf then the CA, PEM: a server's chain file.
+    pub chain_pem: String,
+    pub leaf_der: rustls::pki_types::CertificateDer<'static>,
+    pub key_pem: String,
+    pub key_der: Vec<u8>,
+}
+
+impl TestTls {
+    pub(crate) fn new(ca_name: &str, hosts: Vec<String>) -> TestTls {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, ca_name);
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(hosts)
+            .unwrap()
+            .signed_by(&leaf_key, &*ca)
+            .unwrap();
+        TestTls {
+            ca_pem: ca.pem(),
+            ca_der: ca.der().clone(),
+            chain_pem: format!("{}{}", leaf.pem(), ca.pem()),
+            leaf_der: leaf.der().clone(),
+            key_pem: leaf_key.serialize_pem(),
+            key_der: leaf_key.serialize_der(),
+        }
+    }
+}
+
 /// A loopback HTTPS server for many virtual hosts, with its test CA.
 pub(crate) struct Server {
     addr: SocketAddr,
@@ -55,36 +95,20 @@ impl Server {
         hosts.sort();
         hosts.dedup();
 
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Embargo test CA");
-        ca_params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(hosts.clone())
-            .unwrap()
-            .signed_by(&leaf_key, &*ca)
-            .unwrap();
-
+        let tls = TestTls::new("Embargo test CA", hosts.clone());
         let dir = tempfile::tempdir().unwrap();
         let ca_file = dir.path().join("test-ca.pem");
-        std::fs::write(&ca_file, ca.pem()).unwrap();
+        std::fs::write(&ca_file, &tls.ca_pem).unwrap();
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-            rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()),
+            rustls::pki_types::PrivatePkcs8KeyDer::from(tls.key_der),
         );
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
-            .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+            .with_single_cert(vec![tls.leaf_der, tls.ca_der], key)
             .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 

@@ -166,6 +166,18 @@ pub struct Team {
 }
 
 impl Team {
+    /// The team's secret key as `team.key` and its token as `token` in `dir`: what `embargo
+    /// team … --key team.key --token-file token` reads.
+    pub fn write_secrets(&self, dir: &Path) {
+        use embargo_core::openpgp::serialize::SerializeInto;
+        std::fs::write(
+            dir.join("team.key"),
+            self.key.as_tsk().armored().to_vec().unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.join("token"), format!("{}\n", self.token)).unwrap();
+    }
+
     pub fn new(dir: &Path, email: &str) -> Team {
         let key = key(email);
         let cert_path = dir.join(format!("{email}.asc"));

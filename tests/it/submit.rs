@@ -5,7 +5,6 @@
 use std::fs;
 use std::path::Path;
 
-use embargo_core::openpgp::serialize::SerializeInto;
 use embargo_tests::*;
 use serde_json::Value;
 
@@ -14,12 +13,7 @@ use crate::intake::{client, message, sqlite, Server, Team};
 /// The team's files in the researcher's (and the team's) working directory.
 pub(crate) fn setup(d: &Path, team: &Team) {
     fs::copy(&team.cert_path, d.join("team.asc")).unwrap();
-    fs::write(
-        d.join("team.key"),
-        team.key.as_tsk().armored().to_vec().unwrap(),
-    )
-    .unwrap();
-    fs::write(d.join("token"), format!("{}\n", team.token)).unwrap();
+    team.write_secrets(d);
     fs::write(
         d.join("r.md"),
         report_text("IDOR through the intake", "{ name = \"Ada Lovelace\" }"),
@@ -275,12 +269,7 @@ fn an_intake_server_is_discovered_pinned_and_submitted_to() {
             .replace("program = \"novu\"", "program = \"intake-test\""),
     )
     .unwrap();
-    fs::write(
-        d.join("team.key"),
-        team.key.as_tsk().armored().to_vec().unwrap(),
-    )
-    .unwrap();
-    fs::write(d.join("token"), format!("{}\n", team.token)).unwrap();
+    team.write_secrets(d);
     let resolve = names
         .iter()
         .map(|n| format!("{n}={}", server.addr))

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use embargo_core::openpgp::serialize::SerializeInto;
 use embargo_tests::*;
 
 use crate::intake::{sqlite, Server, Team};
@@ -358,12 +357,7 @@ fn the_canary_is_never_on_disk_and_the_reply_arrives() {
     // The team reads it and answers; the researcher's identity receives the answer.
     let t = tempfile::tempdir().unwrap();
     let td = t.path();
-    fs::write(
-        td.join("team.key"),
-        team.key.as_tsk().armored().to_vec().unwrap(),
-    )
-    .unwrap();
-    fs::write(td.join("token"), format!("{}\n", team.token)).unwrap();
+    team.write_secrets(td);
     let conn = ["--intake", server.url.as_str(), "--token-file", "token"];
     let mut pull = vec!["team", "pull", "--key", "team.key", "-o", "inbox"];
     pull.extend(conn);

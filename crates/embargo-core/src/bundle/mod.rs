@@ -343,8 +343,9 @@ pub fn render_text(
     for (i, asset) in report.assets.iter().enumerate() {
         rows.push((if i == 0 { "Assets" } else { "" }, asset.clone()));
     }
+    // The class's name first, its id after: "Insecure direct object reference (idor)".
     let class = match class_by_id(&report.class) {
-        Some(c) => format!("{} ({})", c.id, c.name),
+        Some(c) => format!("{} ({})", c.name, c.id),
         None => report.class.clone(),
     };
     rows.push(("Class", class));
