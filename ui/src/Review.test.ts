@@ -88,6 +88,8 @@ vi.mock("./ipc", async (importOriginal) => {
     onAttachmentsChanged: async () => () => {},
     onSealFinished: async () => () => {},
     onOutboxChanged: async () => () => {},
+    onCloseRequested: async () => () => {},
+    closeDiscarding: async () => {},
     onSealProgress: async (h: (p: { op: number; done: number; total: number }) => void) => {
       fake.progress = h;
       return () => {};
