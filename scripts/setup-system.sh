@@ -17,10 +17,11 @@ if [ "${1:-}" = test ]; then
   # service (tests/peers/notifications.py) the app's notifications go to; systemd: its
   # systemd-analyze checks the intake's unit; desktop-file-utils, appstream: the packages'
   # desktop entry and AppStream metadata are validated (scripts/package.sh, tests/it/packages.rs);
-  # mmdebstrap, bubblewrap: the app's .deb is run on a fresh Debian 12 (scripts/fresh-debian12.sh).
+  # mmdebstrap, bubblewrap: the app's .deb is run on a fresh Debian 12 (scripts/fresh-debian12.sh);
+  # python3-xlib: tests/peers/wm_close.py closes the app's window as a window manager does.
   want+=(sq python3 xvfb xauth webkit2gtk-driver imagemagick libimage-exiftool-perl postgresql time
          strace dbus python3-dbus python3-gi systemd desktop-file-utils appstream mmdebstrap
-         bubblewrap)
+         bubblewrap python3-xlib)
 fi
 
 missing=()

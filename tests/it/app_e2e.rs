@@ -2426,3 +2426,74 @@ async fn the_whole_flow_by_keyboard_alone() {
     c.close().await.unwrap();
     drop(driver);
 }
+
+/// Asks the app's window to close as a window manager does when the user clicks its close
+/// button (tests/peers/wm_close.py sends WM_DELETE_WINDOW; Xvfb runs no window manager).
+fn close_like_the_user() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/wm_close.py");
+    let out = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg("Embargo")
+        .output()
+        .expect("python3 runs tests/peers/wm_close.py");
+    assert!(
+        out.status.success(),
+        "wm_close.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Closing the window with a draft that cannot be saved (no identity yet) asks first, in the
+/// real app through the window manager's close request: "Keep writing" keeps the window and the
+/// text; asked again, "Close and lose it" closes the app.
+#[tokio::test(flavor = "current_thread")]
+async fn closing_with_an_unsaved_draft_asks_first() {
+    let dir = scratch();
+    let env = confined_env(&dir.path().join("app"));
+    let env_refs: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let (driver, c) = session(&env_refs).await;
+    by(&c, "role-researcher").await.click().await.unwrap();
+    by(&c, "nav-report").await.click().await.unwrap();
+    by(&c, "title").await.send_keys("Stored XSS").await.unwrap();
+    // The backend has the edit (so the draft is one that closing would lose).
+    let script = "const [done] = arguments; window.__TAURI_INTERNALS__.invoke('get_draft', {}).then(r => done(r.draft.title), e => done(''));";
+    let start = Instant::now();
+    while c.execute_async(script, vec![]).await.unwrap() != json!("Stored XSS") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the edit reached the backend"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    close_like_the_user();
+    by(&c, "close-ask").await;
+    by(&c, "close-keep").await.click().await.unwrap();
+    until(
+        &c,
+        "kept open, the text there",
+        "return !document.querySelector(\"[data-testid='close-ask']\") && document.querySelector(\"[data-testid='title']\").value === 'Stored XSS'",
+    )
+    .await;
+    close_like_the_user();
+    // The window may be gone before WebDriver answers the click itself.
+    let _ = by(&c, "close-discard").await.click().await;
+    let start = Instant::now();
+    loop {
+        // Once the window is gone, the session has nothing left to run a script in.
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            c.execute("return document.title", vec![]),
+        )
+        .await
+        {
+            Ok(Ok(_)) if start.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Ok(Ok(_)) => panic!("the window did not close"),
+            _ => break,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.close()).await;
+    drop(driver);
+}
