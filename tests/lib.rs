@@ -193,22 +193,21 @@ pub fn pin_team_asc(dir: &Path) {
     let fpr = embargo_core::keys::read_certs(&dir.join("team.asc")).expect("team.asc")[0]
         .fingerprint()
         .to_hex();
-    expect_code(
-        &embargo(
-            dir,
-            [
-                "program",
-                "pin",
-                "--program",
-                "novu",
-                "--key",
-                "team.asc",
-                "--fingerprint",
-                &fpr,
-            ],
-        ),
-        0,
-    );
+    expect_code(&embargo(dir, pin_novu("team.asc", &fpr)), 0);
+}
+
+/// `embargo program pin` for Novu: the key file and the fingerprint typed.
+pub fn pin_novu<'a>(key: &'a str, fingerprint: &'a str) -> [&'a str; 8] {
+    [
+        "program",
+        "pin",
+        "--program",
+        "novu",
+        "--key",
+        key,
+        "--fingerprint",
+        fingerprint,
+    ]
 }
 
 /// A report that passes `embargo check` for Novu.

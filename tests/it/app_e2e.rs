@@ -2138,18 +2138,7 @@ impl DiscoveredPlace {
         let dir = scratch();
         let d = dir.path();
         let tls = crate::discover::TestTls::new("Embargo walk CA", vec!["intake.team.test".into()]);
-        fs::write(d.join("intake.pem"), &tls.chain_pem).unwrap();
-        fs::write(d.join("intake.key"), &tls.key_pem).unwrap();
-        let intake = Server::start(
-            &backend,
-            &team,
-            &[
-                "--tls-cert",
-                d.join("intake.pem").to_str().unwrap(),
-                "--tls-key",
-                d.join("intake.key").to_str().unwrap(),
-            ],
-        );
+        let intake = Server::start_tls(&backend, &team, &tls.chain_pem, &tls.key_pem);
         let public = team.key.clone().strip_secret_key_material();
         let site = domain_server(
             "team.test",

@@ -574,38 +574,14 @@ fn a_pinned_team_key_is_used_when_no_to_is_given() {
         "{}",
         stderr(&out)
     );
-    let out = embargo(
-        d,
-        [
-            "program",
-            "pin",
-            "--program",
-            "novu",
-            "--key",
-            "team.asc",
-            "--fingerprint",
-            "0000",
-        ],
-    );
+    let out = embargo(d, pin_novu("team.asc", "0000"));
     expect_code(&out, 1);
     assert!(
         stderr(&out).contains("`0000` is not a full fingerprint"),
         "{}",
         stderr(&out)
     );
-    let out = embargo(
-        d,
-        [
-            "program",
-            "pin",
-            "--program",
-            "novu",
-            "--key",
-            "team.asc",
-            "--fingerprint",
-            &"AB".repeat(20),
-        ],
-    );
+    let out = embargo(d, pin_novu("team.asc", &"AB".repeat(20)));
     expect_code(&out, 1);
     assert!(
         stderr(&out).contains("you typed"),
@@ -618,22 +594,7 @@ fn a_pinned_team_key_is_used_when_no_to_is_given() {
         .chunks(4)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect();
-    expect_code(
-        &embargo(
-            d,
-            [
-                "program",
-                "pin",
-                "--program",
-                "novu",
-                "--key",
-                "team.asc",
-                "--fingerprint",
-                &grouped.join(" "),
-            ],
-        ),
-        0,
-    );
+    expect_code(&embargo(d, pin_novu("team.asc", &grouped.join(" "))), 0);
     let out = embargo(d, ["program", "list"]);
     assert!(
         stdout(&out).contains(&format!("novu\tNovu\tsecurity@novu.co\tpinned\t{}", t.fpr)),
@@ -672,19 +633,7 @@ fn a_pinned_team_key_is_used_when_no_to_is_given() {
         .trim_start_matches("fingerprint:")
         .trim()
         .to_owned();
-    let out = embargo(
-        d,
-        [
-            "program",
-            "pin",
-            "--program",
-            "novu",
-            "--key",
-            "o-pub.asc",
-            "--fingerprint",
-            &fp,
-        ],
-    );
+    let out = embargo(d, pin_novu("o-pub.asc", &fp));
     expect_code(&out, 1);
     assert!(
         stderr(&out).contains("is a different key"),

@@ -146,16 +146,7 @@ fn pin_compares_the_fingerprint_typed() {
     let d = dir.path();
     check(
         d,
-        &[
-            "program",
-            "pin",
-            "--program",
-            "novu",
-            "--key",
-            "team.asc",
-            "--fingerprint",
-            &"AB".repeat(20),
-        ],
+        &pin_novu("team.asc", &"AB".repeat(20)),
         expect![[r#"
             exit 1
             --- stderr

@@ -249,17 +249,11 @@ fn an_intake_server_is_discovered_pinned_and_submitted_to() {
         "openpgpkey.intake.test".to_owned(),
     ];
     let tls = rcgen::generate_simple_self_signed(names.clone()).unwrap();
-    fs::write(bdir.join("tls.pem"), tls.cert.pem()).unwrap();
-    fs::write(bdir.join("tls.key"), tls.signing_key.serialize_pem()).unwrap();
-    let server = Server::start(
+    let server = Server::start_tls(
         &backend,
         &team,
-        &[
-            "--tls-cert",
-            bdir.join("tls.pem").to_str().unwrap(),
-            "--tls-key",
-            bdir.join("tls.key").to_str().unwrap(),
-        ],
+        &tls.cert.pem(),
+        &tls.signing_key.serialize_pem(),
     );
     let dir = scratch();
     let d = dir.path();

@@ -215,8 +215,9 @@ impl Vault {
     /// The identity as a backup: armored, its secret keys still locked with the passphrase (a
     /// backup is never unprotected), after checking that `passphrase` unlocks them — a backup
     /// whose passphrase is not the one remembered would restore nothing. `import_identity` (the
-    /// app's restore, `embargo identity import`) and `gpg --import` read it.
-    pub fn backup(&self, passphrase: &Password) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    /// app's restore, `embargo identity import`) and `gpg --import` read it. Returns the
+    /// identity with it.
+    pub fn backup(&self, passphrase: &Password) -> Result<(Cert, Zeroizing<Vec<u8>>), VaultError> {
         let cert = self.identity()?.ok_or(VaultError::NoIdentity)?;
         let mut ask = |_: &str| Some(passphrase.clone());
         keys::Signer::from_tsk(&cert, &mut ask)?;
@@ -227,8 +228,8 @@ impl Vault {
                 .any(|k| k.key().has_unencrypted_secret()),
             "a vault identity is stored locked"
         );
-        let armored = cert.as_tsk().armored().to_vec().expect("serialize");
-        Ok(Zeroizing::new(armored))
+        let armored = Zeroizing::new(cert.as_tsk().armored().to_vec().expect("serialize"));
+        Ok((cert, armored))
     }
 
     fn refuse_existing(&self) -> Result<(), VaultError> {

@@ -85,11 +85,7 @@ pub fn back_up_identity(
     store: &Store,
     passphrase: &openpgp::crypto::Password,
 ) -> Result<IdentityBackup, crate::vault::VaultError> {
-    let vault = crate::vault::Vault::of(store);
-    let cert = vault
-        .identity()?
-        .ok_or(crate::vault::VaultError::NoIdentity)?;
-    let armored = vault.backup(passphrase)?;
+    let (cert, armored) = crate::vault::Vault::of(store).backup(passphrase)?;
     Ok(IdentityBackup { cert, armored })
 }
 
